@@ -1,0 +1,426 @@
+"""The JSON API. Views are thin: check who is asking, validate the body, call one domain verb.
+
+Every error has one shape, ``{"ok": false, "error": "<stable code>", "message": "..."}``,
+made by :func:`error_response`; the OpenAPI document is built from the same registrations.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request, session
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from pydantic import BaseModel, ValidationError
+
+from server import auth, snapshots
+from server.core import queue
+from server.core.errors import Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, UnknownCounter
+from server.core.model import Ticket
+from server.schemas import (
+    CounterActionResponse, CounterStateResponse, DeviceRequest, DeviceResponse, FinishRequest,
+    HealthResponse, LoginRequest, LoginResponse, NumberRequest, OkResponse, PauseRequest,
+    ServicesRequest, ServicesResponse, TicketIssuedResponse, TicketRequest, TicketStatusResponse,
+    TransferRequest, UserRequest, build_openapi,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf = CSRFProtect()
+
+
+def _limit_key() -> str:
+    # Per kiosk: the bearer token identifies it (hashed so the limiter never holds tokens).
+    token = auth.bearer_token()
+    return auth.hash_token(token)[:24] if token else (request.remote_addr or "anon")
+
+
+limiter = Limiter(key_func=_limit_key, storage_uri="memory://", default_limits=[], headers_enabled=True)
+ROUTES: list[dict[str, Any]] = []
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _app() -> Any:
+    return current_app.extensions["novbe"]
+
+
+def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, tag: str,
+             body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+             status: int = 200, errors: tuple[int, ...] = (), security: str | None = None,
+             csrf_exempt: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view with its schemas: the body is validated and passed as ``body``."""
+    params = [{"name": name, "in": "path", "required": True,
+               "schema": {"type": "integer" if conv == "int" else "string"}}
+              for conv, name in _CONVERTER.findall(rule)]
+    ROUTES.append({"path": "/api" + _CONVERTER.sub(r"{\2}", rule), "methods": methods, "summary": summary,
+                   "tag": tag, "body": body, "response": response, "status": status,
+                   "errors": tuple(sorted(set(errors) | ({400} if body else set()))),
+                   "security": security, "parameters": params})
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(**kwargs: Any) -> Any:
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            return view(**kwargs)
+        bp.add_url_rule(rule, view_func=wrapped, methods=list(methods))
+        if csrf_exempt:
+            csrf.exempt(wrapped)
+        return wrapped
+    return decorate
+
+
+def parse_body(model: type[BaseModel]) -> Any:
+    """The request's JSON body validated by ``model``; InvalidRequest naming the fields otherwise."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidRequest("the body must be a JSON object (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = [{"field": ".".join(str(x) for x in e["loc"]) or "(body)", "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]
+        raise InvalidRequest("; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields) from None
+
+
+def error_response(exc: QueueError) -> Any:
+    """The one JSON error shape, with the error's HTTP status."""
+    resp = jsonify(exc.to_dict())
+    resp.status_code = exc.status
+    if exc.status == 429 and "retry_after" in exc.details:
+        resp.headers["Retry-After"] = str(exc.details["retry_after"])
+    return resp
+
+
+def _local_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, _app().cfg.tz).isoformat(timespec="seconds")
+
+
+def status_url(ticket: Ticket) -> str:
+    """The citizen's status page address (what the ticket's QR code holds)."""
+    base = _app().cfg.center.base_url.rstrip("/")
+    return (base or request.host_url.rstrip("/")) + f"/t/{ticket.token}"
+
+
+def _staff_ticket(t: Ticket | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {"id": t.id, "number": t.number, "service": t.service, "status": t.status.value,
+            "priority": t.priority, "counter": t.counter, "recalls": t.recalls,
+            "priority_verified_by": t.priority_verified_by, "issued_at": t.issued_at,
+            "called_at": t.called_at, "started_at": t.started_at}
+
+
+# --- public --------------------------------------------------------------------
+
+@endpoint("/health", summary="Liveness and the newest event number", tag="public", response=HealthResponse)
+def health() -> Any:
+    store = _app().store
+    return jsonify(ok=True, center=store.cfg.center.id, seq=store.last_seq(), version=_app().version,
+                   time=_local_iso(store.clock()))
+
+
+@endpoint("/services", summary="Areas and services with remaining capacity and current wait", tag="public",
+          response=ServicesResponse)
+def list_services() -> Any:
+    lang = request.args.get("lang") or None
+    if lang is not None and lang not in ("az", "ru", "en"):
+        raise InvalidRequest("lang must be az, ru or en", field="lang")
+    return jsonify(snapshots.services(_app().store, lang))
+
+
+@endpoint("/tickets", ("POST",), summary="Issue a ticket (kiosk device token)", tag="kiosk",
+          body=TicketRequest, response=TicketIssuedResponse, status=201, errors=(401, 404, 409, 429),
+          security="device", csrf_exempt=True)
+@limiter.limit(lambda: current_app.extensions["novbe"].cfg.policy.kiosk_rate_limit)
+def issue(body: TicketRequest) -> Any:
+    app = _app()
+    device = auth.require_device(app.store, "kiosk")
+    kiosk = next((k for k in app.cfg.kiosks if k.name == device["name"]), None)
+    printer = kiosk.printer if kiosk and kiosk.printer else None
+    issued = queue.issue_ticket(app.store, body.service, kiosk=device["name"], lang=body.lang,
+                                priority=body.priority, printer=printer)
+    if printer:
+        app.wake_printer()
+    t = issued.ticket
+    svc = app.cfg.services_by_code[t.service]
+    resp = jsonify(ok=True, number=t.number, service=t.service, service_name=svc.name.get(body.lang),
+                   ahead=issued.ahead, eta_minutes=issued.eta_minutes, status_url=status_url(t),
+                   issued_at=_local_iso(t.issued_at), priority=t.priority, seq=issued.seq,
+                   printing=bool(printer), token=t.token)
+    resp.status_code = 201
+    return resp
+
+
+@endpoint("/status/<token>", summary="A ticket's live position (for the citizen's status page)", tag="public",
+          response=TicketStatusResponse, errors=(404,))
+def ticket_status(token: str) -> Any:
+    pos = queue.position(_app().store, token[:64])
+    t = pos.ticket
+    svc = _app().cfg.services_by_code.get(t.service)
+    return jsonify(ok=True, number=t.number, service=t.service,
+                   service_name=snapshots._names(svc.name) if svc else {}, status=t.status.value,
+                   counter=t.counter, ahead=pos.ahead, eta_minutes=pos.eta_minutes, lang=t.lang,
+                   issued_at=_local_iso(t.issued_at))
+
+
+@endpoint("/status/<token>/cancel", ("POST",), summary="The citizen gives up a waiting ticket", tag="public",
+          response=OkResponse, errors=(404, 409), csrf_exempt=True)
+def cancel(token: str) -> Any:
+    queue.cancel_ticket(_app().store, token[:64])
+    return jsonify(ok=True)
+
+
+# --- staff login ------------------------------------------------------------------
+
+@endpoint("/login", ("POST",), summary="Staff login: sets the session cookie, returns a CSRF token", tag="staff",
+          body=LoginRequest, response=LoginResponse, errors=(401, 423, 429), csrf_exempt=True)
+@limiter.limit("30 per minute", key_func=lambda: request.remote_addr or "anon")
+def login(body: LoginRequest) -> Any:
+    user = auth.authenticate(_app().store, body.username, body.password)
+    session.clear()
+    session["user"], session["role"] = user["username"], user["role"]
+    session.permanent = True
+    return jsonify(ok=True, username=user["username"], role=user["role"], csrf_token=generate_csrf())
+
+
+@endpoint("/logout", ("POST",), summary="End the session", tag="staff", response=OkResponse)
+def logout() -> Any:
+    session.clear()
+    return jsonify(ok=True)
+
+
+@endpoint("/me", summary="Who is logged in, with a fresh CSRF token", tag="staff", response=LoginResponse,
+          errors=(401,), security="session")
+@auth.login_required("operator")
+def me() -> Any:
+    return jsonify(ok=True, username=g.user["username"], role=g.user["role"], csrf_token=generate_csrf())
+
+
+@endpoint("/staff/snapshot", summary="Every counter, the waiting list and today's figures", tag="staff",
+          errors=(401, 403), security="session")
+@auth.login_required("operator")
+def staff_snapshot() -> Any:
+    return jsonify(ok=True, **snapshots.staff(_app().store))
+
+
+@endpoint("/display/snapshot", summary="A display board's state (display device token)", tag="display",
+          errors=(401,), security="device")
+def display_snapshot() -> Any:
+    auth.require_device(_app().store, "display")
+    return jsonify(ok=True, **snapshots.display(_app().store))
+
+
+# --- counters -------------------------------------------------------------------------
+
+def counter_action(needed: str = "operator", *, own: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Operators act only on the counter they hold; supervisors and admins on any (recorded)."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(counter: int, **kwargs: Any) -> Any:
+            user = auth.require_role(needed)
+            g.user = user
+            store = _app().store
+            if counter not in store.cfg.counters_by_number:
+                raise UnknownCounter(f"no counter {counter} at this center", counter=counter)
+            if own and not auth.role_at_least(user["role"], "supervisor"):
+                with store.read() as tx:
+                    holder = tx.get_counter(counter).operator
+                if holder != user["username"]:
+                    raise Forbidden(f"counter {counter} is held by another operator" if holder
+                                    else f"open counter {counter} first", counter=counter)
+            return view(counter=counter, actor=user["username"], **kwargs)
+        return wrapped
+    return decorate
+
+
+def _ticket_answer(t: Ticket | None, message: str | None = None) -> Any:
+    return jsonify(ok=True, number=t.number if t else None, ticket=_staff_ticket(t), message=message)
+
+
+def _counter_answer(c: Any) -> Any:
+    return jsonify(ok=True, counter=c.number, state=c.state.value, reason=c.reason, services=list(c.services),
+                   operator=c.operator)
+
+
+_C = "/counters/<int:counter>"
+_CERR = (401, 403, 404, 409)
+
+
+@endpoint(f"{_C}/open", ("POST",), summary="Take (open) a counter", tag="counter",
+          response=CounterStateResponse, errors=_CERR, security="session")
+@counter_action(own=False)
+def counter_open(counter: int, actor: str) -> Any:
+    store = _app().store
+    with store.read() as tx:
+        holder = tx.get_counter(counter).operator
+    if holder and holder != actor and not auth.role_at_least(g.user["role"], "supervisor"):
+        raise Forbidden(f"counter {counter} is held by {holder}; a supervisor can hand it over", counter=counter)
+    return _counter_answer(queue.open_counter(store, counter, operator=actor))
+
+
+@endpoint(f"{_C}/close", ("POST",), summary="Close a counter", tag="counter",
+          response=CounterStateResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_close(counter: int, actor: str) -> Any:
+    return _counter_answer(queue.close_counter(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/pause", ("POST",), summary="Pause with a reason", tag="counter", body=PauseRequest,
+          response=CounterStateResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_pause(counter: int, actor: str, body: PauseRequest) -> Any:
+    return _counter_answer(queue.pause_counter(_app().store, counter, reason=body.reason, actor=actor))
+
+
+@endpoint(f"{_C}/resume", ("POST",), summary="End a pause", tag="counter",
+          response=CounterStateResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_resume(counter: int, actor: str) -> Any:
+    return _counter_answer(queue.resume_counter(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/call-next", ("POST",), summary="Call the next ticket by the routing rules", tag="counter",
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_call_next(counter: int, actor: str) -> Any:
+    try:
+        return _ticket_answer(queue.call_next(_app().store, counter, actor=actor))
+    except NoTicketsWaiting:
+        return _ticket_answer(None, "nothing waiting")
+
+
+@endpoint(f"{_C}/call", ("POST",), summary="Call a specific waiting ticket (if the center allows)", tag="counter",
+          body=NumberRequest, response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_call(counter: int, actor: str, body: NumberRequest) -> Any:
+    return _ticket_answer(queue.call_ticket(_app().store, counter, body.number, actor=actor))
+
+
+@endpoint(f"{_C}/recall", ("POST",), summary="Call the current ticket again", tag="counter",
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_recall(counter: int, actor: str) -> Any:
+    return _ticket_answer(queue.recall(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/start", ("POST",), summary="The citizen arrived: start service", tag="counter",
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_start(counter: int, actor: str) -> Any:
+    return _ticket_answer(queue.start_service(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/finish", ("POST",), summary="Finish with an outcome", tag="counter", body=FinishRequest,
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_finish(counter: int, actor: str, body: FinishRequest) -> Any:
+    return _ticket_answer(queue.finish(_app().store, counter, outcome=body.outcome, actor=actor))
+
+
+@endpoint(f"{_C}/no-show", ("POST",), summary="The called citizen did not come", tag="counter",
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_no_show(counter: int, actor: str) -> Any:
+    return _ticket_answer(queue.mark_no_show(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/transfer", ("POST",), summary="Transfer to a service or a named counter", tag="counter",
+          body=TransferRequest, response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_transfer(counter: int, actor: str, body: TransferRequest) -> Any:
+    return _ticket_answer(queue.transfer(_app().store, counter, service=body.service, to_counter=body.counter,
+                                         note=body.note, actor=actor))
+
+
+@endpoint(f"{_C}/park", ("POST",), summary="Set the current ticket aside", tag="counter",
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_park(counter: int, actor: str) -> Any:
+    return _ticket_answer(queue.park(_app().store, counter, actor=actor))
+
+
+@endpoint(f"{_C}/return", ("POST",), summary="Take a parked ticket back", tag="counter", body=NumberRequest,
+          response=CounterActionResponse, errors=_CERR, security="session")
+@counter_action()
+def counter_return(counter: int, actor: str, body: NumberRequest) -> Any:
+    return _ticket_answer(queue.return_parked(_app().store, counter, body.number, actor=actor))
+
+
+@endpoint(f"{_C}/services", ("PUT",), summary="Reassign a counter's services (supervisor)", tag="supervisor",
+          body=ServicesRequest, response=CounterStateResponse, errors=_CERR, security="session")
+@counter_action("supervisor", own=False)
+def counter_services(counter: int, actor: str, body: ServicesRequest) -> Any:
+    return _counter_answer(queue.assign_services(_app().store, counter, body.services, actor=actor))
+
+
+@endpoint("/tickets/verify-priority", ("POST",), summary="Record that a ticket's priority documents were checked",
+          tag="counter", body=NumberRequest, response=CounterActionResponse, errors=(401, 403, 404), security="session")
+@auth.login_required("operator")
+def verify_priority(body: NumberRequest) -> Any:
+    return _ticket_answer(queue.verify_priority(_app().store, body.number, actor=g.user["username"]))
+
+
+# --- supervision and administration -------------------------------------------------------
+
+@endpoint("/audit", summary="Today's audit trail (supervisor)", tag="supervisor", errors=(401, 403), security="session")
+@auth.login_required("supervisor")
+def audit() -> Any:
+    store = _app().store
+    day_start = datetime.fromtimestamp(store.clock(), store.cfg.tz).replace(hour=0, minute=0, second=0).timestamp()
+    return jsonify(ok=True, events=store.audit(day_start=day_start, limit=500))
+
+
+@endpoint("/print-jobs", summary="Recent print jobs and printer states", tag="supervisor", errors=(401, 403),
+          security="session")
+@auth.login_required("operator")
+def print_jobs() -> Any:
+    store = _app().store
+    return jsonify(ok=True, jobs=store.print_jobs(100), printers=store.printers())
+
+
+@endpoint("/print-jobs/<int:job>/reprint", ("POST",), summary="Print a ticket again (supervisor)", tag="supervisor",
+          response=OkResponse, errors=(401, 403, 404, 409), security="session")
+@auth.login_required("supervisor")
+def reprint(job: int) -> Any:
+    if not _app().store.requeue_print_job(job):
+        raise InvalidRequest(f"print job {job} is not finished or does not exist", job=job)
+    _app().wake_printer()
+    return jsonify(ok=True)
+
+
+@endpoint("/users", ("POST",), summary="Create a staff account or reset its password (admin)", tag="admin",
+          body=UserRequest, response=OkResponse, errors=(401, 403), security="session")
+@auth.login_required("admin")
+def create_user(body: UserRequest) -> Any:
+    try:
+        auth.add_user(_app().store, body.username, body.password, body.role)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return jsonify(ok=True)
+
+
+@endpoint("/users", summary="Staff accounts (admin)", tag="admin", errors=(401, 403), security="session")
+@auth.login_required("admin")
+def list_users() -> Any:
+    return jsonify(ok=True, users=_app().store.users())
+
+
+@endpoint("/devices", ("POST",), summary="Create a kiosk or display, or rotate its token (admin)", tag="admin",
+          body=DeviceRequest, response=DeviceResponse, errors=(401, 403), security="session")
+@auth.login_required("admin")
+def create_device(body: DeviceRequest) -> Any:
+    token = auth.add_device(_app().store, body.kind, body.name)
+    return jsonify(ok=True, kind=body.kind, name=body.name, token=token)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    app = _app()
+    if app.openapi is None:
+        app.openapi = build_openapi(ROUTES, app.version)
+    return jsonify(app.openapi)

@@ -1,0 +1,179 @@
+"""The ``novbe`` command."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config import loader
+
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "instance" / "novbe.db"
+
+
+def _load(config: str | None) -> Any:
+    try:
+        return loader.load(config)
+    except loader.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _store(config: str | None, db: str | None) -> Any:
+    from server.store import SQLiteStore
+
+    return SQLiteStore(db or os.environ.get("NOVBE_DATABASE") or DEFAULT_DB, _load(config))
+
+
+config_option = click.option("--config", "config", metavar="PATH|NAME", default=None,
+                             envvar="NOVBE_CENTER", help="Center configuration: a TOML path or a name "
+                             "from config/centers (default: absheron).")
+db_option = click.option("--db", "db", metavar="PATH", default=None, envvar="NOVBE_DATABASE",
+                         help="SQLite database file (default: instance/novbe.db).")
+
+
+@click.group()
+@click.version_option(package_name="novbe")
+def main() -> None:
+    """Növbə: queue management for DOST service centers."""
+
+
+def bootstrap(store: Any) -> dict[str, Any]:
+    """On a fresh database: a first admin with a generated password and the configured devices' tokens."""
+    from server import auth
+
+    made: dict[str, Any] = {"admin": None, "devices": []}
+    if store.count_users() == 0:
+        password = auth.generate_password()
+        auth.add_user(store, "admin", password, "admin")
+        made["admin"] = password
+    known = {(d["kind"], d["name"]) for d in store.devices()}
+    for kind, names in (("kiosk", [k.name for k in store.cfg.kiosks]), ("display", [b.name for b in store.cfg.boards])):
+        for name in names:
+            if (kind, name) not in known:
+                made["devices"].append((kind, name, auth.add_device(store, kind, name)))
+    return made
+
+
+@main.command()
+@config_option
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the LAN).")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def run(config: str | None, db: str | None, host: str, port: int) -> None:
+    """Run the center's server (threading mode; see docs/install.md for production)."""
+    from server.app import create_app, production_mode
+    from server.realtime import socketio
+
+    cfg = _load(config)
+    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(db or DEFAULT_DB), "ASYNC_MODE": production_mode()})
+    store = app.extensions["novbe"].store
+    made = bootstrap(store)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    click.echo(f"Növbə {cfg.center.name.az} — {store.path}")
+    if made["admin"]:
+        click.echo(click.style(f"  First admin account: admin / {made['admin']}  (shown once: write it down)", bold=True))
+    tokens = {(k, n): t for k, n, t in made["devices"]}
+    for k in cfg.kiosks:
+        tok = tokens.get(("kiosk", k.name))
+        click.echo(f"  kiosk {k.name}: {base}/kiosk/" + (f"?token={tok}" if tok else "  (token shown at creation; "
+                   f"`novbe device add kiosk {k.name}` makes a new one)"))
+    for b in cfg.boards:
+        tok = tokens.get(("display", b.name))
+        click.echo(f"  board {b.name}: {base}/display/?board={b.name}" + (f"&token={tok}" if tok else
+                   f"  (token shown at creation; `novbe device add display {b.name}` makes a new one)"))
+    click.echo(f"  counter: {base}/counter/   supervisor: {base}/counter/supervisor   API: {base}/api/openapi.json")
+    sys.stdout.flush()
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+@main.command("init-db")
+@config_option
+@db_option
+def init_db(config: str | None, db: str | None) -> None:
+    """Create the database or apply pending migrations."""
+    store = _store(config, db)
+    click.echo(f"{store.path}: schema version {store.version}")
+
+
+@main.command("check-config")
+@config_option
+def check_config(config: str | None) -> None:
+    """Validate a center configuration and summarise it."""
+    cfg = _load(config)
+    click.echo(f"{cfg.center.name.az}: {len(cfg.areas)} areas, {len(cfg.services)} services, "
+               f"{len(cfg.counters)} counters, {len(cfg.kiosks)} kiosks, {len(cfg.boards)} boards, "
+               f"daily capacity {cfg.center.daily_capacity}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["operator", "supervisor", "admin"]), required=True, help="The account's role.")
+@click.option("--password", default=None, help="The password (read from standard input when omitted).")
+@config_option
+@db_option
+def user_add(name: str, role: str, password: str | None, config: str | None, db: str | None) -> None:
+    """Create a staff account (or reset its password and role)."""
+    from server import auth
+
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
+            click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        auth.add_user(_store(config, db), name, password, role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{role} {name}: saved")
+
+
+@main.group()
+def device() -> None:
+    """Kiosks and display boards."""
+
+
+@device.command("add")
+@click.argument("kind", type=click.Choice(["kiosk", "display"]))
+@click.argument("name")
+@config_option
+@db_option
+def device_add(kind: str, name: str, config: str | None, db: str | None) -> None:
+    """Create a device (or give it a new token) and print its token."""
+    from server import auth
+
+    click.echo(auth.add_device(_store(config, db), kind, name))
+
+
+@main.command("print-test")
+@click.argument("printer_url")
+@click.option("--profile", default="TM-T88V", show_default=True, help="python-escpos printer profile.")
+@click.option("--paper", type=click.Choice(["80mm", "58mm"]), default="80mm", show_default=True, help="Paper width.")
+def print_test(printer_url: str, profile: str, paper: str) -> None:
+    """Print a sample ticket with every Azerbaijani letter."""
+    from printers import print_test as do_print
+
+    started = time.perf_counter()
+    try:
+        do_print(printer_url, profile=profile, paper=paper)
+    except Exception as exc:  # printer errors are the user's answer here
+        raise click.ClickException(f"{printer_url}: {exc}") from None
+    click.echo(f"sent to {printer_url} in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+@main.command()
+@config_option
+def voices(config: str | None) -> None:
+    """Prepare the chime and check the offline speech voices for announcements."""
+    from display.voice import Announcer
+
+    cfg = _load(config)
+    cache = Path(__file__).resolve().parent.parent / "instance" / "voice-cache"
+    report = Announcer(cache).prepare(list(cfg.center.announce_languages))
+    for lang, state in report.items():
+        click.echo(f"{lang}: {state}")

@@ -1,0 +1,155 @@
+"""Every error the queue can raise, each with a stable code for the API.
+
+    QueueError
+    ├── InvalidRequest          (400) the request itself is malformed
+    ├── UnknownService          (404)
+    ├── UnknownCounter          (404)
+    ├── UnknownTicket           (404)
+    ├── CapacityReached         (409) center / service / counters / closing time
+    ├── CenterClosed            (409)
+    ├── NoTicketsWaiting        (409)
+    ├── IllegalTransition       (409) e.g. finishing a ticket that was never called
+    ├── CounterClosed           (409)
+    ├── CounterPaused           (409)
+    ├── CounterBusy             (409) the counter still has a ticket in hand
+    ├── CounterLimitReached     (409)
+    ├── RecallLimitReached      (409)
+    ├── NotAllowed              (403) configuration forbids it (e.g. calling out of order)
+    ├── Unauthorized            (401)
+    ├── Forbidden               (403) wrong role or someone else's counter
+    ├── AccountLocked           (423)
+    └── RateLimited             (429)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class QueueError(Exception):
+    """Something the queue refused; ``code`` is stable, ``message`` is for people."""
+
+    code = "queue_error"
+    status = 400
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or (self.__doc__ or self.code).strip()
+        self.details = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body."""
+        return {"ok": False, "error": self.code, "message": self.message, **self.details}
+
+
+class InvalidRequest(QueueError):
+    """The request is not valid."""
+
+    code, status = "invalid_request", 400
+
+
+class UnknownService(QueueError):
+    """No such service at this center."""
+
+    code, status = "unknown_service", 404
+
+
+class UnknownCounter(QueueError):
+    """No such counter at this center."""
+
+    code, status = "unknown_counter", 404
+
+
+class UnknownTicket(QueueError):
+    """No such ticket."""
+
+    code, status = "unknown_ticket", 404
+
+
+class CapacityReached(QueueError):
+    """No more tickets can be issued for this today."""
+
+    code, status = "capacity_reached", 409
+
+
+class CenterClosed(QueueError):
+    """The center is closed now."""
+
+    code, status = "center_closed", 409
+
+
+class NoTicketsWaiting(QueueError):
+    """Nobody is waiting for this counter's services."""
+
+    code, status = "nothing_waiting", 409
+
+
+class IllegalTransition(QueueError):
+    """The ticket is not in a state that allows this."""
+
+    code, status = "illegal_transition", 409
+
+
+class CounterClosed(QueueError):
+    """The counter is closed: open it first."""
+
+    code, status = "counter_closed", 409
+
+
+class CounterPaused(QueueError):
+    """The counter is paused: resume it first."""
+
+    code, status = "counter_paused", 409
+
+
+class CounterBusy(QueueError):
+    """The counter still has a ticket: finish, transfer, park or mark it no-show first."""
+
+    code, status = "counter_busy", 409
+
+
+class CounterIdle(QueueError):
+    """The counter has no ticket in hand."""
+
+    code, status = "counter_idle", 409
+
+
+class CounterLimitReached(QueueError):
+    """This counter has reached its daily limit."""
+
+    code, status = "counter_limit_reached", 409
+
+
+class RecallLimitReached(QueueError):
+    """The ticket was recalled as often as allowed: mark it as no-show."""
+
+    code, status = "recall_limit_reached", 409
+
+
+class NotAllowed(QueueError):
+    """The center's configuration does not allow this."""
+
+    code, status = "not_allowed", 403
+
+
+class Unauthorized(QueueError):
+    """Log in (or present a device token) first."""
+
+    code, status = "unauthorized", 401
+
+
+class Forbidden(QueueError):
+    """Your role does not allow this."""
+
+    code, status = "forbidden", 403
+
+
+class AccountLocked(QueueError):
+    """Too many wrong passwords: the account is locked for a while."""
+
+    code, status = "account_locked", 423
+
+
+class RateLimited(QueueError):
+    """Too many requests: wait a moment."""
+
+    code, status = "rate_limited", 429

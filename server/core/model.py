@@ -1,0 +1,193 @@
+"""The queue's data: tickets, counters and the domain events they produce."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Status(StrEnum):
+    """Where a ticket is in its life."""
+
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    PARKED = "parked"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class CounterState(StrEnum):
+    """Whether a counter takes citizens."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One citizen's place in the queue."""
+
+    id: int
+    token: str                  # opaque, for the citizen's status page
+    day: str                    # business day, ISO date in the center's time zone
+    letter: str
+    seq_no: int
+    number: str                 # "A-001"
+    service: str
+    original_service: str
+    status: Status
+    issued_at: float            # epoch seconds; kept on transfer so the ticket keeps its place
+    lang: str = "az"
+    priority: str | None = None
+    priority_verified_by: str | None = None
+    kiosk: str | None = None
+    counter: int | None = None  # the counter holding it (called/serving/parked) or that last held it
+    target_counter: int | None = None
+    called_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    recalls: int = 0
+    outcome: str | None = None
+    note: str | None = None
+    specific_call: bool = False
+
+    def with_(self, **changes: Any) -> "Ticket":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A counter's live state (its configuration lives in ``config``)."""
+
+    number: int
+    state: CounterState = CounterState.CLOSED
+    reason: str | None = None
+    operator: str | None = None
+    ticket_id: int | None = None
+    since: float = 0.0
+    services: tuple[str, ...] = ()     # in preference order; may be reassigned by a supervisor
+    priority_streak: int = 0
+    handled_today: int = 0
+    day: str = ""
+
+    def with_(self, **changes: Any) -> "Counter":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a kiosk gets back for a new ticket."""
+
+    ticket: Ticket
+    ahead: int
+    eta_minutes: int
+    seq: int
+
+
+# --- Domain events -------------------------------------------------------
+# Small frozen dataclasses with a kebab-case name on the class. ``public()``
+# is what may reach a hall display: number, counter and service only.
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "event"
+    seq: int = 0
+    at: float = 0.0
+    actor: str | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """The event as sent to displays and kiosks: nothing that identifies a person."""
+        data = asdict(self)
+        data.pop("actor", None)
+        data["event"] = self.name
+        return data
+
+
+@dataclass(frozen=True)
+class TicketEvent(Event):
+    ticket_id: int = 0
+    number: str = ""
+    service: str = ""
+    counter: int | None = None
+
+
+@dataclass(frozen=True)
+class TicketIssued(TicketEvent):
+    name: ClassVar[str] = "ticket-issued"
+    priority: bool = False
+
+
+@dataclass(frozen=True)
+class TicketCalled(TicketEvent):
+    name: ClassVar[str] = "ticket-called"
+    recall: int = 0
+
+
+@dataclass(frozen=True)
+class TicketRecalled(TicketCalled):
+    name: ClassVar[str] = "ticket-recalled"
+
+
+@dataclass(frozen=True)
+class ServiceStarted(TicketEvent):
+    name: ClassVar[str] = "service-started"
+
+
+@dataclass(frozen=True)
+class TicketFinished(TicketEvent):
+    name: ClassVar[str] = "ticket-finished"
+    outcome: str = "served"
+
+
+@dataclass(frozen=True)
+class TicketNoShow(TicketEvent):
+    name: ClassVar[str] = "ticket-no-show"
+
+
+@dataclass(frozen=True)
+class TicketTransferred(TicketEvent):
+    name: ClassVar[str] = "ticket-transferred"
+    from_service: str = ""
+    to_counter: int | None = None
+
+
+@dataclass(frozen=True)
+class TicketParked(TicketEvent):
+    name: ClassVar[str] = "ticket-parked"
+
+
+@dataclass(frozen=True)
+class TicketReturned(TicketCalled):
+    name: ClassVar[str] = "ticket-returned"
+
+
+@dataclass(frozen=True)
+class TicketCancelled(TicketEvent):
+    name: ClassVar[str] = "ticket-cancelled"
+
+
+@dataclass(frozen=True)
+class PriorityVerified(TicketEvent):
+    name: ClassVar[str] = "priority-verified"
+
+
+@dataclass(frozen=True)
+class CounterChanged(Event):
+    name: ClassVar[str] = "counter-changed"
+    counter: int = 0
+    state: str = ""
+    reason: str | None = None
+    services: tuple[str, ...] = ()
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (TicketIssued, TicketCalled, TicketRecalled, ServiceStarted, TicketFinished,
+                TicketNoShow, TicketTransferred, TicketParked, TicketReturned, TicketCancelled,
+                PriorityVerified, CounterChanged)
+}

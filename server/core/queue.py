@@ -1,0 +1,480 @@
+"""The queue's verbs: one function per state change, each one store transaction.
+
+Each verb takes the store first, raises a :class:`~server.core.errors.QueueError` when the
+change is refused (then nothing is written and nothing is published), and appends its
+domain events to the store's event log inside the same transaction. Permissions, HTTP and
+Socket.IO live elsewhere.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from config.schema import CenterConfig, Service
+from server.core import clock, estimate, machine
+from server.core.errors import (
+    CapacityReached, CenterClosed, CounterBusy, CounterClosed, CounterIdle, CounterLimitReached,
+    CounterPaused, IllegalTransition, InvalidRequest, NoTicketsWaiting, NotAllowed,
+    RecallLimitReached, UnknownCounter, UnknownService, UnknownTicket,
+)
+from server.core.model import (
+    Counter, CounterChanged, CounterState, Issued, PriorityVerified, ServiceStarted, Status,
+    Ticket, TicketCalled, TicketCancelled, TicketFinished, TicketIssued, TicketNoShow,
+    TicketParked, TicketRecalled, TicketReturned, TicketTransferred,
+)
+from server.core.ports import Store, Tx
+from server.core.routing import eligible, pick_next
+
+# --- helpers ---------------------------------------------------------------
+
+
+def _service(cfg: CenterConfig, code: str) -> Service:
+    try:
+        return cfg.services_by_code[code]
+    except KeyError:
+        from difflib import get_close_matches
+
+        near = get_close_matches(code, list(cfg.services_by_code), n=1)
+        raise UnknownService(
+            f"no service {code!r} at this center" + (f" (did you mean {near[0]!r}?)" if near else ""),
+            service=code,
+        ) from None
+
+
+def _check_counter_number(cfg: CenterConfig, number: int) -> None:
+    if number not in cfg.counters_by_number:
+        raise UnknownCounter(f"no counter {number} at this center", counter=number)
+
+
+def _fresh(cfg: CenterConfig, c: Counter, day: str) -> Counter:
+    """The counter as of ``day``: a new business day resets its figures and its services."""
+    if c.day == day:
+        return c
+    return c.with_(day=day, handled_today=0, priority_streak=0, services=cfg.counters_by_number[c.number].services)
+
+
+def _today_counter(cfg: CenterConfig, tx: Tx, number: int, day: str) -> Counter:
+    """The counter, with its daily figures reset when the business day has turned."""
+    return _fresh(cfg, tx.get_counter(number), day)
+
+
+def live_counters(cfg: CenterConfig, tx: Tx, day: str) -> list[Counter]:
+    """Every configured counter as of ``day``."""
+    return [_fresh(cfg, c, day) for c in tx.counters() if c.number in cfg.counters_by_number]
+
+
+def serving_counters(cfg: CenterConfig, counters: list[Counter], service: str) -> list[Counter]:
+    """The counters (live assignments) that serve ``service``."""
+    return [c for c in counters if service in c.services]
+
+
+def wait_for(cfg: CenterConfig, tx: Tx, service: Service, day: str, ahead: int, counters: list[Counter]) -> int:
+    """Estimated minutes until a ticket with ``ahead`` people before it is called."""
+    serving = serving_counters(cfg, counters, service.code)
+    working = [c for c in serving if c.state != CounterState.CLOSED] or serving
+    minutes_each = estimate.service_minutes(
+        tx.recent_durations(day, service.code, cfg.policy.service_window), service.target_minutes
+    )
+    return estimate.eta_minutes(ahead, minutes_each, len(working))
+
+
+def counters_room(cfg: CenterConfig, tx: Tx, service: str, day: str, counters: list[Counter]) -> int | None:
+    """How many more tickets the counters serving ``service`` can take today (None: no limit)."""
+    serving = serving_counters(cfg, counters, service)
+    limits = [cfg.counters_by_number[c.number].daily_limit for c in serving]
+    if not serving or any(limit == 0 for limit in limits):
+        return None
+    remaining = sum(max(0, lim - (c.handled_today if c.day == day else 0)) for c, lim in zip(serving, limits))
+    services = {code for c in serving for code in c.services}
+    return remaining - tx.count_waiting(day, services)
+
+
+# --- issuing -----------------------------------------------------------------
+
+
+def issue_ticket(
+    store: Store, service: str, *, kiosk: str | None = None, lang: str = "az",
+    priority: str | None = None, printer: str | None = None,
+) -> Issued:
+    """Issue the next ticket for ``service`` if every daily limit and the closing time allow it."""
+    cfg = store.cfg
+    svc = _service(cfg, service)
+    if lang not in cfg.center.languages:
+        raise InvalidRequest(f"language {lang!r} is not offered here", field="lang")
+    if priority is not None:
+        if priority not in cfg.groups_by_code:
+            raise InvalidRequest(f"unknown priority group {priority!r}", field="priority")
+        if svc.priority_groups and priority not in svc.priority_groups:
+            raise InvalidRequest(f"priority group {priority!r} does not apply to {service}", field="priority")
+    now = store.clock()
+    if not clock.is_open(cfg, now):
+        opening = clock.next_opening(cfg, now)
+        raise CenterClosed(next_opening=opening.isoformat() if opening else None)
+    day = clock.business_day(now, cfg.tz)
+    with store.write() as tx:
+        if tx.daily_count(day, "center", "") >= cfg.center.daily_capacity:
+            raise CapacityReached("the center has issued all of today's tickets", scope="center",
+                                  next_opening=_next_day_opening(cfg, now))
+        if tx.daily_count(day, "service", svc.code) >= svc.quota:
+            raise CapacityReached("this service has no tickets left today", scope="service",
+                                  service=svc.code, next_opening=_next_day_opening(cfg, now))
+        counters = live_counters(cfg, tx, day)
+        room = counters_room(cfg, tx, svc.code, day, counters)
+        if room is not None and room <= 0:
+            raise CapacityReached("the counters for this service are fully booked today",
+                                  scope="counters", service=svc.code, next_opening=_next_day_opening(cfg, now))
+        draft = Ticket(
+            id=0, token=secrets.token_urlsafe(12), day=day, letter=svc.letter, seq_no=0, number="",
+            service=svc.code, original_service=svc.code, status=Status.WAITING, issued_at=now,
+            lang=lang, priority=priority, kiosk=kiosk,
+        )
+        ahead = tx.count_ahead(draft)
+        eta = wait_for(cfg, tx, svc, day, ahead, counters)
+        closes = clock.closing_time(cfg, now)
+        if closes is not None and now + eta * 60 >= closes.timestamp():
+            raise CapacityReached("the wait would run past closing time", scope="closing",
+                                  service=svc.code, next_opening=_next_day_opening(cfg, now))
+        seq_no = tx.next_number(day, svc.letter)
+        ticket = tx.insert_ticket(draft.with_(seq_no=seq_no, number=f"{svc.letter}-{seq_no:03d}"))
+        tx.bump_daily(day, "center", "")
+        tx.bump_daily(day, "service", svc.code)
+        event = tx.append(TicketIssued(at=now, actor=kiosk, ticket_id=ticket.id, number=ticket.number,
+                                       service=svc.code, priority=priority is not None))
+        if printer:
+            tx.add_print_job(ticket.id, printer)
+    return Issued(ticket=ticket, ahead=ahead, eta_minutes=eta, seq=event.seq)
+
+
+def _next_day_opening(cfg: CenterConfig, now: float) -> str | None:
+    closes = clock.closing_time(cfg, now)
+    after = closes.timestamp() if closes else now
+    opening = clock.next_opening(cfg, max(now, after))
+    return opening.isoformat() if opening else None
+
+
+def cancel_ticket(store: Store, token: str) -> Ticket:
+    """The citizen gives up a waiting ticket (from the status page)."""
+    now = store.clock()
+    with store.write() as tx:
+        t = _by_token(tx, token)
+        done = t.with_(status=machine.check(t, "cancel"), finished_at=now)
+        tx.save_ticket(done)
+        tx.append(TicketCancelled(at=now, actor="citizen", ticket_id=t.id, number=t.number, service=t.service))
+    return done
+
+
+def _by_token(tx: Tx, token: str) -> Ticket:
+    t = tx.ticket_by_token(token)
+    if t is None:
+        raise UnknownTicket()
+    return t
+
+
+# --- counters ----------------------------------------------------------------
+
+
+def _held(tx: Tx, c: Counter) -> Ticket:
+    if c.ticket_id is None:
+        raise CounterIdle(counter=c.number)
+    t = tx.get_ticket(c.ticket_id)
+    assert t is not None, "a counter holds a ticket that does not exist"
+    return t
+
+
+def _ready(c: Counter) -> None:
+    if c.state == CounterState.CLOSED:
+        raise CounterClosed(counter=c.number)
+    if c.state == CounterState.PAUSED:
+        raise CounterPaused(counter=c.number, reason=c.reason)
+    if c.ticket_id is not None:
+        raise CounterBusy(counter=c.number)
+
+
+def call_next(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """Call the next ticket for ``counter`` by the routing rules."""
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.write() as tx:
+        c = _today_counter(cfg, tx, counter, day)
+        _ready(c)
+        limit = cfg.counters_by_number[counter].daily_limit
+        if limit and c.handled_today >= limit:
+            raise CounterLimitReached(f"counter {counter} has served its daily limit of {limit}", counter=counter)
+        t = pick_next(cfg, c, tx.waiting(day, c.services, counter), now)
+        if t is None:
+            raise NoTicketsWaiting(counter=counter)
+        return _call(tx, c, t, now, actor, specific=False)
+
+
+def call_ticket(store: Store, counter: int, number: str, *, actor: str | None = None) -> Ticket:
+    """Call one waiting ticket out of order, where the configuration allows it (recorded)."""
+    cfg = store.cfg
+    if not cfg.policy.allow_call_specific:
+        raise NotAllowed("this center does not allow calling a ticket out of order")
+    _check_counter_number(cfg, counter)
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.write() as tx:
+        c = _today_counter(cfg, tx, counter, day)
+        _ready(c)
+        limit = cfg.counters_by_number[counter].daily_limit
+        if limit and c.handled_today >= limit:
+            raise CounterLimitReached(counter=counter)
+        t = tx.find_ticket(day, number)
+        if t is None:
+            raise UnknownTicket(f"no ticket {number} today", ticket=number)
+        machine.check(t, "call")
+        if not eligible(t, counter, c.services):
+            raise NotAllowed(f"counter {counter} does not serve ticket {number}", ticket=number)
+        return _call(tx, c, t, now, actor, specific=True)
+
+
+def _call(tx: Tx, c: Counter, t: Ticket, now: float, actor: str | None, *, specific: bool) -> Ticket:
+    called = t.with_(status=machine.check(t, "call"), counter=c.number, called_at=now,
+                     target_counter=None, recalls=0, specific_call=specific)
+    tx.save_ticket(called)
+    streak = c.priority_streak + 1 if t.priority else 0
+    tx.save_counter(c.with_(ticket_id=t.id, handled_today=c.handled_today + 1, priority_streak=streak, since=now))
+    tx.append(TicketCalled(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=c.number))
+    return called
+
+
+def recall(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """Call the counter's current ticket again, up to the configured recall limit."""
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        machine.check(t, "recall")
+        if t.recalls >= cfg.policy.recall_limit:
+            raise RecallLimitReached(ticket=t.number, recalls=t.recalls)
+        again = t.with_(recalls=t.recalls + 1, called_at=now)
+        tx.save_ticket(again)
+        tx.append(TicketRecalled(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service,
+                                 counter=counter, recall=again.recalls))
+    return again
+
+
+def start_service(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """The citizen has come to the counter: service starts."""
+    _check_counter_number(store.cfg, counter)
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        started = t.with_(status=machine.check(t, "start"), started_at=now)
+        tx.save_ticket(started)
+        tx.append(ServiceStarted(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
+    return started
+
+
+def finish(store: Store, counter: int, *, outcome: str = "served", actor: str | None = None) -> Ticket:
+    """Service is over, with an outcome from the configuration; the counter is free."""
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    if outcome not in cfg.policy.outcomes:
+        raise InvalidRequest(f"unknown outcome {outcome!r}; use one of {', '.join(cfg.policy.outcomes)}",
+                             field="outcome")
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        done = t.with_(status=machine.check(t, "finish"), finished_at=now, outcome=outcome,
+                       started_at=t.started_at or t.called_at)
+        tx.save_ticket(done)
+        tx.save_counter(c.with_(ticket_id=None, since=now))
+        tx.append(TicketFinished(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service,
+                                 counter=counter, outcome=outcome))
+    return done
+
+
+def mark_no_show(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """The called citizen did not come; the counter is free."""
+    _check_counter_number(store.cfg, counter)
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        gone = t.with_(status=machine.check(t, "no_show"), finished_at=now)
+        tx.save_ticket(gone)
+        tx.save_counter(c.with_(ticket_id=None, since=now))
+        tx.append(TicketNoShow(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
+    return gone
+
+
+def transfer(
+    store: Store, counter: int, *, service: str | None = None, to_counter: int | None = None,
+    note: str | None = None, actor: str | None = None,
+) -> Ticket:
+    """Send the current ticket to another service or a named counter; it keeps its original issue time."""
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    if (service is None) == (to_counter is None):
+        raise InvalidRequest("transfer to exactly one of: a service or a counter", field="service")
+    if service is not None:
+        _service(cfg, service)
+    if to_counter is not None:
+        _check_counter_number(cfg, to_counter)
+        if to_counter == counter:
+            raise InvalidRequest("a ticket cannot be transferred to its own counter", field="counter")
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        moved = t.with_(status=machine.check(t, "transfer"), service=service or t.service,
+                        target_counter=to_counter, counter=None, called_at=None, started_at=None,
+                        recalls=0, note=note or t.note)
+        tx.save_ticket(moved)
+        tx.save_counter(c.with_(ticket_id=None, since=now))
+        tx.append(TicketTransferred(at=now, actor=actor, ticket_id=t.id, number=t.number, service=moved.service,
+                                    counter=counter, from_service=t.service, to_counter=to_counter))
+    return moved
+
+
+def park(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """Set the current ticket aside (the citizen fetches a document); the counter is free."""
+    _check_counter_number(store.cfg, counter)
+    now = store.clock()
+    with store.write() as tx:
+        c = tx.get_counter(counter)
+        t = _held(tx, c)
+        parked = t.with_(status=machine.check(t, "park"))
+        tx.save_ticket(parked)
+        tx.save_counter(c.with_(ticket_id=None, since=now))
+        tx.append(TicketParked(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
+    return parked
+
+
+def return_parked(store: Store, counter: int, number: str, *, actor: str | None = None) -> Ticket:
+    """Take a parked ticket back to the counter that parked it."""
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.write() as tx:
+        c = _today_counter(cfg, tx, counter, day)
+        _ready(c)
+        t = tx.find_ticket(day, number)
+        if t is None:
+            raise UnknownTicket(f"no ticket {number} today", ticket=number)
+        target = machine.check(t, "return")
+        if t.counter != counter:
+            raise IllegalTransition(f"ticket {number} was parked at counter {t.counter}", ticket=number)
+        back = t.with_(status=target, called_at=now)
+        tx.save_ticket(back)
+        tx.save_counter(c.with_(ticket_id=t.id, since=now))
+        tx.append(TicketReturned(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
+    return back
+
+
+def verify_priority(store: Store, number: str, *, actor: str) -> Ticket:
+    """Record that staff checked the citizen's priority documents."""
+    now = store.clock()
+    day = clock.business_day(now, store.cfg.tz)
+    with store.write() as tx:
+        t = tx.find_ticket(day, number)
+        if t is None:
+            raise UnknownTicket(f"no ticket {number} today", ticket=number)
+        if not t.priority:
+            raise InvalidRequest(f"ticket {number} has no priority mark", ticket=number)
+        checked = t.with_(priority_verified_by=actor)
+        tx.save_ticket(checked)
+        tx.append(PriorityVerified(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service,
+                                   counter=t.counter))
+    return checked
+
+
+def _set_counter(store: Store, counter: int, actor: str | None, change) -> Counter:  # type: ignore[no-untyped-def]
+    cfg = store.cfg
+    _check_counter_number(cfg, counter)
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.write() as tx:
+        c = _today_counter(cfg, tx, counter, day)
+        new = change(c).with_(since=now)
+        tx.save_counter(new)
+        tx.append(CounterChanged(at=now, actor=actor, counter=counter, state=new.state.value,
+                                 reason=new.reason, services=new.services))
+    return new
+
+
+def open_counter(store: Store, counter: int, *, operator: str) -> Counter:
+    """An operator takes a counter (opening it, or taking over an open one)."""
+    return _set_counter(store, counter, operator,
+                        lambda c: c.with_(state=CounterState.OPEN if c.state == CounterState.CLOSED else c.state,
+                                          operator=operator))
+
+
+def pause_counter(store: Store, counter: int, *, reason: str, actor: str | None = None) -> Counter:
+    """Pause a counter with a reason; it keeps no ticket in hand."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("a pause needs a reason", field="reason")
+
+    def change(c: Counter) -> Counter:
+        if c.state == CounterState.CLOSED:
+            raise CounterClosed(counter=c.number)
+        if c.ticket_id is not None:
+            raise CounterBusy(counter=c.number)
+        return c.with_(state=CounterState.PAUSED, reason=reason[:200])
+
+    return _set_counter(store, counter, actor, change)
+
+
+def resume_counter(store: Store, counter: int, *, actor: str | None = None) -> Counter:
+    """End a pause."""
+    def change(c: Counter) -> Counter:
+        if c.state != CounterState.PAUSED:
+            raise IllegalTransition(f"counter {c.number} is {c.state.value}, not paused", counter=c.number)
+        return c.with_(state=CounterState.OPEN, reason=None)
+
+    return _set_counter(store, counter, actor, change)
+
+
+def close_counter(store: Store, counter: int, *, actor: str | None = None) -> Counter:
+    """Close a counter for the day (it must not hold a ticket)."""
+    def change(c: Counter) -> Counter:
+        if c.ticket_id is not None:
+            raise CounterBusy(counter=c.number)
+        return c.with_(state=CounterState.CLOSED, reason=None, operator=None)
+
+    return _set_counter(store, counter, actor, change)
+
+
+def assign_services(store: Store, counter: int, services: list[str], *, actor: str | None = None) -> Counter:
+    """Change which services a counter serves, in preference order; it takes effect at once."""
+    if not services:
+        raise InvalidRequest("a counter must serve at least one service", field="services")
+    for code in services:
+        _service(store.cfg, code)
+    if len(set(services)) != len(services):
+        raise InvalidRequest("a service is listed twice", field="services")
+    return _set_counter(store, counter, actor, lambda c: c.with_(services=tuple(services)))
+
+
+# --- reading -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a ticket stands now."""
+
+    ticket: Ticket
+    ahead: int
+    eta_minutes: int
+
+
+def position(store: Store, token: str) -> Position:
+    """The ticket behind a status-page token, with people ahead and the estimated wait."""
+    cfg = store.cfg
+    with store.read() as tx:
+        t = _by_token(tx, token)
+        if t.status != Status.WAITING:
+            return Position(t, 0, 0)
+        ahead = tx.count_ahead(t)
+        svc = cfg.services_by_code[t.service]
+        return Position(t, ahead, wait_for(cfg, tx, svc, t.day, ahead, live_counters(cfg, tx, t.day)))

@@ -1,0 +1,153 @@
+"""Socket.IO: namespaces, rooms, snapshots on connect, and committed events as messages.
+
+Namespaces and who may join:
+
+    /display  a display board's device token      room "hall": every public event
+    /kiosk    a kiosk's device token               room "hall"
+    /status   anyone holding a ticket's token      room "hall" + "ticket-<id>" for its own updates
+    /counter  a logged-in operator or higher       room "staff": events with the actor
+
+Every connect (and reconnect) gets a full ``snapshot`` first; every event carries ``seq``,
+so a client that sees a gap emits ``snapshot`` to ask for a fresh one. Events reach the
+sockets through one publisher task, in commit order, after the commit.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import SocketIO, join_room
+
+from server import auth, snapshots
+from server.core.errors import QueueError
+from server.core.model import Event, TicketEvent
+
+log = logging.getLogger(__name__)
+socketio = SocketIO()
+
+PUBLIC_NAMESPACES = ("/display", "/kiosk", "/status")
+
+
+class Publisher:
+    """Carries committed events to the sockets from one background task, in order."""
+
+    def __init__(self, sio: SocketIO) -> None:
+        self.sio = sio
+        self.queue: queue.Queue[list[Event] | None] = queue.Queue()
+        self.listeners: list[Any] = []   # in-process hooks (LED displays, print spool)
+        self._started = False
+
+    def enqueue(self, events: list[Event]) -> None:
+        """Called by the store after a commit, under its write lock: cheap."""
+        self.queue.put(events)
+
+    def start(self) -> None:
+        """Start the publishing task once."""
+        if not self._started:
+            self._started = True
+            self.sio.start_background_task(self._run)
+
+    def stop(self) -> None:
+        """Let the task end."""
+        self.queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            for event in batch:
+                try:
+                    self.publish(event)
+                except Exception:  # a broken socket must never stop the hall's updates
+                    log.exception("could not publish %s", event.name)
+
+    def publish(self, event: Event) -> None:
+        """Send one event to every room that should see it."""
+        public = event.public()
+        for ns in PUBLIC_NAMESPACES:
+            self.sio.emit(event.name, public, namespace=ns, to="hall")
+        self.sio.emit(event.name, {**public, "actor": event.actor}, namespace="/counter", to="staff")
+        if isinstance(event, TicketEvent) and event.ticket_id:
+            self.sio.emit("ticket-update", public, namespace="/status", to=f"ticket-{event.ticket_id}")
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener failed on %s", event.name)
+
+
+def _store() -> Any:
+    return current_app.extensions["novbe"].store
+
+
+def _token(auth_data: Any) -> str | None:
+    if isinstance(auth_data, dict) and isinstance(auth_data.get("token"), str):
+        return auth_data["token"]
+    return request.args.get("token")
+
+
+@socketio.on("connect", namespace="/display")
+def display_connect(auth_data: Any = None) -> bool:
+    device = auth.device_for(_store(), _token(auth_data), "display")
+    if device is None:
+        return False
+    join_room("hall")
+    socketio.emit("snapshot", snapshots.display(_store()), namespace="/display", to=request.sid)
+    return True
+
+
+@socketio.on("snapshot", namespace="/display")
+def display_snapshot(_data: Any = None) -> dict[str, Any]:
+    return snapshots.display(_store())
+
+
+@socketio.on("connect", namespace="/kiosk")
+def kiosk_connect(auth_data: Any = None) -> bool:
+    if auth.device_for(_store(), _token(auth_data), "kiosk") is None:
+        return False
+    join_room("hall")
+    socketio.emit("snapshot", {"seq": _store().last_seq(), **snapshots.services(_store())},
+                  namespace="/kiosk", to=request.sid)
+    return True
+
+
+@socketio.on("snapshot", namespace="/kiosk")
+def kiosk_snapshot(_data: Any = None) -> dict[str, Any]:
+    return {"seq": _store().last_seq(), **snapshots.services(_store())}
+
+
+@socketio.on("connect", namespace="/status")
+def status_connect(auth_data: Any = None) -> bool:
+    from server.core import queue as q
+
+    token = _token(auth_data)
+    if not token:
+        return False
+    try:
+        pos = q.position(_store(), token)
+    except QueueError:
+        return False
+    join_room("hall")
+    join_room(f"ticket-{pos.ticket.id}")
+    return True
+
+
+@socketio.on("connect", namespace="/counter")
+def counter_connect(auth_data: Any = None) -> bool:
+    # A login_required decorator cannot refuse a socket: the handler must return False.
+    user = auth.current_user()
+    if user is None:
+        return False
+    join_room("staff")
+    socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=request.sid)
+    return True
+
+
+@socketio.on("snapshot", namespace="/counter")
+def counter_snapshot(_data: Any = None) -> dict[str, Any] | None:
+    if auth.current_user() is None:
+        return None
+    return snapshots.staff(_store())

@@ -1,0 +1,179 @@
+"""Read models: the full state each kind of client gets on (re)connect, and the service list.
+
+Every snapshot is read inside one read transaction, so its ``seq`` matches its data: a
+client applies only events with a higher sequence number, and asks again on a gap.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from config.schema import CenterConfig
+from server.core import clock
+from server.core.model import Status, Ticket
+from server.core.queue import counters_room, live_counters, wait_for
+from server.store import SQLiteStore
+
+
+def _names(text: Any) -> dict[str, str]:
+    return {"az": text.az, "ru": text.get("ru"), "en": text.get("en")} if text else {}
+
+
+def center_info(cfg: CenterConfig) -> dict[str, Any]:
+    """What every client shows of the center."""
+    c = cfg.center
+    return {"id": c.id, "name": _names(c.name), "timezone": c.timezone, "languages": list(c.languages),
+            "announce_languages": list(c.announce_languages), "news": _names(c.news),
+            "footer": _names(c.footer)}
+
+
+def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
+    """Areas and services with today's remaining capacity and current wait."""
+    cfg = store.cfg
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    open_now = clock.is_open(cfg, now)
+    with store.read() as tx:
+        issued = store.daily_counts(day, "service")
+        center_left = cfg.center.daily_capacity - sum(store.daily_counts(day, "center").values())
+        waiting = store.waiting_counts(day)
+        counters = live_counters(cfg, tx, day)
+        out = []
+        for s in cfg.services:
+            left = max(0, min(s.quota - issued.get(s.code, 0), center_left))
+            room = counters_room(cfg, tx, s.code, day, counters)
+            if room is not None:
+                left = max(0, min(left, room))
+            queue_len = waiting.get(s.code, 0)
+            item = {
+                "code": s.code, "letter": s.letter, "area": s.area, "agency": s.agency,
+                "name": _names(s.name), "description": _names(s.description),
+                "documents": [_names(d) for d in s.documents], "priority_groups": list(s.priority_groups),
+                "remaining": left, "waiting": queue_len,
+                "wait_minutes": wait_for(cfg, tx, s, day, queue_len, counters),
+                "target_wait": s.target_wait, "available": open_now and left > 0,
+            }
+            if lang:
+                item["title"] = s.name.get(lang)
+            out.append(item)
+    opening = clock.next_opening(cfg, now)
+    return {
+        "ok": True, "center": center_info(cfg), "open": open_now, "day": day,
+        "next_opening": opening.isoformat() if opening else None,
+        "areas": [{"code": a.code, "name": _names(a.name), "agency": a.agency, "hall": a.hall} for a in cfg.areas],
+        "priority_groups": [{"code": g.code, "name": _names(g.name), "rank": g.rank} for g in cfg.priority_groups],
+        "services": out,
+    }
+
+
+def _call(cfg: CenterConfig, t: Ticket) -> dict[str, Any]:
+    svc = cfg.services_by_code.get(t.service)
+    return {"number": t.number, "counter": t.counter, "service": t.service,
+            "area": svc.area if svc else None, "at": t.called_at, "status": t.status.value}
+
+
+def display(store: SQLiteStore) -> dict[str, Any]:
+    """A hall board's state: recent calls, waiting per area, counters. Nothing personal."""
+    cfg = store.cfg
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.read() as tx:
+        seq = store.last_seq()
+        calls = store.recent_calls(day, 30)
+        waiting = store.waiting_counts(day)
+        counters = live_counters(cfg, tx, day)
+        holding = {c.ticket_id for c in counters if c.ticket_id}
+        current = {t.id: t for t in calls if t.id in holding}
+    per_area: dict[str, int] = {a.code: 0 for a in cfg.areas}
+    for code, n in waiting.items():
+        svc = cfg.services_by_code.get(code)
+        if svc:
+            per_area[svc.area] += n
+    return {
+        "seq": seq, "center": center_info(cfg), "day": day, "now": now,
+        "calls": [_call(cfg, t) for t in calls if t.status in (Status.CALLED, Status.SERVING)][:30],
+        "history": [_call(cfg, t) for t in calls],
+        "waiting": per_area, "waiting_services": waiting,
+        "counters": [{"number": c.number, "state": c.state.value,
+                      "ticket": current[c.ticket_id].number if c.ticket_id in current else None}
+                     for c in counters],
+        "services": {s.code: {"area": s.area, "letter": s.letter, "name": _names(s.name)} for s in cfg.services},
+        "areas": {a.code: _names(a.name) for a in cfg.areas},
+        "boards": {b.name: {"counters": list(b.counters), "areas": list(b.areas), "recent": b.recent,
+                            "single_counter": b.single_counter} for b in cfg.boards},
+        "flash_seconds": cfg.policy.board_flash_seconds,
+    }
+
+
+def staff(store: SQLiteStore) -> dict[str, Any]:
+    """Counters' and supervisors' state: every counter, the waiting list, today's figures."""
+    cfg = store.cfg
+    now = store.clock()
+    day = clock.business_day(now, cfg.tz)
+    with store.read() as tx:
+        seq = store.last_seq()
+        tickets = store.tickets_of_day(day)
+        counters = live_counters(cfg, tx, day)
+        jobs = store.print_jobs(20)
+        printers = store.printers()
+    by_id = {t.id: t for t in tickets}
+    stats: dict[int, dict[str, Any]] = {c.number: {"served": 0, "no_show": 0, "service_seconds": 0.0}
+                                        for c in counters}
+    for t in tickets:
+        if t.counter in stats:
+            s = stats[t.counter]
+            if t.status == Status.DONE:
+                s["served"] += 1
+                if t.started_at and t.finished_at:
+                    s["service_seconds"] += t.finished_at - t.started_at
+            elif t.status == Status.NO_SHOW:
+                s["no_show"] += 1
+    waiting = [t for t in tickets if t.status == Status.WAITING]
+    out_counters = []
+    for c in counters:
+        conf = cfg.counters_by_number[c.number]
+        s = stats[c.number]
+        held = by_id.get(c.ticket_id) if c.ticket_id else None
+        out_counters.append({
+            "number": c.number, "name": _names(conf.name), "state": c.state.value, "reason": c.reason,
+            "operator": c.operator, "since": c.since, "services": list(c.services),
+            "daily_limit": conf.daily_limit, "handled_today": c.handled_today,
+            "ticket": _staff_ticket(cfg, held, now) if held else None,
+            "served": s["served"], "no_show": s["no_show"],
+            "avg_service_minutes": round(s["service_seconds"] / s["served"] / 60, 1) if s["served"] else None,
+            "waiting": sum(1 for t in waiting if t.service in c.services or t.target_counter == c.number),
+        })
+    per_service = []
+    for svc in cfg.services:
+        mine = [t for t in waiting if t.service == svc.code]
+        if mine:
+            longest = max(now - t.issued_at for t in mine) / 60
+            per_service.append({"service": svc.code, "name": _names(svc.name), "waiting": len(mine),
+                                "longest_wait_minutes": round(longest, 1), "target_wait": svc.target_wait,
+                                "over_target": longest > svc.target_wait})
+    done = [t for t in tickets if t.status == Status.DONE]
+    return {
+        "seq": seq, "center": center_info(cfg), "day": day, "now": now,
+        "counters": out_counters,
+        "waiting": [_staff_ticket(cfg, t, now) for t in waiting],
+        "parked": [_staff_ticket(cfg, t, now) for t in tickets if t.status == Status.PARKED],
+        "services": per_service,
+        "totals": {"issued": len(tickets), "waiting": len(waiting), "served": len(done),
+                   "no_show": sum(1 for t in tickets if t.status == Status.NO_SHOW),
+                   "cancelled": sum(1 for t in tickets if t.status == Status.CANCELLED)},
+        "outcomes": list(cfg.policy.outcomes), "recall_limit": cfg.policy.recall_limit,
+        "allow_call_specific": cfg.policy.allow_call_specific,
+        "print_jobs": jobs, "printers": printers,
+    }
+
+
+def _staff_ticket(cfg: CenterConfig, t: Ticket, now: float) -> dict[str, Any]:
+    svc = cfg.services_by_code.get(t.service)
+    return {
+        "id": t.id, "number": t.number, "service": t.service, "original_service": t.original_service,
+        "service_name": _names(svc.name) if svc else {}, "status": t.status.value, "priority": t.priority,
+        "priority_verified_by": t.priority_verified_by, "issued_at": t.issued_at,
+        "waited_minutes": round(((t.called_at or now) - t.issued_at) / 60, 1), "counter": t.counter,
+        "target_counter": t.target_counter, "called_at": t.called_at, "started_at": t.started_at,
+        "recalls": t.recalls, "note": t.note, "lang": t.lang,
+        "over_target": bool(svc and t.status == Status.WAITING and (now - t.issued_at) / 60 > svc.target_wait),
+    }

@@ -1,0 +1,511 @@
+"""The SQLite store: schema, numbered migrations, transactions and the append-only event log.
+
+Only this module names tables. Every state change is one ``BEGIN IMMEDIATE`` transaction
+(a deferred transaction that reads and then writes fails under contention), taken under an
+in-process lock so threads queue politely instead of spinning in SQLite's busy handler;
+``BEGIN IMMEDIATE`` with a busy timeout still serialises separate processes. After a
+commit, the events the transaction appended go to the subscribers, in commit order.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from config.schema import CenterConfig
+from server.core.model import Counter, CounterState, Event, Status, Ticket
+
+Subscriber = Callable[[list[Event]], None]
+
+_TICKET_FIELDS = tuple(Ticket.__dataclass_fields__)
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    data = dict(row)
+    data["status"] = Status(data["status"])
+    data["specific_call"] = bool(data["specific_call"])
+    return Ticket(**{k: data[k] for k in _TICKET_FIELDS})
+
+
+def _counter(row: sqlite3.Row) -> Counter:
+    return Counter(
+        number=row["number"], state=CounterState(row["state"]), reason=row["reason"],
+        operator=row["operator"], ticket_id=row["ticket_id"], since=row["since"],
+        services=tuple(json.loads(row["services"])), priority_streak=row["priority_streak"],
+        handled_today=row["handled_today"], day=row["day"],
+    )
+
+
+# --- migrations ---------------------------------------------------------------
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["tickets"].create({
+        "id": int, "token": str, "day": str, "letter": str, "seq_no": int, "number": str,
+        "service": str, "original_service": str, "status": str, "issued_at": float,
+        "lang": str, "priority": str, "priority_verified_by": str, "kiosk": str,
+        "counter": int, "target_counter": int, "called_at": float, "started_at": float,
+        "finished_at": float, "recalls": int, "outcome": str, "note": str, "specific_call": int,
+    }, pk="id", not_null={"token", "day", "letter", "seq_no", "number", "service", "status", "issued_at"},
+        defaults={"recalls": 0, "specific_call": 0, "lang": "az"})
+    db["tickets"].create_index(["token"], unique=True)
+    db["tickets"].create_index(["day", "letter", "seq_no"], unique=True)
+    db["tickets"].create_index(["day", "number"], unique=True)
+    db["tickets"].create_index(["day", "status", "service"])
+    db["numbering"].create({"day": str, "letter": str, "last_no": int}, pk=("day", "letter"))
+    db["daily_counts"].create({"day": str, "kind": str, "key": str, "n": int}, pk=("day", "kind", "key"))
+    db["counters"].create({
+        "number": int, "state": str, "reason": str, "operator": str, "ticket_id": int, "since": float,
+        "services": str, "priority_streak": int, "handled_today": int, "day": str,
+    }, pk="number", defaults={"priority_streak": 0, "handled_today": 0, "day": "", "since": 0.0})
+    db["events"].create({
+        "seq": int, "center": str, "name": str, "at": float, "actor": str, "ticket_id": int,
+        "counter": int, "payload": str,
+    }, pk="seq")
+    db["events"].create_index(["ticket_id"])
+    db["users"].create({
+        "username": str, "pw_hash": str, "role": str, "failed": int, "locked_until": float,
+        "created_at": float, "disabled": int,
+    }, pk="username", defaults={"failed": 0, "locked_until": 0.0, "disabled": 0})
+    db["devices"].create({
+        "id": int, "kind": str, "name": str, "token_hash": str, "created_at": float, "last_seen": float,
+    }, pk="id")
+    db["devices"].create_index(["kind", "name"], unique=True)
+    db["devices"].create_index(["token_hash"], unique=True)
+    db["print_jobs"].create({
+        "id": int, "ticket_id": int, "printer": str, "status": str, "attempts": int, "next_try": float,
+        "error": str, "created_at": float, "updated_at": float,
+    }, pk="id", defaults={"attempts": 0, "status": "pending"})
+    db["print_jobs"].create_index(["status", "next_try"])
+    db["printers"].create({"url": str, "state": str, "detail": str, "updated_at": float}, pk="url")
+
+
+# AUTOINCREMENT keeps sequence numbers strictly increasing even if the newest event row
+# were ever removed; sqlite-utils cannot ask for it, so this one table is plain SQL.
+def _m2_event_autoincrement(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE events RENAME TO events_old")
+    db.execute("""CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, center TEXT, name TEXT,
+                  at FLOAT, actor TEXT, ticket_id INTEGER, counter INTEGER, payload TEXT)""")
+    db.execute("INSERT INTO events SELECT * FROM events_old")
+    db.execute("DROP TABLE events_old")
+    db.execute("CREATE INDEX idx_events_ticket_id ON events (ticket_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the numbered migrations not yet applied; returns the schema version."""
+    db = sqlite_utils.Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+class SQLiteTx:
+    """One transaction on one connection (see :class:`server.core.ports.Tx`)."""
+
+    def __init__(self, conn: sqlite3.Connection, center: str) -> None:
+        self.conn = conn
+        self.center = center
+        self.events: list[Event] = []
+        self._ex = conn.execute
+
+    # numbering and daily counts
+    def next_number(self, day: str, letter: str) -> int:
+        row = self._ex(
+            "INSERT INTO numbering (day, letter, last_no) VALUES (?, ?, 1) "
+            "ON CONFLICT(day, letter) DO UPDATE SET last_no = last_no + 1 RETURNING last_no",
+            (day, letter),
+        ).fetchone()
+        return int(row[0])
+
+    def daily_count(self, day: str, kind: str, key: str) -> int:
+        row = self._ex("SELECT n FROM daily_counts WHERE day = ? AND kind = ? AND key = ?", (day, kind, key)).fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_daily(self, day: str, kind: str, key: str) -> None:
+        self._ex("INSERT INTO daily_counts (day, kind, key, n) VALUES (?, ?, ?, 1) "
+                 "ON CONFLICT(day, kind, key) DO UPDATE SET n = n + 1", (day, kind, key))
+
+    # tickets
+    def insert_ticket(self, ticket: Ticket) -> Ticket:
+        data = asdict(ticket)
+        data.pop("id")
+        data["status"] = ticket.status.value
+        data["specific_call"] = int(ticket.specific_call)
+        cols = ", ".join(data)
+        marks = ", ".join("?" * len(data))
+        cur = self._ex(f"INSERT INTO tickets ({cols}) VALUES ({marks})", tuple(data.values()))
+        return replace(ticket, id=int(cur.lastrowid or 0))
+
+    def save_ticket(self, ticket: Ticket) -> None:
+        data = asdict(ticket)
+        tid = data.pop("id")
+        data["status"] = ticket.status.value
+        data["specific_call"] = int(ticket.specific_call)
+        sets = ", ".join(f"{k} = ?" for k in data)
+        self._ex(f"UPDATE tickets SET {sets} WHERE id = ?", (*data.values(), tid))
+
+    def get_ticket(self, ticket_id: int) -> Ticket | None:
+        row = self._ex("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return _ticket(row) if row else None
+
+    def find_ticket(self, day: str, number: str) -> Ticket | None:
+        row = self._ex("SELECT * FROM tickets WHERE day = ? AND number = ?", (day, number)).fetchone()
+        return _ticket(row) if row else None
+
+    def ticket_by_token(self, token: str) -> Ticket | None:
+        row = self._ex("SELECT * FROM tickets WHERE token = ?", (token,)).fetchone()
+        return _ticket(row) if row else None
+
+    def waiting(self, day: str, services: Iterable[str], counter: int | None = None) -> list[Ticket]:
+        codes = list(services)
+        marks = ", ".join("?" * len(codes)) or "NULL"
+        rows = self._ex(
+            f"SELECT * FROM tickets WHERE day = ? AND status = 'waiting' AND "
+            f"(service IN ({marks}) OR target_counter = ?) ORDER BY issued_at, id",
+            (day, *codes, counter if counter is not None else -1),
+        ).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def count_waiting(self, day: str, services: Iterable[str]) -> int:
+        codes = list(services)
+        marks = ", ".join("?" * len(codes)) or "NULL"
+        return int(self._ex(f"SELECT count(*) FROM tickets WHERE day = ? AND status = 'waiting' "
+                            f"AND service IN ({marks})", (day, *codes)).fetchone()[0])
+
+    def count_ahead(self, ticket: Ticket) -> int:
+        bound = ticket.id or 2**62
+        older = "(issued_at < ? OR (issued_at = ? AND id < ?))"
+        if ticket.priority:
+            sql = f"AND priority IS NOT NULL AND {older}"
+        else:
+            sql = f"AND (priority IS NOT NULL OR {older})"
+        return int(self._ex(
+            f"SELECT count(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service = ? "
+            f"AND id != ? {sql}",
+            (ticket.day, ticket.service, ticket.id, ticket.issued_at, ticket.issued_at, bound),
+        ).fetchone()[0])
+
+    def recent_durations(self, day: str, service: str, limit: int) -> list[float]:
+        rows = self._ex(
+            "SELECT finished_at - started_at FROM tickets WHERE day = ? AND status = 'done' AND service = ? "
+            "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", (day, service, limit)).fetchall()
+        return [float(r[0]) for r in rows]
+
+    # counters
+    def get_counter(self, number: int) -> Counter:
+        row = self._ex("SELECT * FROM counters WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            raise KeyError(number)
+        return _counter(row)
+
+    def counters(self) -> list[Counter]:
+        return [_counter(r) for r in self._ex("SELECT * FROM counters ORDER BY number").fetchall()]
+
+    def save_counter(self, counter: Counter) -> None:
+        self._ex(
+            "UPDATE counters SET state = ?, reason = ?, operator = ?, ticket_id = ?, since = ?, services = ?, "
+            "priority_streak = ?, handled_today = ?, day = ? WHERE number = ?",
+            (counter.state.value, counter.reason, counter.operator, counter.ticket_id, counter.since,
+             json.dumps(list(counter.services)), counter.priority_streak, counter.handled_today,
+             counter.day, counter.number),
+        )
+
+    # events and print jobs
+    def append(self, event: Event) -> Event:
+        public = event.public()
+        cur = self._ex(
+            "INSERT INTO events (center, name, at, actor, ticket_id, counter, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.center, event.name, event.at, event.actor, public.get("ticket_id"), public.get("counter"),
+             json.dumps(public, ensure_ascii=False)),
+        )
+        stored = replace(event, seq=int(cur.lastrowid or 0))
+        self.events.append(stored)
+        return stored
+
+    def add_print_job(self, ticket_id: int, printer: str) -> int:
+        now = time.time()
+        cur = self._ex("INSERT INTO print_jobs (ticket_id, printer, status, attempts, next_try, created_at, updated_at) "
+                       "VALUES (?, ?, 'pending', 0, ?, ?, ?)", (ticket_id, printer, now, now, now))
+        return int(cur.lastrowid or 0)
+
+
+class SQLiteStore:
+    """A center's SQLite database (WAL, ``synchronous=FULL`` by default)."""
+
+    def __init__(self, path: str | Path, cfg: CenterConfig, *, clock: Callable[[], float] = time.time,
+                 synchronous: str = "FULL", busy_timeout_ms: int = 30_000) -> None:
+        self.path = str(path)
+        self.cfg = cfg
+        self.clock = clock
+        self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscriber] = []
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.version = migrate(self.connection())
+        self._seed_counters()
+
+    # connections: one per thread (a sqlite3 connection must stay in its thread)
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection wrapped by sqlite-utils, for reports and admin queries."""
+        return sqlite_utils.Database(self.connection())
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call ``callback(events)`` after every commit that appended events, in commit order."""
+        self._subscribers.append(callback)
+
+    @contextmanager
+    def write(self) -> Iterator[SQLiteTx]:
+        """One ``BEGIN IMMEDIATE`` transaction; events are published only after it commits."""
+        conn = self.connection()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            tx = SQLiteTx(conn, self.cfg.center.id)
+            try:
+                yield tx
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            # Still under the lock, so subscribers see events in sequence order.
+            if tx.events:
+                for callback in self._subscribers:
+                    callback(tx.events)
+
+    @contextmanager
+    def read(self) -> Iterator[SQLiteTx]:
+        """A read transaction: every query inside sees the same snapshot."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield SQLiteTx(conn, self.cfg.center.id)
+        finally:
+            conn.execute("COMMIT")
+
+    def _seed_counters(self) -> None:
+        """Give every configured counter a row (closed, with its configured services)."""
+        with self.write() as tx:
+            for c in self.cfg.counters:
+                tx.conn.execute(
+                    "INSERT OR IGNORE INTO counters (number, state, services, since) VALUES (?, 'closed', ?, ?)",
+                    (c.number, json.dumps(list(c.services)), self.clock()),
+                )
+
+    # --- reads for snapshots, reports and staff screens ---------------------
+
+    def last_seq(self) -> int:
+        """The newest event's sequence number."""
+        row = self.connection().execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def events_since(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Events after ``seq`` (public form), oldest first."""
+        rows = self.connection().execute(
+            "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
+        return [{**json.loads(r["payload"]), "seq": r["seq"]} for r in rows]
+
+    def audit(self, *, day_start: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
+        """The audit trail: who did what to which ticket at which counter, newest first."""
+        rows = self.connection().execute(
+            "SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ? "
+            "ORDER BY seq DESC LIMIT ?", (day_start, limit)).fetchall()
+        return [{"seq": r["seq"], "event": r["name"], "at": r["at"], "actor": r["actor"],
+                 "counter": r["counter"], "number": json.loads(r["payload"]).get("number")} for r in rows]
+
+    def tickets_of_day(self, day: str, statuses: Iterable[str] | None = None) -> list[Ticket]:
+        """Tickets of one business day, oldest first."""
+        if statuses is None:
+            rows = self.connection().execute("SELECT * FROM tickets WHERE day = ? ORDER BY id", (day,)).fetchall()
+        else:
+            st = list(statuses)
+            rows = self.connection().execute(
+                f"SELECT * FROM tickets WHERE day = ? AND status IN ({', '.join('?' * len(st))}) ORDER BY id",
+                (day, *st)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def recent_calls(self, day: str, limit: int = 10) -> list[Ticket]:
+        """The most recently called tickets still at a counter or served, newest first."""
+        rows = self.connection().execute(
+            "SELECT * FROM tickets WHERE day = ? AND called_at IS NOT NULL AND status IN ('called', 'serving', 'done') "
+            "ORDER BY called_at DESC LIMIT ?", (day, limit)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def waiting_counts(self, day: str) -> dict[str, int]:
+        """Waiting tickets per service."""
+        rows = self.connection().execute(
+            "SELECT service, count(*) FROM tickets WHERE day = ? AND status = 'waiting' GROUP BY service", (day,))
+        return {r[0]: r[1] for r in rows}
+
+    def daily_counts(self, day: str, kind: str) -> dict[str, int]:
+        """Issued-ticket counts for one day, per key of ``kind`` ('center' or 'service')."""
+        rows = self.connection().execute("SELECT key, n FROM daily_counts WHERE day = ? AND kind = ?", (day, kind))
+        return {r[0]: r[1] for r in rows}
+
+    # meta
+    def meta(self, key: str) -> str | None:
+        """A stored setting (e.g. the session secret)."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self.write() as tx:
+            tx.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            (key, value))
+
+    # users and devices (hashes only; the auth module decides)
+    def user(self, username: str) -> dict[str, Any] | None:
+        """A staff account row."""
+        row = self.connection().execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+        return dict(row) if row else None
+
+    def users(self) -> list[dict[str, Any]]:
+        """All staff accounts (without password hashes)."""
+        rows = self.connection().execute("SELECT username, role, disabled, locked_until FROM users ORDER BY username")
+        return [dict(r) for r in rows]
+
+    def put_user(self, username: str, pw_hash: str, role: str) -> None:
+        """Create or replace a staff account's password and role."""
+        with self.write() as tx:
+            tx.conn.execute(
+                "INSERT INTO users (username, pw_hash, role, failed, locked_until, created_at, disabled) "
+                "VALUES (?, ?, ?, 0, 0, ?, 0) ON CONFLICT(username) DO UPDATE SET pw_hash = excluded.pw_hash, "
+                "role = excluded.role, failed = 0, locked_until = 0", (username, pw_hash, role, time.time()))
+
+    def login_result(self, username: str, ok: bool, *, max_failures: int, lock_seconds: float) -> None:
+        """Count a failed password (locking the account after too many) or reset on success."""
+        with self.write() as tx:
+            if ok:
+                tx.conn.execute("UPDATE users SET failed = 0, locked_until = 0 WHERE username = ?", (username,))
+                return
+            row = tx.conn.execute("SELECT failed FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                return
+            failed = row[0] + 1
+            locked = time.time() + lock_seconds if failed >= max_failures else 0
+            tx.conn.execute("UPDATE users SET failed = ?, locked_until = ? WHERE username = ?",
+                            (0 if locked else failed, locked, username))
+
+    def count_users(self) -> int:
+        """How many staff accounts exist."""
+        return int(self.connection().execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def put_device(self, kind: str, name: str, token_hash: str) -> None:
+        """Create a kiosk or display device, or give it a new token."""
+        with self.write() as tx:
+            tx.conn.execute(
+                "INSERT INTO devices (kind, name, token_hash, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(kind, name) DO UPDATE SET token_hash = excluded.token_hash",
+                (kind, name, token_hash, time.time()))
+
+    def device_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """The device holding a token (by its hash)."""
+        row = self.connection().execute("SELECT id, kind, name FROM devices WHERE token_hash = ?", (token_hash,)).fetchone()
+        return dict(row) if row else None
+
+    def devices(self) -> list[dict[str, Any]]:
+        """All devices."""
+        return [dict(r) for r in self.connection().execute("SELECT kind, name, created_at FROM devices ORDER BY kind, name")]
+
+    # print spool (the printers package's JobQueue protocol is adapted in server.printing)
+    def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Pending print jobs that are due, oldest first, marked as being sent."""
+        now = time.time()
+        with self.write() as tx:
+            rows = tx.conn.execute(
+                "SELECT * FROM print_jobs WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
+                (now, limit)).fetchall()
+            for r in rows:
+                tx.conn.execute("UPDATE print_jobs SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+                                "WHERE id = ?", (now, r["id"]))
+        return [dict(r, attempts=r["attempts"] + 1) for r in rows]
+
+    def finish_print_job(self, job_id: int, status: str = "printed", error: str | None = None,
+                         delay_s: float = 0.0) -> None:
+        """Record a print job's outcome: printed, failed (staff must look) or pending again after a delay."""
+        now = time.time()
+        with self.write() as tx:
+            tx.conn.execute("UPDATE print_jobs SET status = ?, error = ?, next_try = ?, updated_at = ? WHERE id = ?",
+                            (status, error, now + delay_s, now, job_id))
+
+    def recover_print_jobs(self) -> None:
+        """At start-up, jobs left 'sending' by a crash may or may not have printed: staff must decide."""
+        with self.write() as tx:
+            tx.conn.execute("UPDATE print_jobs SET status = 'failed', error = 'uncertain: server stopped while sending' "
+                            "WHERE status = 'sending'")
+
+    def requeue_print_job(self, job_id: int) -> bool:
+        """Send a job again (a supervisor's reprint)."""
+        with self.write() as tx:
+            cur = tx.conn.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL "
+                                  "WHERE id = ? AND status IN ('failed', 'printed')", (job_id,))
+            return cur.rowcount == 1
+
+    def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent print jobs with their ticket number, newest first."""
+        rows = self.connection().execute(
+            "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number "
+            "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    def print_job_ticket(self, job_id: int) -> Ticket | None:
+        """The ticket a print job prints."""
+        row = self.connection().execute(
+            "SELECT t.* FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id WHERE j.id = ?", (job_id,)).fetchone()
+        return _ticket(row) if row else None
+
+    def set_printer_status(self, printer: str, state: str, detail: str) -> None:
+        """Remember a printer's last known state."""
+        with self.write() as tx:
+            tx.conn.execute("INSERT INTO printers (url, state, detail, updated_at) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT(url) DO UPDATE SET state = excluded.state, detail = excluded.detail, "
+                            "updated_at = excluded.updated_at", (printer, state, detail, time.time()))
+
+    def printers(self) -> list[dict[str, Any]]:
+        """Every printer's last known state."""
+        return [dict(r) for r in self.connection().execute("SELECT * FROM printers ORDER BY url")]
+
+    def integrity_ok(self) -> bool:
+        """``PRAGMA integrity_check`` says ok."""
+        return self.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
