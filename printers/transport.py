@@ -172,6 +172,10 @@ class SerialURL(_StatusMixin, Escpos):
     def _raw(self, msg: bytes) -> None:
         """Write bytes and wait until the OS has passed them on."""
         assert self.device
+        # A raster ticket is ~20 kB: 20 s at 9600 baud (10 bits a byte, plus
+        # slack), so a fixed write timeout would cut every ticket short.
+        baudrate = getattr(self.device, "baudrate", 9600) or 9600
+        self.device.write_timeout = self.timeout + len(msg) * 11 / baudrate
         self.device.write(msg)
         self.device.flush()
 
@@ -187,8 +191,14 @@ class SerialURL(_StatusMixin, Escpos):
 
     def drain(self) -> None:
         """Discard bytes the printer sent unasked."""
-        if self._device:
+        if not self._device:
+            return
+        try:
             self._device.reset_input_buffer()
+        except Exception as e:
+            # termios.error (port gone) is not an OSError; make it one so
+            # callers handle a lost port in one place.
+            raise OSError(f"serial port lost: {e}") from e
 
     def close(self) -> None:
         """Close the port."""
@@ -336,7 +346,10 @@ def check_ready(printer: Escpos) -> None:
         return
     drain = getattr(printer, "drain", None)
     if drain is not None:
-        drain()
+        try:
+            drain()
+        except OSError as e:
+            raise PrinterOffline(f"connection lost: {e}") from e
     if _status(printer, RT_STATUS_ONLINE) & _OFFLINE_BIT:
         raise PrinterOffline("the printer reports itself offline (cover open or error)")
     paper = _status(printer, RT_STATUS_PAPER)
@@ -347,14 +360,20 @@ def check_ready(printer: Escpos) -> None:
 def _disconnect(printer: Escpos) -> None:
     """Close the connection; the printer object stays cached."""
     drain = getattr(printer, "drain", None)
+    # The job's outcome is already decided: a port that vanished while closing
+    # changes nothing, and the next job reconnects.
     try:
         # Closing a socket with unread input sends a reset, which may discard
         # ticket bytes the printer has not yet taken.
         if drain is not None:
             drain()
-        printer.close()
-    except OSError:
+    except Exception:
         pass
+    try:
+        printer.close()
+    except Exception:
+        # Forget the broken handle so the next job opens a fresh one.
+        printer._device = False
 
 
 _printers: dict[tuple[str, str, float], Escpos] = {}
@@ -386,10 +405,16 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
     printer, lock = _cached(url, profile, timeout)
     with lock:
         try:
-            _connect(printer, url)
-            # Ask before writing: a printer that accepts the connection but never
-            # reads would otherwise swallow the ticket into the kernel buffer.
-            check_ready(printer)
+            try:
+                _connect(printer, url)
+                # Ask before writing: a printer that accepts the connection but
+                # never reads would otherwise swallow the ticket into the kernel buffer.
+                check_ready(printer)
+            except PrinterError:
+                raise
+            except Exception as e:
+                # Only status queries were written so far: safe to retry.
+                raise PrinterError(f"{url}: {e!r}") from e
             try:
                 printer._raw(data)
                 # A reply to a query sent after the ticket shows the printer read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import dataclasses
 import pathlib
 import statistics
@@ -224,3 +225,17 @@ def test_import_is_quiet_and_flask_free() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "[]\n"
+
+
+def test_cli_help_and_dummy_print() -> None:
+    run = functools.partial(
+        subprocess.run, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    helped = run([sys.executable, "-m", "printers", "--help"])
+    assert helped.returncode == 0
+    assert "every Azerbaijani letter" in helped.stdout
+    assert "tcp://" in helped.stdout
+    printed = run([sys.executable, "-m", "printers", "dummy://", "--paper", "58mm"])
+    assert (printed.returncode, printed.stdout) == (0, "printed\n")
+    refused = run([sys.executable, "-m", "printers", "lpt://1"])
+    assert refused.returncode == 1 and "Accepted:" in refused.stderr

@@ -104,7 +104,7 @@ def issue_ticket(
     if priority is not None:
         if priority not in cfg.groups_by_code:
             raise InvalidRequest(f"unknown priority group {priority!r}", field="priority")
-        if svc.priority_groups and priority not in svc.priority_groups:
+        if priority not in svc.priority_groups:
             raise InvalidRequest(f"priority group {priority!r} does not apply to {service}", field="priority")
     now = store.clock()
     if not clock.is_open(cfg, now):
