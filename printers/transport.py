@@ -79,7 +79,7 @@ class _StatusMixin:
     status_timeout: float = 1.5
 
 
-class TcpPrinter(_StatusMixin, Network):
+class TcpPrinter(_StatusMixin, Network):  # type: ignore[misc]  # escpos is untyped
     """python-escpos Network with a short status timeout and an input drain."""
 
     def __init__(
@@ -131,7 +131,7 @@ class TcpPrinter(_StatusMixin, Network):
             sock.settimeout(self.timeout)
 
 
-class SerialURL(_StatusMixin, Escpos):
+class SerialURL(_StatusMixin, Escpos):  # type: ignore[misc]  # escpos is untyped
     """Serial printer opened with pyserial's serial_for_url (a device path or any pyserial URL)."""
 
     def __init__(
@@ -187,7 +187,7 @@ class SerialURL(_StatusMixin, Escpos):
         first: bytes = self.device.read(1)
         if not first:
             return b""
-        return first + self.device.read(self.device.in_waiting)
+        return first + bytes(self.device.read(self.device.in_waiting))
 
     def drain(self) -> None:
         """Discard bytes the printer sent unasked."""
@@ -260,7 +260,7 @@ def _build(url: str, profile: str, timeout: float) -> Escpos:
             vendor, product, timeout=int(timeout * 1000), in_ep=in_ep, out_ep=out_ep,
             profile=profile,
         )
-        printer.status_enabled = status  # type: ignore[attr-defined]
+        printer.status_enabled = status
         return printer
 
     if scheme == "serial":
@@ -276,20 +276,20 @@ def _build(url: str, profile: str, timeout: float) -> Escpos:
             args["stopbits"] = int(args["stopbits"])
         if "://" in target:
             # A pyserial URL keeps the options we do not know (e.g. ?logging=debug).
-            port = target + ("?" + urlencode(query) if query else "")
+            device = target + ("?" + urlencode(query) if query else "")
         elif target.startswith("/") or target.upper().startswith("COM"):
             if query:
                 raise _bad(url, f"unknown option(s) {', '.join(query)}")
-            port = target
+            device = target
         else:
             raise _bad(url, "expected serial:///dev/ttyUSB0 or serial://<pyserial URL>")
-        return SerialURL(port, timeout=timeout, status=status, profile=profile, **args)
+        return SerialURL(device, timeout=timeout, status=status, profile=profile, **args)
 
     if scheme == "file":
         if not target.startswith("/"):
             raise _bad(url, "expected an absolute path, file:///dev/usb/lp0")
         printer = File(target, profile=profile)
-        printer.status_enabled = status  # type: ignore[attr-defined]
+        printer.status_enabled = status
         return printer
 
     if scheme == "dummy":
@@ -334,7 +334,7 @@ def _status(printer: Escpos, query: bytes) -> int:
         raise PrinterOffline(f"connection lost: {e}") from e
     if not reply:
         raise PrinterNotReading("no answer to a status query")
-    value = reply[-1]
+    value = int(reply[-1])
     if value & _FIXED_MASK != _FIXED_BITS:
         raise PrinterNotReading(f"unexpected status reply 0x{value:02x}")
     return value
@@ -404,6 +404,7 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
     """Print rendered bytes: check the printer, write, confirm; PrintUncertain if unconfirmed."""
     printer, lock = _cached(url, profile, timeout)
     with lock:
+        quick: float | None = None
         try:
             try:
                 _connect(printer, url)
@@ -415,10 +416,15 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
             except Exception as e:
                 # Only status queries were written so far: safe to retry.
                 raise PrinterError(f"{url}: {e!r}") from e
+            quick = getattr(printer, "status_timeout", None)
             try:
                 printer._raw(data)
                 # A reply to a query sent after the ticket shows the printer read
-                # everything before it (TCP and serial keep order).
+                # everything before it (TCP and serial keep order).  A printer
+                # with a small buffer takes that query only once it has printed
+                # most of the ticket: allow about 4 kB a second on top.
+                if quick is not None:
+                    printer.status_timeout = timeout + len(data) / 4096
                 check_ready(printer)
             except Exception as e:
                 uncertain = PrintUncertain(
@@ -428,6 +434,8 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
                 uncertain.state = e.state if isinstance(e, PrinterError) else "error"
                 raise uncertain from e
         finally:
+            if quick is not None:
+                printer.status_timeout = quick
             _disconnect(printer)
 
 
@@ -445,4 +453,4 @@ def render_bytes(ticket: TicketView, *, profile: str = "TM-T88V", paper: str = "
         dummy = cache[profile] = Dummy(profile=profile)
     dummy.clear()
     render_ticket(dummy, ticket, paper=paper)
-    return dummy.output
+    return bytes(dummy.output)

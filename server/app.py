@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -73,8 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     cfg = app.config.get("CENTER_CONFIG") or loader.load(app.config["CENTER"])
-    store = SQLiteStore(app.config["DATABASE"], cfg, synchronous=app.config["SYNCHRONOUS"],
-                        **({"clock": app.config["CLOCK"]} if app.config.get("CLOCK") else {}))
+    store = SQLiteStore(app.config["DATABASE"], cfg, synchronous=app.config["SYNCHRONOUS"], clock=_clock(app))
     if not app.config.get("SECRET_KEY"):
         secret = store.meta("secret_key")
         if secret is None:
@@ -102,13 +103,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _register_clients(app: Flask) -> None:
-    from counter.views import bp as counter_bp
-    from display.views import bp as display_bp
-    from kiosk.views import bp as kiosk_bp
+def _clock(app: Flask) -> Callable[[], float]:
+    """The center's clock: real time, or shifted by ``CLOCK_OFFSET`` seconds for demos and tests."""
+    if app.config.get("CLOCK"):
+        return app.config["CLOCK"]  # type: ignore[no-any-return]
+    offset = float(app.config.get("CLOCK_OFFSET") or 0)
+    if not offset:
+        return time.time
+    return lambda: time.time() + offset
 
-    for bp in (kiosk_bp, display_bp, counter_bp):
-        app.register_blueprint(bp)
+
+def _register_clients(app: Flask) -> None:
+    from counter import views as counter_views
+    from display import views as display_views
+    from kiosk import views as kiosk_views
+
+    for module in (kiosk_views, display_views, counter_views):
+        app.register_blueprint(module.bp)
+        for extra in getattr(module, "extra_blueprints", ()):
+            app.register_blueprint(extra)
 
     @app.get("/")
     def index() -> Any:

@@ -1,6 +1,7 @@
 """The ``novbe`` command."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -86,6 +87,8 @@ def run(config: str | None, db: str | None, host: str, port: int) -> None:
                    f"  (token shown at creation; `novbe device add display {b.name}` makes a new one)"))
     click.echo(f"  counter: {base}/counter/   supervisor: {base}/counter/supervisor   API: {base}/api/openapi.json")
     sys.stdout.flush()
+    if not os.environ.get("NOVBE_ACCESS_LOG"):
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one line per request costs throughput
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
 
 
@@ -177,3 +180,7 @@ def voices(config: str | None) -> None:
     report = Announcer(cache).prepare(list(cfg.center.announce_languages))
     for lang, state in report.items():
         click.echo(f"{lang}: {state}")
+
+
+if __name__ == "__main__":
+    main()

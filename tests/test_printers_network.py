@@ -170,61 +170,63 @@ def free_port() -> int:
 
 
 @dataclass
+class Row:
+    """One print job as the store would keep it."""
+
+    printer: str
+    data: bytes
+    attempts: int = 0
+    state: str = "pending"
+    due: float = 0.0
+    error: str = ""
+
+
+@dataclass
 class MemoryJobs:
     """An in-memory JobQueue, the same contract as the store's."""
 
-    jobs: dict[int, dict[str, object]] = field(default_factory=dict)
+    jobs: dict[int, Row] = field(default_factory=dict)
     statuses: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, printer: str, data: bytes) -> int:
         with self.lock:
             job_id = len(self.jobs) + 1
-            self.jobs[job_id] = dict(
-                printer=printer, data=data, attempts=0, state="pending", due=0.0, error=""
-            )
+            self.jobs[job_id] = Row(printer, data)
             return job_id
 
     def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
         now = time.monotonic()
         with self.lock:
             due = [
-                job_id
-                for job_id, job in sorted(self.jobs.items())
-                if job["state"] == "pending" and float(job["due"]) <= now  # type: ignore[arg-type]
+                (job_id, row)
+                for job_id, row in sorted(self.jobs.items())
+                if row.state == "pending" and row.due <= now
             ][:limit]
-            for job_id in due:
-                self.jobs[job_id]["state"] = "printing"
-            return [
-                PrintJob(
-                    job_id,
-                    str(self.jobs[job_id]["printer"]),
-                    bytes(self.jobs[job_id]["data"]),  # type: ignore[arg-type]
-                    int(self.jobs[job_id]["attempts"]),  # type: ignore[call-overload]
-                )
-                for job_id in due
-            ]
+            for _, row in due:
+                row.state = "printing"
+            return [PrintJob(job_id, row.printer, row.data, row.attempts) for job_id, row in due]
 
     def finish_print_job(self, job_id: int) -> None:
         with self.lock:
-            self.jobs[job_id]["state"] = "printed"
+            self.jobs[job_id].state = "printed"
 
     def retry_print_job(self, job_id: int, error: str, delay_s: float) -> None:
         with self.lock:
-            job = self.jobs[job_id]
-            job.update(state="pending", error=error, due=time.monotonic() + delay_s)
-            job["attempts"] = int(job["attempts"]) + 1  # type: ignore[call-overload]
+            row = self.jobs[job_id]
+            row.state, row.error, row.due = "pending", error, time.monotonic() + delay_s
+            row.attempts += 1
 
     def fail_print_job(self, job_id: int, error: str) -> None:
         with self.lock:
-            self.jobs[job_id].update(state="failed", error=error)
+            self.jobs[job_id].state, self.jobs[job_id].error = "failed", error
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
         with self.lock:
             self.statuses.append((printer, state, detail))
 
     def state(self, job_id: int) -> str:
-        return str(self.jobs[job_id]["state"])
+        return self.jobs[job_id].state
 
 
 TICKET = render_bytes(sample_ticket(), profile="TM-T88V", paper="80mm")
@@ -281,7 +283,7 @@ def test_spool_waits_for_the_printer_and_prints_exactly_once(
     assert jobs.state(job_id) == "printed"
     assert bytes(printer.received).count(TICKET) == 1
     assert jobs.statuses[-1][:2] == (url, "ok")
-    assert int(jobs.jobs[job_id]["attempts"]) >= 2  # type: ignore[call-overload]
+    assert jobs.jobs[job_id].attempts >= 2
 
 
 def test_wake_sends_a_new_job_at_once(make_printer: functools.partial[FakePrinter]) -> None:
@@ -363,7 +365,7 @@ def test_no_confirmation_after_writing_is_uncertain_and_not_reprinted(
     spool = Spool(jobs, send=quick_send, backoff=(0.01,))
     spool.run_once()
     assert jobs.state(job_id) == "failed"
-    assert str(jobs.jobs[job_id]["error"]).startswith("uncertain")
+    assert jobs.jobs[job_id].error.startswith("uncertain")
     assert bytes(printer.received).count(TICKET) == 1
     # The next job tried on its own and was refused before writing.
     assert jobs.state(later) == "pending"
@@ -385,8 +387,8 @@ def test_later_jobs_keep_their_order_behind_a_refused_one() -> None:
     Spool(jobs, send=counting_send).run_once()
     assert attempts == [b"first"]  # the second was not tried past the first
     # Same delay, so the second never becomes due before the first.
-    assert jobs.jobs[first]["due"] <= jobs.jobs[second]["due"]  # type: ignore[operator]
-    assert str(jobs.jobs[second]["error"]).startswith("waiting for an earlier job")
+    assert jobs.jobs[first].due <= jobs.jobs[second].due
+    assert jobs.jobs[second].error.startswith("waiting for an earlier job")
 
 
 def test_max_attempts_gives_up_for_staff() -> None:
@@ -398,7 +400,7 @@ def test_max_attempts_gives_up_for_staff() -> None:
     assert jobs.state(job_id) == "pending"
     spool.run_once()
     assert jobs.state(job_id) == "failed"
-    assert "gave up after 2 attempts" in str(jobs.jobs[job_id]["error"])
+    assert "gave up after 2 attempts" in jobs.jobs[job_id].error
 
 
 def test_status_reported_only_on_change(make_printer: functools.partial[FakePrinter]) -> None:
