@@ -159,9 +159,10 @@ class Counter(_Frozen):
     name: Text | None = None
     services: tuple[str, ...] = Field(min_length=1)
     daily_limit: int = Field(default=0, ge=0, description="0 means no limit")
-    display: str | None = None
-    display_format: str = "{number} {counter}"
-    buttons: str | None = None
+    display: str | None = Field(default=None, description="pyserial URL of an LED counter display")
+    display_protocol: str = "plain"
+    display_format: str | None = Field(default=None, description=r"plain protocol line, e.g. '{number} {counter}\r\n'")
+    buttons: str | None = Field(default=None, description="pyserial URL of a call-button keypad")
 
 
 class Kiosk(_Frozen):

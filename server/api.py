@@ -102,8 +102,8 @@ def _local_iso(ts: float) -> str:
 
 def status_url(ticket: Ticket) -> str:
     """The citizen's status page address (what the ticket's QR code holds)."""
-    base = _app().cfg.center.base_url.rstrip("/")
-    return (base or request.host_url.rstrip("/")) + f"/t/{ticket.token}"
+    base = current_app.config.get("PUBLIC_URL") or _app().cfg.center.base_url or request.host_url
+    return base.rstrip("/") + f"/t/{ticket.token}"
 
 
 def _staff_ticket(t: Ticket | None) -> dict[str, Any] | None:
@@ -217,22 +217,40 @@ def display_snapshot() -> Any:
 
 # --- counters -------------------------------------------------------------------------
 
+def authorize_counter(counter: int, needed: str = "operator", *, own: bool = True) -> dict[str, str]:
+    """The current user if they may act on ``counter`` (HTTP views and Socket.IO handlers alike).
+
+    Operators act only on the counter they hold; supervisors and admins on any (recorded).
+    """
+    user = auth.require_role(needed)
+    store = _app().store
+    if counter not in store.cfg.counters_by_number:
+        raise UnknownCounter(f"no counter {counter} at this center", counter=counter)
+    if own and not auth.role_at_least(user["role"], "supervisor"):
+        with store.read() as tx:
+            holder = tx.get_counter(counter).operator
+        if holder != user["username"]:
+            raise Forbidden(f"counter {counter} is held by another operator" if holder
+                            else f"open counter {counter} first", counter=counter)
+    return user
+
+
+def take_counter(counter: int, user: dict[str, str]) -> Any:
+    """Open ``counter`` for ``user``; an operator cannot take one another operator holds."""
+    store = _app().store
+    with store.read() as tx:
+        holder = tx.get_counter(counter).operator
+    if holder and holder != user["username"] and not auth.role_at_least(user["role"], "supervisor"):
+        raise Forbidden(f"counter {counter} is held by {holder}; a supervisor can hand it over", counter=counter)
+    return queue.open_counter(store, counter, operator=user["username"])
+
+
 def counter_action(needed: str = "operator", *, own: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Operators act only on the counter they hold; supervisors and admins on any (recorded)."""
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(counter: int, **kwargs: Any) -> Any:
-            user = auth.require_role(needed)
-            g.user = user
-            store = _app().store
-            if counter not in store.cfg.counters_by_number:
-                raise UnknownCounter(f"no counter {counter} at this center", counter=counter)
-            if own and not auth.role_at_least(user["role"], "supervisor"):
-                with store.read() as tx:
-                    holder = tx.get_counter(counter).operator
-                if holder != user["username"]:
-                    raise Forbidden(f"counter {counter} is held by another operator" if holder
-                                    else f"open counter {counter} first", counter=counter)
+            user = g.user = authorize_counter(counter, needed, own=own)
             return view(counter=counter, actor=user["username"], **kwargs)
         return wrapped
     return decorate
@@ -255,12 +273,7 @@ _CERR = (401, 403, 404, 409)
           response=CounterStateResponse, errors=_CERR, security="session")
 @counter_action(own=False)
 def counter_open(counter: int, actor: str) -> Any:
-    store = _app().store
-    with store.read() as tx:
-        holder = tx.get_counter(counter).operator
-    if holder and holder != actor and not auth.role_at_least(g.user["role"], "supervisor"):
-        raise Forbidden(f"counter {counter} is held by {holder}; a supervisor can hand it over", counter=counter)
-    return _counter_answer(queue.open_counter(store, counter, operator=actor))
+    return _counter_answer(take_counter(counter, g.user))
 
 
 @endpoint(f"{_C}/close", ("POST",), summary="Close a counter", tag="counter",

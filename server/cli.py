@@ -69,10 +69,11 @@ def run(config: str | None, db: str | None, host: str, port: int) -> None:
     from server.realtime import socketio
 
     cfg = _load(config)
-    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(db or DEFAULT_DB), "ASYNC_MODE": production_mode()})
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(db or DEFAULT_DB), "ASYNC_MODE": production_mode(),
+                      "PUBLIC_URL": cfg.center.base_url or (_lan_url(port) if host in ("0.0.0.0", "::") else base)})
     store = app.extensions["novbe"].store
     made = bootstrap(store)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(f"Növbə {cfg.center.name.az} — {store.path}")
     if made["admin"]:
         click.echo(click.style(f"  First admin account: admin / {made['admin']}  (shown once: write it down)", bold=True))
@@ -90,6 +91,17 @@ def run(config: str | None, db: str | None, host: str, port: int) -> None:
     if not os.environ.get("NOVBE_ACCESS_LOG"):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one line per request costs throughput
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def _lan_url(port: int) -> str:
+    """This machine's LAN address for the ticket QR codes (set center.base_url to override)."""
+    import socket
+
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        addr = "127.0.0.1"
+    return f"http://{addr}:{port}"
 
 
 @main.command("init-db")

@@ -1,10 +1,99 @@
-"""Start the device services next to the web server: print spool, LED counter displays, announcer."""
+"""Start the device services next to the web server: the print spool and the serial counter devices.
+
+LED displays listen to committed events (so a call from the page, the API or a keypad
+shows alike); call buttons drive the same domain verbs as the counter page, recorded with
+the counter's operator as actor.
+"""
 from __future__ import annotations
 
-from typing import Any
+import atexit
+import logging
+from typing import Any, Callable
 
 from flask import Flask
+
+from server.core import queue
+from server.core.errors import NoTicketsWaiting, QueueError
+from server.core.model import Event, TicketCalled
+
+log = logging.getLogger(__name__)
+
+#: keypad verb -> domain call for one counter
+BUTTON_VERBS: dict[str, Callable[..., Any]] = {
+    "next": queue.call_next,
+    "recall": queue.recall,
+    "start": queue.start_service,
+    "finish": queue.finish,
+    "no_show": queue.mark_no_show,
+}
 
 
 def start(app: Flask, novbe: Any) -> None:
     """Start whatever devices the center configures (each is optional)."""
+    from server.realtime import socketio
+
+    store = novbe.store
+
+    def public_url() -> str:
+        return app.config.get("PUBLIC_URL") or novbe.cfg.center.base_url or "http://127.0.0.1:5000"
+
+    def notify(name: str, data: dict[str, Any]) -> None:
+        for ns, room in (("/kiosk", "hall"), ("/counter", "staff")):
+            socketio.emit(name, data, namespace=ns, to=room)
+
+    if any(k.printer for k in novbe.cfg.kiosks):
+        from server.printing import start_spool
+
+        novbe.extras["spool"] = spool = start_spool(store, public_url, notify)
+        atexit.register(spool.stop)
+
+    displays = {c.number: (c.display, _display_options(c)) for c in novbe.cfg.counters if c.display}
+    if displays:
+        from counter.devices import DeviceManager
+
+        leds = DeviceManager(displays)
+        novbe.extras["leds"] = leds
+        novbe.publisher.listeners.append(lambda event: led_listener(leds, event))
+        atexit.register(leds.close_all)
+
+    buttons = []
+    for c in novbe.cfg.counters:
+        if c.buttons:
+            from counter.devices import CallButtons
+
+            b = CallButtons(c.buttons, on_action=button_handler(store, c.number))
+            b.start()
+            buttons.append(b)
+            atexit.register(b.stop)
+    novbe.extras["buttons"] = buttons
+
+
+def _display_options(counter: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"protocol": counter.display_protocol}
+    if counter.display_format:
+        options["line_format"] = counter.display_format
+    return options
+
+
+def led_listener(leds: Any, event: Event) -> None:
+    """Show every call (and recall, and return) on the counter's LED display."""
+    if isinstance(event, TicketCalled) and event.counter is not None:
+        leds.show(event.counter, event.number)
+
+
+def button_handler(store: Any, counter: int) -> Callable[[str], None]:
+    """What a keypad key press does at one counter: the same verbs as the page."""
+    def on_action(verb: str) -> None:
+        action = BUTTON_VERBS.get(verb)
+        if action is None:
+            log.info("counter %s: keypad verb %r is not wired", counter, verb)
+            return
+        with store.read() as tx:
+            operator = tx.get_counter(counter).operator
+        try:
+            action(store, counter, actor=f"{operator or 'keypad'}@keypad")
+        except NoTicketsWaiting:
+            log.info("counter %s: keypad 'next' with nobody waiting", counter)
+        except QueueError as exc:
+            log.info("counter %s: keypad %s refused: %s", counter, verb, exc.message)
+    return on_action

@@ -1,0 +1,102 @@
+"""Glue between the store's print jobs and the printers package's spool.
+
+A job row is written in the same transaction as its ticket; here, after the commit, the
+spool thread claims it, renders the ticket (so rendering never holds the write lock or
+delays the kiosk's answer) and sends it. Printer states and failed jobs are shown to staff
+and told to the kiosks over Socket.IO.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from printers import PrintJob, Spool, TicketView, render_bytes
+from server.core import queue
+from server.core.errors import QueueError
+from server.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+
+class StoreJobs:
+    """The printers package's JobQueue protocol over the SQLite store."""
+
+    def __init__(self, store: SQLiteStore, public_url: Callable[[], str],
+                 notify: Callable[[str, dict[str, Any]], None] = lambda name, data: None) -> None:
+        self.store = store
+        self.public_url = public_url
+        self.notify = notify
+        self._kiosks = {k.printer: k for k in store.cfg.kiosks if k.printer}
+
+    def layout(self, printer: str) -> tuple[str, str]:
+        """The (profile, paper) of the kiosk printer at this URL."""
+        k = self._kiosks.get(printer)
+        return (k.profile, k.paper) if k else ("TM-T88V", "80mm")
+
+    def view(self, job_id: int) -> TicketView | None:
+        """What the ticket of a job says, in the citizen's language, as of now."""
+        cfg = self.store.cfg
+        t = self.store.print_job_ticket(job_id)
+        if t is None:
+            return None
+        try:
+            pos = queue.position(self.store, t.token)
+            ahead, eta = pos.ahead, pos.eta_minutes
+        except QueueError:
+            ahead, eta = 0, 0
+        svc = cfg.services_by_code[t.service]
+        group = cfg.groups_by_code.get(t.priority) if t.priority else None
+        return TicketView(
+            center_name=cfg.center.name.get(t.lang), service_name=svc.name.get(t.lang), number=t.number,
+            issued_at=datetime.fromtimestamp(t.issued_at, cfg.tz).strftime("%d.%m.%Y %H:%M"),
+            ahead=ahead, eta_minutes=eta, priority=group.name.get(t.lang) if group else None,
+            status_url=f"{self.public_url().rstrip('/')}/t/{t.token}",
+            footer=cfg.center.footer.get(t.lang) if cfg.center.footer else "", lang=t.lang,
+            counter_area=cfg.areas_by_code[svc.area].name.get(t.lang),
+        )
+
+    # --- JobQueue ---------------------------------------------------------------
+    def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
+        jobs = []
+        for row in self.store.claim_print_jobs(limit):
+            view = self.view(row["id"])
+            if view is None:
+                self.store.finish_print_job(row["id"], "failed", "ticket not found")
+                continue
+            profile, paper = self.layout(row["printer"])
+            try:
+                data = render_bytes(view, profile=profile, paper=paper)
+            except Exception as exc:   # a layout bug must not stop the spool
+                log.exception("cannot render job %s", row["id"])
+                self.store.finish_print_job(row["id"], "failed", f"render: {exc}")
+                continue
+            # The store counts this try already; the spool counts tries before this one.
+            jobs.append(PrintJob(id=row["id"], printer=row["printer"], data=data, attempts=row["attempts"] - 1))
+        return jobs
+
+    def finish_print_job(self, job_id: int) -> None:
+        self.store.finish_print_job(job_id, "printed")
+
+    def retry_print_job(self, job_id: int, error: str, delay_s: float) -> None:
+        self.store.finish_print_job(job_id, "pending", error, delay_s)
+
+    def fail_print_job(self, job_id: int, error: str) -> None:
+        self.store.finish_print_job(job_id, "failed", error)
+        t = self.store.print_job_ticket(job_id)
+        self.notify("print-failed", {"job": job_id, "number": t.number if t else None, "error": error})
+
+    def set_printer_status(self, printer: str, state: str, detail: str) -> None:
+        self.store.set_printer_status(printer, state, detail)
+        kiosk = self._kiosks.get(printer)
+        self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None, "state": state})
+
+
+def start_spool(store: SQLiteStore, public_url: Callable[[], str],
+                notify: Callable[[str, dict[str, Any]], None]) -> Spool:
+    """Recover jobs a crash left half-sent, then start sending."""
+    store.recover_print_jobs()
+    jobs = StoreJobs(store, public_url, notify)
+    spool = Spool(jobs, profile_for=lambda url: jobs.layout(url)[0])
+    spool.start()
+    return spool
