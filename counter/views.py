@@ -1,14 +1,37 @@
-"""The counter client's blueprint."""
+"""The counter client's blueprint: the operator's counter page and the supervisor view.
+
+Both pages are thin: they log in through ``/api/login``, act through ``/api/counters/N/*``
+and follow the hall live on the ``/counter`` Socket.IO namespace (where
+:mod:`counter.sockets` also accepts the same actions).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
-bp = Blueprint("counter", __name__, url_prefix="/counter", template_folder="templates", static_folder="static",
-               static_url_path="/static/counter")
+from counter import sockets  # noqa: F401  (registers the /counter Socket.IO actions at import time)
+from server import auth
+
+# Files in counter/static/counter/ are served at /counter/static/<file>.
+bp = Blueprint("counter", __name__, url_prefix="/counter", template_folder="templates",
+               static_folder="static/counter", static_url_path="/static")
+
+
+def _center() -> Any:
+    return current_app.extensions["novbe"].cfg.center
 
 
 @bp.get("/")
 def index() -> Any:
-    return render_template("counter/index.html")
+    """The operator's counter page (1366×768)."""
+    return render_template("counter/index.html", center=_center(), page="counter")
+
+
+@bp.get("/supervisor")
+def supervisor() -> Any:
+    """The supervisor view; an operator gets a clear "not allowed" screen."""
+    user = auth.current_user()
+    if user is not None and not auth.role_at_least(user["role"], "supervisor"):
+        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden"), 403
+    return render_template("counter/supervisor.html", center=_center(), page="supervisor")

@@ -1,14 +1,106 @@
-"""The kiosk client's blueprint."""
+"""The kiosk client's blueprint, and the citizen's status page.
+
+Thin on purpose: the kiosk page and the status page call the JSON API and listen on
+Socket.IO. The views only render the page shell with what it needs to start (the UI
+strings, the idle timeout, the first state of a ticket) and draw QR codes as SVG, so
+that the kiosk needs no QR library of its own and no internet.
+"""
 from __future__ import annotations
 
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, render_template
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from server import api
+from server.core.errors import QueueError
+
+HERE = Path(__file__).resolve().parent
+LANGS = ("az", "ru", "en")
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates", static_folder="static",
-               static_url_path="/static/kiosk")
+               static_url_path="/static")
+status_bp = Blueprint("status", __name__, template_folder="templates")
+extra_blueprints = [status_bp]
+
+# What a status token looks like (secrets.token_urlsafe): the QR route draws nothing else.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, dict[str, str]]:
+    """Every UI string of the kiosk and the status page, in az, ru and en (one file)."""
+    data: dict[str, dict[str, str]] = json.loads((HERE / "static" / "kiosk" / "i18n.json").read_text("utf-8"))
+    return data
+
+
+def _novbe() -> Any:
+    return current_app.extensions["novbe"]
+
+
+def _base_url() -> str:
+    return (_novbe().cfg.center.base_url or request.host_url).rstrip("/")
 
 
 @bp.get("/")
 def index() -> Any:
-    return render_template("kiosk/index.html")
+    cfg = _novbe().cfg
+    boot = {
+        "idle_seconds": cfg.policy.kiosk_idle_seconds,
+        "languages": [lang for lang in LANGS if lang in cfg.center.languages],
+        "center": {"az": cfg.center.name.az, "ru": cfg.center.name.get("ru"), "en": cfg.center.name.get("en")},
+        "timezone": cfg.center.timezone,
+        "i18n": catalog(),
+    }
+    resp = Response(render_template("kiosk/index.html", boot=boot))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/qr.svg")
+def qr_svg() -> Any:
+    """A QR code of one of this server's status-page addresses, as SVG (nothing else is drawn)."""
+    data = request.args.get("data", "")
+    prefix = _base_url() + "/t/"
+    if not data.startswith(prefix) or not _TOKEN.fullmatch(data[len(prefix):]):
+        abort(404)
+    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2,
+                      error_correction=qrcode.constants.ERROR_CORRECT_M)
+    resp = Response(img.to_string(encoding="unicode"), mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+# --- the citizen's status page ------------------------------------------------------------
+
+def _status_strings() -> dict[str, dict[str, str]]:
+    return {lang: {k: v for k, v in strings.items() if k.startswith(("st_", "nf_", "lang_"))}
+            for lang, strings in catalog().items()}
+
+
+@status_bp.get("/t/<token>")
+def status(token: str) -> Any:
+    try:
+        data = api.ticket_status(token=token).get_json()
+    except QueueError:
+        # A friendly page in the three languages, not the API's JSON.
+        lang = request.args.get("lang")
+        resp = Response(render_template("kiosk/status_404.html", i18n=catalog(),
+                                        first=lang if lang in LANGS else "az"), status=404)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+    lang = request.args.get("lang")
+    if lang not in LANGS:
+        lang = data.get("lang") if data.get("lang") in LANGS else "az"
+    cfg = _novbe().cfg
+    center = cfg.center.name.get(lang)
+    resp = Response(render_template("kiosk/status.html", token=token, data=data, lang=lang, t=catalog()[lang],
+                                    i18n=_status_strings(), center=center, timezone=cfg.center.timezone))
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, session
 from flask_limiter import Limiter
-from flask_wtf.csrf import CSRFProtect, generate_csrf
+from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, ValidationError
 
 from server import auth, snapshots
@@ -28,7 +28,6 @@ from server.schemas import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-csrf = CSRFProtect()
 
 
 def _limit_key() -> str:
@@ -48,8 +47,7 @@ def _app() -> Any:
 
 def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, tag: str,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-             status: int = 200, errors: tuple[int, ...] = (), security: str | None = None,
-             csrf_exempt: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             status: int = 200, errors: tuple[int, ...] = (), security: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view with its schemas: the body is validated and passed as ``body``."""
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "integer" if conv == "int" else "string"}}
@@ -66,8 +64,6 @@ def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, ta
                 kwargs["body"] = parse_body(body)
             return view(**kwargs)
         bp.add_url_rule(rule, view_func=wrapped, methods=list(methods))
-        if csrf_exempt:
-            csrf.exempt(wrapped)
         return wrapped
     return decorate
 
@@ -135,7 +131,7 @@ def list_services() -> Any:
 
 @endpoint("/tickets", ("POST",), summary="Issue a ticket (kiosk device token)", tag="kiosk",
           body=TicketRequest, response=TicketIssuedResponse, status=201, errors=(401, 404, 409, 429),
-          security="device", csrf_exempt=True)
+          security="device")
 @limiter.limit(lambda: current_app.extensions["novbe"].cfg.policy.kiosk_rate_limit)
 def issue(body: TicketRequest) -> Any:
     app = _app()
@@ -169,7 +165,7 @@ def ticket_status(token: str) -> Any:
 
 
 @endpoint("/status/<token>/cancel", ("POST",), summary="The citizen gives up a waiting ticket", tag="public",
-          response=OkResponse, errors=(404, 409), csrf_exempt=True)
+          response=OkResponse, errors=(404, 409))
 def cancel(token: str) -> Any:
     queue.cancel_ticket(_app().store, token[:64])
     return jsonify(ok=True)
@@ -178,7 +174,7 @@ def cancel(token: str) -> Any:
 # --- staff login ------------------------------------------------------------------
 
 @endpoint("/login", ("POST",), summary="Staff login: sets the session cookie, returns a CSRF token", tag="staff",
-          body=LoginRequest, response=LoginResponse, errors=(401, 423, 429), csrf_exempt=True)
+          body=LoginRequest, response=LoginResponse, errors=(401, 423, 429))
 @limiter.limit("30 per minute", key_func=lambda: request.remote_addr or "anon")
 def login(body: LoginRequest) -> Any:
     user = auth.authenticate(_app().store, body.username, body.password)
@@ -188,8 +184,10 @@ def login(body: LoginRequest) -> Any:
     return jsonify(ok=True, username=user["username"], role=user["role"], csrf_token=generate_csrf())
 
 
-@endpoint("/logout", ("POST",), summary="End the session", tag="staff", response=OkResponse)
+@endpoint("/logout", ("POST",), summary="End the session", tag="staff", response=OkResponse, errors=(400,))
 def logout() -> Any:
+    if auth.current_user() is not None:
+        auth.csrf.protect()
     session.clear()
     return jsonify(ok=True)
 

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import loader
 from config.schema import CenterConfig
-from server import api
+from server import api, auth
 from server.core.errors import QueueError
 from server.realtime import Publisher, socketio
 from server.store import SQLiteStore
@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=14),
         WTF_CSRF_TIME_LIMIT=None,     # an operator's session lasts a working day
         WTF_CSRF_SSL_STRICT=False,    # center LANs often run plain HTTP
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked after login instead: server.auth.require_role
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_AS_ASCII=False,
     )
@@ -88,7 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     novbe = Novbe(cfg=cfg, store=store, publisher=publisher)
     app.extensions["novbe"] = novbe
 
-    api.csrf.init_app(app)
+    auth.csrf.init_app(app)
     api.limiter.init_app(app)
     _register_errors(app)
     app.register_blueprint(api.bp)

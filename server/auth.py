@@ -15,12 +15,17 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request, session
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.core.errors import AccountLocked, Forbidden, Unauthorized
 from server.store import SQLiteStore
 
 ROLES = ("operator", "supervisor", "admin")
+# CSRF is checked after the login check (WTF_CSRF_CHECK_DEFAULT is off), so an anonymous
+# request gets 401 and a logged-in one without the X-CSRFToken header gets csrf_failed.
+csrf = CSRFProtect()
+_SAFE = ("GET", "HEAD", "OPTIONS")
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +84,8 @@ def require_role(needed: str) -> dict[str, str]:
     user = current_user()
     if user is None:
         raise Unauthorized()
+    if request.method not in _SAFE:
+        csrf.protect()
     if not role_at_least(user["role"], needed):
         raise Forbidden(f"this needs the {needed} role", needed=needed)
     return user

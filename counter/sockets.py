@@ -1,0 +1,187 @@
+"""Counter actions over Socket.IO (namespace ``/counter``), with the same checks as the HTTP API.
+
+Each event takes ``{"counter": N, ...}`` with the same fields as the HTTP body of the
+matching ``/api/counters/N/<action>`` route (for ``transfer`` the target counter is
+``to_counter``, since ``counter`` names the acting one) and answers through the ack with the
+HTTP answer's JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error", "message", "status"}``.
+
+    call-next  call {number}  recall  start  finish {outcome}  no-show
+    transfer {service | to_counter, note}  park  return {number}
+    open  close  pause {reason}  resume  services {services}  verify-priority {number}
+
+Who may do what is decided by :func:`server.api.authorize_counter` (login, role, and "an
+operator acts only on the counter they hold"), exactly as for the HTTP views; the
+handshake's session is re-checked against the account store on every action, because a
+socket outlives an HTTP logout or a role change.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request
+from pydantic import BaseModel, ValidationError
+
+from server import api, auth
+from server.core import queue
+from server.core.errors import InvalidRequest, QueueError, RateLimited, Unauthorized
+from server.realtime import socketio
+from server.schemas import FinishRequest, NumberRequest, PauseRequest, ServicesRequest, TransferRequest
+
+log = logging.getLogger(__name__)
+NS = "/counter"
+
+#: at most this many actions per connection in any one-second window (Flask-Limiter does not see sockets)
+ACTIONS_PER_SECOND = 10
+
+Handler = Callable[[Any, int, dict[str, str], Any], dict[str, Any]]
+
+
+def _ticket(t: Any) -> dict[str, Any]:
+    return {"ok": True, "number": t.number if t else None, "ticket": api._staff_ticket(t), "message": None}
+
+
+def _counter(c: Any) -> dict[str, Any]:
+    return {"ok": True, "counter": c.number, "state": c.state.value, "reason": c.reason,
+            "services": list(c.services), "operator": c.operator}
+
+
+def _call_next(store: Any, n: int, user: dict[str, str], _body: Any) -> dict[str, Any]:
+    from server.core.errors import NoTicketsWaiting
+
+    try:
+        return _ticket(queue.call_next(store, n, actor=user["username"]))
+    except NoTicketsWaiting:
+        return {**_ticket(None), "message": "nothing waiting"}
+
+
+def _transfer(store: Any, n: int, user: dict[str, str], b: TransferRequest) -> dict[str, Any]:
+    return _ticket(queue.transfer(store, n, service=b.service, to_counter=b.counter, note=b.note,
+                                  actor=user["username"]))
+
+
+#: event name -> (role needed, operator must hold the counter, body schema, handler)
+ACTIONS: dict[str, tuple[str, bool, type[BaseModel] | None, Handler]] = {
+    "call-next": ("operator", True, None, _call_next),
+    "call": ("operator", True, NumberRequest,
+             lambda s, n, u, b: _ticket(queue.call_ticket(s, n, b.number, actor=u["username"]))),
+    "recall": ("operator", True, None, lambda s, n, u, b: _ticket(queue.recall(s, n, actor=u["username"]))),
+    "start": ("operator", True, None, lambda s, n, u, b: _ticket(queue.start_service(s, n, actor=u["username"]))),
+    "finish": ("operator", True, FinishRequest,
+               lambda s, n, u, b: _ticket(queue.finish(s, n, outcome=b.outcome, actor=u["username"]))),
+    "no-show": ("operator", True, None, lambda s, n, u, b: _ticket(queue.mark_no_show(s, n, actor=u["username"]))),
+    "transfer": ("operator", True, TransferRequest, _transfer),
+    "park": ("operator", True, None, lambda s, n, u, b: _ticket(queue.park(s, n, actor=u["username"]))),
+    "return": ("operator", True, NumberRequest,
+               lambda s, n, u, b: _ticket(queue.return_parked(s, n, b.number, actor=u["username"]))),
+    "open": ("operator", False, None, lambda s, n, u, b: _counter(api.take_counter(n, u))),
+    "close": ("operator", True, None, lambda s, n, u, b: _counter(queue.close_counter(s, n, actor=u["username"]))),
+    "pause": ("operator", True, PauseRequest,
+              lambda s, n, u, b: _counter(queue.pause_counter(s, n, reason=b.reason, actor=u["username"]))),
+    "resume": ("operator", True, None, lambda s, n, u, b: _counter(queue.resume_counter(s, n, actor=u["username"]))),
+    "services": ("supervisor", False, ServicesRequest,
+                 lambda s, n, u, b: _counter(queue.assign_services(s, n, b.services, actor=u["username"]))),
+}
+
+
+class _Budget:
+    """A per-connection action budget: a stuck key or a script cannot flood the queue."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, list[float]] = {}
+
+    def spend(self, sid: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._seen.get(sid, ()) if now - t < 1.0]
+            if len(recent) >= ACTIONS_PER_SECOND:
+                self._seen[sid] = recent
+                raise RateLimited("too many actions in a second: wait a moment", retry_after=1)
+            recent.append(now)
+            self._seen[sid] = recent
+            if len(self._seen) > 1000:   # forget connections idle for a second (gone or quiet)
+                self._seen = {k: v for k, v in self._seen.items() if now - v[-1] < 1.0}
+
+
+budget = _Budget()
+
+
+def _still_valid(user: dict[str, str]) -> dict[str, str]:
+    """The handshake's user, if the account still exists, is enabled and keeps that role."""
+    account = current_app.extensions["novbe"].store.user(user["username"])
+    if account is None or account["disabled"] or account["role"] != user["role"]:
+        raise Unauthorized("your account changed since you logged in: log in again")
+    return user
+
+
+def _body(schema: type[BaseModel] | None, data: dict[str, Any]) -> Any:
+    if schema is None:
+        return None
+    fields = {k: v for k, v in data.items() if k not in ("counter", "to_counter")}
+    if schema is TransferRequest and "to_counter" in data:
+        fields["counter"] = data["to_counter"]
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as exc:
+        problems = [{"field": ".".join(str(x) for x in e["loc"]) or "(body)", "message": e["msg"]}
+                    for e in exc.errors(include_url=False, include_input=False)]
+        raise InvalidRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems),
+                             fields=problems) from None
+
+
+def _error(exc: QueueError) -> dict[str, Any]:
+    return {**exc.to_dict(), "status": exc.status}
+
+
+def perform(action: str, data: Any) -> dict[str, Any]:
+    """Run one counter action for the socket's user; the answer has the HTTP JSON shape."""
+    try:
+        needed, own, schema, handler = ACTIONS[action]
+        if not isinstance(data, dict):
+            raise InvalidRequest("send an object: {\"counter\": N, ...}")
+        counter = data.get("counter")
+        if not isinstance(counter, int) or isinstance(counter, bool):
+            raise InvalidRequest("counter must be a number", field="counter")
+        budget.spend(request.sid)  # type: ignore[attr-defined]
+        user = _still_valid(api.authorize_counter(counter, needed, own=own))
+        body = _body(schema, data)
+        return handler(current_app.extensions["novbe"].store, counter, user, body)
+    except QueueError as exc:
+        return _error(exc)
+    except Exception:  # the operator sees a message, never a stack trace
+        log.exception("counter socket action %s failed", action)
+        return {"ok": False, "error": "internal_error", "message": "something went wrong on the server; it was logged",
+                "status": 500}
+
+
+def _register(action: str) -> None:
+    def handler(data: Any = None) -> dict[str, Any]:
+        return perform(action, data)
+
+    handler.__name__ = "counter_" + action.replace("-", "_")
+    socketio.on_event(action, handler, namespace=NS)
+
+
+for _action in ACTIONS:
+    _register(_action)
+
+
+@socketio.on("verify-priority", namespace=NS)
+def verify_priority(data: Any = None) -> dict[str, Any]:
+    """Record that a ticket's priority documents were checked (any logged-in staff member)."""
+    try:
+        budget.spend(request.sid)  # type: ignore[attr-defined]
+        user = _still_valid(auth.require_role("operator"))
+        body = _body(NumberRequest, data if isinstance(data, dict) else {})
+        store = current_app.extensions["novbe"].store
+        return _ticket(queue.verify_priority(store, body.number, actor=user["username"]))
+    except QueueError as exc:
+        return _error(exc)
+    except Exception:
+        log.exception("verify-priority failed")
+        return {"ok": False, "error": "internal_error", "message": "something went wrong on the server; it was logged",
+                "status": 500}
