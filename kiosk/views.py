@@ -78,9 +78,9 @@ def qr_svg() -> Any:
 
 # --- the citizen's status page ------------------------------------------------------------
 
-def _status_strings() -> dict[str, dict[str, str]]:
-    return {lang: {k: v for k, v in strings.items() if k.startswith(("st_", "nf_", "lang_"))}
-            for lang, strings in catalog().items()}
+def _status_strings(lang: str) -> dict[str, str]:
+    """Only what the status page says, to keep the page small on a slow line."""
+    return {k: v for k, v in catalog()[lang].items() if k.startswith("st_")}
 
 
 @status_bp.get("/t/<token>")
@@ -99,8 +99,8 @@ def status(token: str) -> Any:
         lang = data.get("lang") if data.get("lang") in LANGS else "az"
     cfg = _novbe().cfg
     center = cfg.center.name.get(lang)
-    resp = Response(render_template("kiosk/status.html", token=token, data=data, lang=lang, t=catalog()[lang],
-                                    i18n=_status_strings(), center=center, timezone=cfg.center.timezone))
+    resp = Response(render_template("kiosk/status.html", token=token, data=data, lang=lang,
+                                    t=_status_strings(lang), center=center))
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp

@@ -115,14 +115,29 @@ def add_device(store: SQLiteStore, kind: str, name: str) -> str:
         raise ValueError("a device is a kiosk or a display")
     token = f"{kind[0]}_{secrets.token_urlsafe(24)}"
     store.put_device(kind, name, hash_token(token))
+    _device_cache.clear()
     return token
+
+
+_DEVICE_TTL = 30.0
+_device_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
 
 def device_for(store: SQLiteStore, token: str | None, kind: str) -> dict[str, Any] | None:
     """The device of this kind holding ``token``, or None."""
     if not token or len(token) > 200:
         return None
-    device = store.device_by_hash(hash_token(token))
+    key = hash_token(token)
+    now = time.monotonic()
+    hit = _device_cache.get(key)
+    # Kiosks ask on every ticket: remember answers briefly (a rotated token stops working
+    # at once in this process, within 30 s in another).
+    if hit is None or hit[0] < now:
+        if len(_device_cache) > 1000:
+            _device_cache.clear()
+        hit = (now + _DEVICE_TTL, store.device_by_hash(key))
+        _device_cache[key] = hit
+    device = hit[1]
     if device is None or device["kind"] != kind:
         return None
     return device

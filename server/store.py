@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,16 @@ def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(**{k: data[k] for k in _TICKET_FIELDS})
 
 
+@lru_cache(maxsize=1024)
+def _services(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
 def _counter(row: sqlite3.Row) -> Counter:
     return Counter(
         number=row["number"], state=CounterState(row["state"]), reason=row["reason"],
         operator=row["operator"], ticket_id=row["ticket_id"], since=row["since"],
-        services=tuple(json.loads(row["services"])), priority_streak=row["priority_streak"],
+        services=_services(row["services"]), priority_streak=row["priority_streak"],
         handled_today=row["handled_today"], day=row["day"],
     )
 
@@ -217,8 +223,12 @@ class SQLiteTx:
             raise KeyError(number)
         return _counter(row)
 
-    def counters(self) -> list[Counter]:
-        return [_counter(r) for r in self._ex("SELECT * FROM counters ORDER BY number").fetchall()]
+    def counters(self, service: str | None = None) -> list[Counter]:
+        if service is None:
+            return [_counter(r) for r in self._ex("SELECT * FROM counters ORDER BY number").fetchall()]
+        # The services column is a JSON list: match the quoted code.
+        rows = self._ex("SELECT * FROM counters WHERE instr(services, ?) ORDER BY number", (json.dumps(service),))
+        return [_counter(r) for r in rows.fetchall()]
 
     def save_counter(self, counter: Counter) -> None:
         self._ex(
@@ -324,13 +334,19 @@ class SQLiteStore:
             conn.execute("COMMIT")
 
     def _seed_counters(self) -> None:
-        """Give every configured counter a row (closed, with its configured services)."""
+        """Give every configured counter a row; a counter not yet used today takes its configured services."""
+        from server.core.clock import business_day
+
+        today = business_day(self.clock(), self.cfg.tz)
         with self.write() as tx:
             for c in self.cfg.counters:
+                services = json.dumps(list(c.services))
                 tx.conn.execute(
                     "INSERT OR IGNORE INTO counters (number, state, services, since) VALUES (?, 'closed', ?, ?)",
-                    (c.number, json.dumps(list(c.services)), self.clock()),
+                    (c.number, services, self.clock()),
                 )
+                tx.conn.execute("UPDATE counters SET services = ? WHERE number = ? AND day != ?",
+                                (services, c.number, today))
 
     # --- reads for snapshots, reports and staff screens ---------------------
 

@@ -70,9 +70,12 @@ class LiveServer:
     def display_token(self, name: str = "hall-1") -> str:
         return self.tokens[("display", name)]
 
-    def start(self) -> "LiveServer":
+    def start(self, *, gevent: bool = False) -> "LiveServer":
         env = {**os.environ, "NOVBE_CLOCK_OFFSET": str(self.offset), "NOVBE_RATELIMIT_ENABLED": "false",
                "PYTHONUNBUFFERED": "1", **self.extra_env}
+        if gevent:
+            env["NOVBE_ASYNC_MODE"] = "gevent"
+        self.gevent = gevent
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "run", "--config", self.center, "--db", str(self.db),
@@ -100,7 +103,7 @@ class LiveServer:
 
     def restart(self) -> None:
         self.stop()
-        self.start()
+        self.start(gevent=getattr(self, "gevent", False))
 
     def login(self, username: str = "op1") -> requests.Session:
         """A requests session logged in as ``username``, with the CSRF header set."""

@@ -58,9 +58,17 @@ def _today_counter(cfg: CenterConfig, tx: Tx, number: int, day: str) -> Counter:
     return _fresh(cfg, tx.get_counter(number), day)
 
 
-def live_counters(cfg: CenterConfig, tx: Tx, day: str) -> list[Counter]:
-    """Every configured counter as of ``day``."""
-    return [_fresh(cfg, c, day) for c in tx.counters() if c.number in cfg.counters_by_number]
+def live_counters(cfg: CenterConfig, tx: Tx, day: str, service: str | None = None) -> list[Counter]:
+    """Every configured counter as of ``day`` (only those serving ``service``, if given)."""
+    out = []
+    for c in tx.counters(service):
+        conf = cfg.counters_by_number.get(c.number)
+        if conf is None:
+            continue
+        if service is not None and service not in (c.services if c.day == day else conf.services):
+            continue
+        out.append(_fresh(cfg, c, day))
+    return out
 
 
 def serving_counters(cfg: CenterConfig, counters: list[Counter], service: str) -> list[Counter]:
@@ -118,7 +126,7 @@ def issue_ticket(
         if tx.daily_count(day, "service", svc.code) >= svc.quota:
             raise CapacityReached("this service has no tickets left today", scope="service",
                                   service=svc.code, next_opening=_next_day_opening(cfg, now))
-        counters = live_counters(cfg, tx, day)
+        counters = live_counters(cfg, tx, day, svc.code)
         room = counters_room(cfg, tx, svc.code, day, counters)
         if room is not None and room <= 0:
             raise CapacityReached("the counters for this service are fully booked today",

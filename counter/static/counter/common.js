@@ -1,0 +1,297 @@
+/* Növbə staff pages: language, the JSON API with the CSRF header, the live /counter connection,
+   dialogs, toasts and time helpers. Plain JS, no build step. */
+"use strict";
+
+(function () {
+  const N = (window.Novbe = {});
+  const LANGS = ["az", "ru", "en"];
+  const LANG_KEY = "novbe.staff.lang";
+
+  // --- language ---------------------------------------------------------------------------
+  N.lang = LANGS.includes(localStorage.getItem(LANG_KEY)) ? localStorage.getItem(LANG_KEY) : "az";
+  N.t = function (key, vars) {
+    const table = window.NOVBE_TEXTS[N.lang] || {};
+    let s = table[key] ?? window.NOVBE_TEXTS.az[key] ?? key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.split("{" + k + "}").join(v ?? "");
+    return s;
+  };
+  N.name = function (text) {
+    if (!text) return "";
+    if (typeof text === "string") return text;
+    return text[N.lang] || text.az || text.en || "";
+  };
+  N.outcome = function (code) {
+    const key = "outcome_" + code;
+    const s = N.t(key);
+    return s === key ? code.replace(/-/g, " ") : s;
+  };
+  N.applyI18n = function (root) {
+    (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = N.t(el.dataset.i18n); });
+    (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+      el.placeholder = N.t(el.dataset.i18nPlaceholder);
+    });
+    document.documentElement.lang = N.lang;
+    document.querySelectorAll(".lang button").forEach((b) => b.classList.toggle("on", b.dataset.lang === N.lang));
+  };
+  N.onLang = [];
+  N.setLang = function (lang) {
+    if (!LANGS.includes(lang)) return;
+    N.lang = lang;
+    localStorage.setItem(LANG_KEY, lang);
+    N.applyI18n();
+    N.onLang.forEach((f) => f());
+  };
+
+  N.esc = function (s) {
+    return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  };
+
+  // --- session and the API ----------------------------------------------------------------
+  N.user = null;
+  N.csrf = null;
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || "error");
+      this.status = status;
+      this.code = (body && body.error) || (status ? "error" : "network");
+      this.body = body || {};
+    }
+  }
+  N.ApiError = ApiError;
+
+  async function raw(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && N.csrf) headers["X-CSRFToken"] = N.csrf;
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, credentials: "same-origin",
+                                 body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new ApiError(0, { error: "network", message: String(e.message || e) });
+    }
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (!resp.ok || (data && data.ok === false)) throw new ApiError(resp.status, data || { error: "error", message: resp.statusText });
+    return data;
+  }
+
+  N.api = async function (method, path, body) {
+    try {
+      return await raw(method, path, body);
+    } catch (e) {
+      if (e.code === "csrf_failed" && method !== "GET") {
+        // The token went stale (e.g. the secret rotated): fetch a fresh one and try once more.
+        await N.me();
+        return await raw(method, path, body);
+      }
+      if (e.status === 401 && N.user && path !== "/api/login") N.onLoggedOut.forEach((f) => f());
+      throw e;
+    }
+  };
+  N.onLoggedOut = [];
+
+  N.me = async function () {
+    try {
+      const me = await raw("GET", "/api/me");
+      N.user = { username: me.username, role: me.role };
+      N.csrf = me.csrf_token;
+      return N.user;
+    } catch (e) {
+      if (e.status === 401) { N.user = null; return null; }
+      throw e;
+    }
+  };
+  N.login = async function (username, password) {
+    const r = await raw("POST", "/api/login", { username, password });
+    N.user = { username: r.username, role: r.role };
+    N.csrf = r.csrf_token;
+    return N.user;
+  };
+  N.logout = async function () {
+    try { await raw("POST", "/api/logout"); } catch (e) { /* leaving anyway */ }
+    N.user = null;
+    N.csrf = null;
+    if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
+  };
+  N.isSupervisor = function () {
+    return !!N.user && (N.user.role === "supervisor" || N.user.role === "admin");
+  };
+
+  // --- the live connection: snapshot on connect, re-ask on any newer event -------------------
+  const MIN_GAP_MS = 250;   // at most ~4 snapshot requests a second
+  N.live = {
+    socket: null, snap: null, seq: -1, skew: 0, connected: false,
+    onSnapshot: [], onEvent: [], onStatus: [],
+    _inFlight: false, _pending: false, _last: 0, _timer: null,
+
+    connect() {
+      if (this.socket) return;
+      const s = (this.socket = io("/counter", { transports: ["websocket", "polling"], reconnectionDelayMax: 3000 }));
+      s.on("connect", () => { this.connected = true; this.onStatus.forEach((f) => f(true)); });
+      s.on("disconnect", () => { this.connected = false; this.onStatus.forEach((f) => f(false)); });
+      s.on("connect_error", (err) => {
+        this.connected = false;
+        this.onStatus.forEach((f) => f(false, err));
+        // The server refuses a socket without a valid login: check the session over HTTP.
+        N.me().then((u) => { if (!u) N.onLoggedOut.forEach((f) => f()); }).catch(() => {});
+      });
+      s.on("snapshot", (snap) => this.apply(snap));
+      s.onAny((name, data) => {
+        if (name === "snapshot") return;
+        if (data && typeof data.seq === "number" && data.seq > this.seq) this.request();
+        this.onEvent.forEach((f) => f(name, data));
+      });
+    },
+
+    apply(snap) {
+      if (!snap || typeof snap.seq !== "number") return;
+      if (snap.seq < this.seq) return;   // an older answer overtaken by a newer one
+      this.snap = snap;
+      this.seq = snap.seq;
+      if (typeof snap.now === "number") this.skew = snap.now - Date.now() / 1000;
+      this.onSnapshot.forEach((f) => f(snap));
+    },
+
+    /** Ask for a fresh snapshot, at most every MIN_GAP_MS, one request at a time. */
+    request() {
+      if (!this.socket || !this.socket.connected) return;
+      if (this._inFlight) { this._pending = true; return; }
+      const wait = this._last + MIN_GAP_MS - Date.now();
+      if (wait > 0) {
+        if (!this._timer) this._timer = setTimeout(() => { this._timer = null; this.request(); }, wait);
+        return;
+      }
+      this._inFlight = true;
+      this._pending = false;
+      this._last = Date.now();
+      this.socket.timeout(5000).emit("snapshot", null, (err, snap) => {
+        this._inFlight = false;
+        if (!err) {
+          if (snap) this.apply(snap);
+          else N.me().then((u) => { if (!u) N.onLoggedOut.forEach((f) => f()); }).catch(() => {});
+        }
+        if (this._pending) this.request();
+      });
+    },
+  };
+
+  // --- time -------------------------------------------------------------------------------
+  N.serverNow = () => Date.now() / 1000 + N.live.skew;
+  N.fmtDuration = function (sec) {
+    sec = Math.max(0, Math.floor(sec));
+    const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
+    const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(s).padStart(2, "0");
+    return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  };
+  const clockFmt = {};
+  N.fmtClock = function (epoch) {
+    if (!epoch) return "";
+    const f = (clockFmt[N.lang] = clockFmt[N.lang] ||
+      new Intl.DateTimeFormat(N.lang === "az" ? "az-Latn-AZ" : N.lang, { timeZone: "Asia/Baku", hour: "2-digit", minute: "2-digit", hour12: false }));
+    return f.format(new Date(epoch * 1000));
+  };
+  N.minutesSince = (epoch) => Math.max(0, Math.floor((N.serverNow() - epoch) / 60));
+  // Running timers: any element with data-since (epoch seconds) shows the time since then.
+  N.tick = function () {
+    document.querySelectorAll("[data-since]").forEach((el) => {
+      el.textContent = N.fmtDuration(N.serverNow() - Number(el.dataset.since));
+    });
+    document.querySelectorAll("[data-wait-since]").forEach((el) => {
+      el.textContent = N.t("waited", { m: N.minutesSince(Number(el.dataset.waitSince)) });
+    });
+  };
+  setInterval(() => N.tick(), 1000);
+
+  // --- messages ---------------------------------------------------------------------------
+  N.toast = function (text, kind, detail) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const el = document.createElement("div");
+    el.className = "toast " + (kind || "info");
+    el.setAttribute("role", kind === "error" ? "alert" : "status");
+    el.innerHTML = `<b>${N.esc(text)}</b>` + (detail ? `<small>${N.esc(detail)}</small>` : "");
+    el.addEventListener("click", () => el.remove());
+    box.appendChild(el);
+    while (box.children.length > 4) box.firstChild.remove();
+    setTimeout(() => el.remove(), kind === "error" ? 9000 : 3500);
+  };
+  N.errorText = function (e) {
+    const table = window.NOVBE_ERRORS[N.lang] || window.NOVBE_ERRORS.az;
+    const code = (e && e.code) || "error";
+    return table[code] || table.error;
+  };
+  N.showError = function (e) {
+    const detail = e && e.body && e.body.message ? e.body.message : e && e.message;
+    N.toast(N.errorText(e), "error", detail && detail !== N.errorText(e) ? detail : "");
+  };
+
+  // --- dialogs ----------------------------------------------------------------------------
+  /** A yes/no question in the page's own dialog; resolves to true or false. */
+  N.confirm = function ({ title, text, yes, danger }) {
+    const dlg = document.getElementById("confirm-dialog");
+    dlg.querySelector(".dlg-title").textContent = title || "";
+    dlg.querySelector(".dlg-text").textContent = text || "";
+    const ok = dlg.querySelector("[data-answer=yes]");
+    ok.textContent = yes || N.t("yes");
+    ok.className = "btn " + (danger ? "danger" : "primary");
+    dlg.querySelector("[data-answer=no]").textContent = N.t("no");
+    return new Promise((resolve) => {
+      const done = (answer) => {
+        dlg.removeEventListener("close", onClose);
+        if (dlg.open) dlg.close();
+        resolve(answer);
+      };
+      const onClose = () => done(false);
+      dlg.addEventListener("close", onClose);
+      dlg.querySelectorAll("[data-answer]").forEach((b) => { b.onclick = () => done(b.dataset.answer === "yes"); });
+      dlg.showModal();
+      dlg.querySelector("[data-answer=no]").focus();
+    });
+  };
+  N.dialogOpen = () => !!document.querySelector("dialog[open]");
+
+  // --- shared page chrome -----------------------------------------------------------------
+  N.chrome = function () {
+    document.querySelectorAll(".lang button").forEach((b) => b.addEventListener("click", () => N.setLang(b.dataset.lang)));
+    N.live.onStatus.push((up) => {
+      const el = document.getElementById("conn");
+      if (!el) return;
+      el.classList.toggle("up", up);
+      el.querySelector("span").textContent = N.t(up ? "connected" : "disconnected");
+    });
+    N.onLang.push(() => {
+      const el = document.getElementById("conn");
+      if (el) el.querySelector("span").textContent = N.t(N.live.connected ? "connected" : "disconnected");
+    });
+    N.applyI18n();
+  };
+
+  /** Wire the login form; ``then`` runs once logged in. */
+  N.loginForm = function (then) {
+    const form = document.getElementById("login-form");
+    const msg = document.getElementById("login-error");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      msg.textContent = "";
+      const btn = form.querySelector("button[type=submit]");
+      btn.disabled = true;
+      try {
+        await N.login(form.username.value.trim(), form.password.value);
+        form.password.value = "";
+        then();
+      } catch (e) {
+        msg.textContent = e.code === "unauthorized" ? N.t("wrong_login") : N.errorText(e) + (e.body && e.body.message ? " — " + e.body.message : "");
+      } finally {
+        btn.disabled = false;
+      }
+    });
+  };
+
+  N.showUser = function () {
+    const el = document.getElementById("who");
+    if (el) el.textContent = N.user ? `${N.user.username} · ${N.user.role}` : "";
+    document.body.classList.toggle("logged-in", !!N.user);
+  };
+})();

@@ -1,0 +1,167 @@
+/* The operator's counter page: log in, pick and open a counter, work the queue. */
+"use strict";
+
+(function () {
+  const N = window.Novbe;
+  const COUNTER_KEY = "novbe.counter";
+  const $ = (id) => document.getElementById(id);
+  let chosen = Number(localStorage.getItem(COUNTER_KEY)) || null;
+  let picking = false;
+
+  const desk = N.Desk($("desk"), {
+    compact: false,
+    extraFoot: () => `<button type="button" class="btn small ghost" data-act="pick">${N.esc(N.t("change_counter"))}</button>`,
+  });
+  // "Other counter" is not a counter action: handled before the desk's click handler sees it.
+  $("desk").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-act=pick]");
+    if (b) { ev.stopImmediatePropagation(); showPicker(); }
+  }, true);
+
+  function show(view) {
+    for (const v of ["login-view", "picker-view", "desk-view"]) $(v).hidden = v !== view;
+  }
+
+  function showPicker() {
+    picking = true;
+    render();
+  }
+
+  async function choose(number) {
+    const snap = N.live.snap;
+    const c = snap && snap.counters.find((x) => x.number === number);
+    if (!c) return;
+    if (c.operator && c.operator !== N.user.username && !N.isSupervisor()) {
+      N.toast(N.t("held_by_other", { n: number, who: c.operator }), "error");
+      return;
+    }
+    try {
+      if (c.state === "closed" || c.operator !== N.user.username) await N.api("POST", `/api/counters/${number}/open`);
+      chosen = number;
+      localStorage.setItem(COUNTER_KEY, String(number));
+      picking = false;
+      N.live.request();
+      render();
+    } catch (e) {
+      N.showError(e);
+    }
+  }
+
+  function renderPicker(snap) {
+    const me = N.user.username;
+    $("picker").innerHTML = snap.counters.map((c) => {
+      const mine = c.operator === me;
+      const other = c.operator && !mine;
+      const blocked = other && !N.isSupervisor();
+      return `<button type="button" class="pick ${c.state} ${mine ? "mine" : ""} ${c.number === chosen ? "last" : ""}"
+                data-counter="${c.number}" ${blocked ? "disabled" : ""}>
+          <b>${N.esc(N.name(c.name) || c.number)}</b>
+          <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>
+          <small>${other ? N.esc(N.t("held_by", { who: c.operator })) : mine ? N.esc(N.t("your_counter")) : "&nbsp;"}</small>
+          <small class="svc-count">${N.esc(N.t("waiting"))}: ${c.waiting}</small>
+        </button>`;
+    }).join("");
+  }
+
+  function renderSide(snap, c) {
+    const x = desk.ctx();
+    // Today's figures.
+    const limit = c.daily_limit ? `${c.handled_today} / ${c.daily_limit}` : `${c.handled_today} · ${N.t("no_limit")}`;
+    $("figures").innerHTML = `
+      <div class="fig"><b id="fig-served">${c.served}</b><span>${N.esc(N.t("served"))}</span></div>
+      <div class="fig"><b id="fig-noshow">${c.no_show}</b><span>${N.esc(N.t("no_shows"))}</span></div>
+      <div class="fig"><b>${c.avg_service_minutes == null ? "—" : c.avg_service_minutes + " " + N.esc(N.t("min"))}</b><span>${N.esc(N.t("avg_service"))}</span></div>
+      <div class="fig ${x.limitReached ? "alert" : ""}"><b id="fig-limit">${limit}</b><span>${N.esc(N.t("daily_limit"))}</span></div>`;
+    // Parked tickets of this counter.
+    const parked = snap.parked.filter((t) => t.counter === c.number);
+    $("parked-box").hidden = parked.length === 0;
+    $("parked").innerHTML = parked.map((t) => `
+      <li><b class="num">${N.esc(t.number)}</b><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>
+        <button type="button" class="btn small" data-return="${N.esc(t.number)}" ${x.can.returnParked && !desk.busy ? "" : "disabled"}>${N.esc(N.t("return"))}</button></li>`).join("");
+    // The waiting list.
+    const waiting = x.waiting;
+    $("waiting-count").textContent = waiting.length;
+    $("waiting").innerHTML = waiting.length ? waiting.map((t) => {
+      const prio = t.priority ? `<span class="prio-mark" title="${N.esc(N.groupName(t.priority))}">★ ${N.esc(N.groupName(t.priority))}</span>
+          ${t.priority_verified_by ? `<span class="verified">✓ ${N.esc(N.t("verified_by", { who: t.priority_verified_by }))}</span>`
+            : `<button type="button" class="btn tiny" data-verify="${N.esc(t.number)}">${N.esc(N.t("verify"))}</button>`}` : "";
+      const call = snap.allow_call_specific
+        ? `<button type="button" class="btn tiny call" data-call="${N.esc(t.number)}" ${x.can.callSpecific && !desk.busy ? "" : "disabled"}>${N.esc(N.t("call_this"))}</button>` : "";
+      return `<li class="${t.over_target ? "over" : ""} ${t.priority ? "has-prio" : ""}" data-number="${N.esc(t.number)}">
+          <b class="num">${N.esc(t.number)}</b>
+          <span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}${t.target_counter ? ` · <i>${N.esc(N.t("for_counter", { n: t.target_counter }))}</i>` : ""}${prio ? `<br>${prio}` : ""}</span>
+          <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span>
+          ${call}
+        </li>`;
+    }).join("") : `<li class="empty">${N.esc(N.t("nobody_waiting"))}</li>`;
+  }
+
+  function render() {
+    const snap = N.live.snap;
+    if (!N.user) { show("login-view"); return; }
+    if (!snap) return;
+    if (chosen == null && !picking) {
+      const mine = snap.counters.find((c) => c.operator === N.user.username && c.state !== "closed");
+      if (mine) chosen = mine.number;
+    }
+    const c = chosen != null && snap.counters.find((x) => x.number === chosen);
+    if (picking || !c) {
+      show("picker-view");
+      $("counter-title").textContent = "";
+      renderPicker(snap);
+      return;
+    }
+    show("desk-view");
+    $("counter-title").innerHTML = `${N.esc(N.name(c.name) || c.number)} <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>`;
+    document.title = `${N.name(c.name) || c.number} — Növbə`;
+    desk.counter = c.number;
+    desk.render();
+    renderSide(snap, c);
+  }
+
+  $("picker").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-counter]");
+    if (b && !b.disabled) choose(Number(b.dataset.counter));
+  });
+  $("side").addEventListener("click", (ev) => {
+    const v = ev.target.closest("button[data-verify]");
+    if (v) { v.disabled = true; N.verifyPriority(v.dataset.verify); return; }
+    const call = ev.target.closest("button[data-call]");
+    if (call && !call.disabled) { desk.act("call", { number: call.dataset.call }); return; }
+    const ret = ev.target.closest("button[data-return]");
+    if (ret && !ret.disabled) desk.act("return", { number: ret.dataset.return });
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (!N.user || $("desk-view").hidden) return;
+    if (ev.target.matches && ev.target.matches("input, textarea, select")) return;
+    desk.handleKey(ev);
+  });
+  $("logout").addEventListener("click", async () => {
+    await N.logout();
+    N.live.snap = null;
+    N.live.seq = -1;
+    N.showUser();
+    show("login-view");
+  });
+
+  N.live.onSnapshot.push(render);
+  N.onLang.push(render);
+  N.onLoggedOut.push(() => {
+    N.user = null;
+    if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
+    N.showUser();
+    show("login-view");
+  });
+
+  async function start() {
+    N.showUser();
+    N.live.seq = -1;
+    show("picker-view");
+    N.loadCatalog().then(render).catch(N.showError);
+    N.live.connect();
+  }
+
+  N.chrome();
+  N.loginForm(start);
+  N.me().then((u) => (u ? start() : show("login-view"))).catch((e) => { show("login-view"); N.showError(e); });
+})();

@@ -1,0 +1,222 @@
+/* The supervisor view: every counter, queues per service, tickets over target, printers, the audit
+   trail; acting for a counter and reassigning its services. */
+"use strict";
+
+(function () {
+  const N = window.Novbe;
+  const $ = (id) => document.getElementById(id);
+  let selected = Number(sessionStorage.getItem("novbe.sup.counter")) || null;
+  let tab = "queues";
+  let auditTimer = null;
+
+  const desk = N.Desk($("act"), { compact: true });
+
+  function show(view) {
+    for (const v of ["login-view", "forbidden-view", "sup-view"]) $(v).hidden = v !== view;
+  }
+
+  function nowCell(c) {
+    const t = c.ticket;
+    if (t) {
+      const since = t.status === "serving" && t.started_at ? t.started_at : t.called_at;
+      return `<b class="num">${N.esc(t.number)}</b> <span class="badge ${t.status}">${N.esc(N.t("status_" + t.status))}</span>
+        <span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span> <span class="timer-sm" data-since="${since}">${N.fmtDuration(N.serverNow() - since)}</span>`;
+    }
+    if (c.state === "paused") {
+      return `<span class="why">${N.esc(N.t("paused_why", { reason: c.reason || "" }))}</span> <span class="timer-sm" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span>`;
+    }
+    if (c.state === "open") {
+      return `<span class="idle">${N.esc(N.t("idle_since", { t: N.fmtClock(c.since) }))}</span> <span class="timer-sm" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span>`;
+    }
+    return `<span class="muted">—</span>`;
+  }
+
+  function renderCounters(snap) {
+    $("counters").querySelector("tbody").innerHTML = snap.counters.map((c) => {
+      const limit = c.daily_limit ? `${c.handled_today}/${c.daily_limit}` : `${c.handled_today}`;
+      const full = c.daily_limit && c.handled_today >= c.daily_limit;
+      return `<tr data-counter="${c.number}" class="${c.number === selected ? "sel" : ""} st-${c.state}">
+        <td><b>${N.esc(N.name(c.name) || c.number)}</b></td>
+        <td><span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span></td>
+        <td>${N.esc(c.operator || "")}</td>
+        <td class="now">${nowCell(c)}</td>
+        <td class="today"><span title="${N.esc(N.t("served"))}">✓${c.served}</span> <span title="${N.esc(N.t("no_shows"))}">✗${c.no_show}</span>
+          <span title="${N.esc(N.t("avg_service"))}">⌀${c.avg_service_minutes == null ? "—" : c.avg_service_minutes}</span>
+          <span class="${full ? "alert" : ""}" title="${N.esc(N.t("daily_limit"))}">${limit}</span></td>
+        <td class="q">${c.waiting}</td></tr>`;
+    }).join("");
+  }
+
+  function renderTotals(snap) {
+    const tot = snap.totals;
+    const over = snap.waiting.filter((t) => t.over_target).length;
+    const bad = (snap.printers || []).filter((p) => p.state && p.state !== "ok" && p.state !== "online").length;
+    const failed = (snap.print_jobs || []).filter((j) => j.status === "failed").length;
+    $("totals").innerHTML = `
+      <span class="tl">${N.esc(N.t("totals"))}</span>
+      <div class="fig"><b>${tot.issued}</b><span>${N.esc(N.t("issued"))}</span></div>
+      <div class="fig"><b id="tot-waiting">${tot.waiting}</b><span>${N.esc(N.t("in_queue"))}</span></div>
+      <div class="fig"><b>${tot.served}</b><span>${N.esc(N.t("served"))}</span></div>
+      <div class="fig"><b>${tot.no_show}</b><span>${N.esc(N.t("no_shows"))}</span></div>
+      <div class="fig"><b>${tot.cancelled}</b><span>${N.esc(N.t("cancelled"))}</span></div>
+      <div class="fig ${over ? "alert" : ""}"><b>${over}</b><span>${N.esc(N.t("over_target"))}</span></div>
+      <div class="fig ${bad || failed ? "alert" : ""}"><b>${(snap.printers || []).length - bad}/${(snap.printers || []).length}</b><span>${N.esc(N.t("printers"))}${failed ? " · ✗" + failed : ""}</span></div>`;
+    $("over-count").textContent = over ? String(over) : "";
+  }
+
+  function renderTabs(snap) {
+    // Queue length and longest wait per service.
+    $("tab-queues").innerHTML = snap.services.length ? `<table class="grid"><thead><tr>
+        <th>${N.esc(N.t("col_service"))}</th><th>${N.esc(N.t("col_waiting"))}</th><th>${N.esc(N.t("col_longest"))}</th><th>${N.esc(N.t("col_target"))}</th></tr></thead><tbody>
+        ${snap.services.slice().sort((a, b) => b.over_target - a.over_target || b.longest_wait_minutes - a.longest_wait_minutes).map((s) => `
+          <tr class="${s.over_target ? "over" : ""}"><td><b>${N.esc(s.service)}</b> ${N.esc(N.name(s.name))}</td><td class="q">${s.waiting}</td>
+          <td>${N.esc(N.t("minutes_short", { m: Math.round(s.longest_wait_minutes) }))}</td><td>${N.esc(N.t("minutes_short", { m: s.target_wait }))}</td></tr>`).join("")}
+        </tbody></table>` : `<p class="muted">${N.esc(N.t("nobody_waiting"))}</p>`;
+    // Tickets over their target wait.
+    const over = snap.waiting.filter((t) => t.over_target);
+    $("tab-over").innerHTML = over.length ? `<ul class="list waiting">${over.map((t) => `
+        <li class="over"><b class="num">${N.esc(t.number)}</b><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}
+          ${t.priority ? `<br><span class="prio-mark">★ ${N.esc(N.groupName(t.priority))}</span>` : ""}</span>
+          <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span></li>`).join("")}</ul>`
+      : `<p class="muted">${N.esc(N.t("none"))}</p>`;
+    // Printers and print jobs.
+    const printers = snap.printers || [], jobs = snap.print_jobs || [];
+    $("tab-printers").innerHTML = `
+      <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
+        <td><b>${N.esc(p.url)}</b></td><td>${N.esc(p.state)}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td></tr>`).join("")
+        || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
+      <h3>${N.esc(N.t("print_jobs"))}</h3>
+      <table class="grid"><tbody>${jobs.map((j) => `<tr class="${j.status === "failed" ? "over" : ""}">
+        <td>${N.esc(N.fmtClock(j.created_at))}</td><td><b>${N.esc(j.number)}</b></td><td>${N.esc(j.printer)}</td>
+        <td>${N.esc(j.status)}${j.attempts > 1 ? " ×" + j.attempts : ""}</td><td class="err">${N.esc(j.error || "")}</td>
+        <td>${j.status === "failed" || j.status === "printed" ? `<button type="button" class="btn tiny" data-reprint="${j.id}">⎙</button>` : ""}</td></tr>`).join("")
+        || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`;
+  }
+
+  async function loadAudit() {
+    if (tab !== "audit") return;
+    try {
+      const r = await N.api("GET", "/api/audit");
+      $("tab-audit").innerHTML = `<p><button type="button" class="btn tiny" id="audit-refresh">${N.esc(N.t("audit_refresh"))}</button></p>
+        <table class="grid audit"><thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_event"))}</th>
+        <th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_counter"))}</th><th>${N.esc(N.t("col_ticket"))}</th></tr></thead><tbody>
+        ${r.events.map((e) => `<tr><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(e.event)}</td><td>${N.esc(e.actor || "")}</td>
+          <td>${e.counter == null ? "" : e.counter}</td><td><b>${N.esc(e.number || "")}</b></td></tr>`).join("")}</tbody></table>`;
+    } catch (e) {
+      N.showError(e);
+    }
+  }
+  function auditSoon() {
+    if (tab !== "audit" || auditTimer) return;
+    auditTimer = setTimeout(() => { auditTimer = null; loadAudit(); }, 1000);
+  }
+
+  function render() {
+    const snap = N.live.snap;
+    if (!N.user) { show("login-view"); return; }
+    if (!N.isSupervisor()) { show("forbidden-view"); return; }
+    show("sup-view");
+    if (!snap) return;
+    renderTotals(snap);
+    renderCounters(snap);
+    renderTabs(snap);
+    const c = selected != null && snap.counters.find((x) => x.number === selected);
+    $("services-btn").hidden = !c;
+    $("act-title").textContent = c ? N.t("act_for", { n: N.name(c.name) || c.number }) : N.t("select_counter");
+    desk.counter = c ? c.number : null;
+    desk.render();
+  }
+
+  // --- reassigning a counter's services -------------------------------------------------------
+  async function servicesDialog() {
+    const snap = N.live.snap;
+    const c = snap && snap.counters.find((x) => x.number === selected);
+    if (!c) return;
+    await N.loadCatalog();
+    const dlg = $("services-dialog");
+    dlg.querySelector(".dlg-title").textContent = N.t("services_title", { n: N.name(c.name) || c.number });
+    N.applyI18n(dlg);
+    const current = new Set(c.services);
+    dlg.querySelector(".svc-pick").innerHTML = N.catalog.areas.map((a) => {
+      const items = N.catalog.services.filter((s) => s.area === a.code).map((s) => `
+        <label class="${current.has(s.code) ? "on" : ""}"><input type="checkbox" value="${N.esc(s.code)}" ${current.has(s.code) ? "checked" : ""}>
+          <b>${N.esc(s.code)}</b> ${N.esc(N.name(s.name))}</label>`).join("");
+      return `<fieldset><legend>${N.esc(N.name(a.name))}</legend>${items}</fieldset>`;
+    }).join("");
+    const form = dlg.querySelector("form");
+    dlg.querySelector("[data-cancel]").onclick = () => dlg.close();
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const ticked = [...form.querySelectorAll("input[type=checkbox]:checked")].map((i) => i.value);
+      // Keep the counter's preference order; newly ticked services go last.
+      const services = c.services.filter((s) => ticked.includes(s)).concat(ticked.filter((s) => !current.has(s)));
+      try {
+        await N.api("PUT", `/api/counters/${c.number}/services`, { services });
+        dlg.close();
+        N.toast(N.t("saved"), "ok");
+      } catch (e) {
+        N.showError(e);
+      } finally {
+        N.live.request();
+      }
+    };
+    dlg.showModal();
+  }
+
+  // --- wiring ---------------------------------------------------------------------------------
+  $("counters").addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-counter]");
+    if (!tr) return;
+    selected = Number(tr.dataset.counter);
+    sessionStorage.setItem("novbe.sup.counter", String(selected));
+    render();
+  });
+  $("services-btn").addEventListener("click", servicesDialog);
+  document.querySelector(".tabs").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-tab]");
+    if (!b) return;
+    tab = b.dataset.tab;
+    document.querySelectorAll(".tabs button").forEach((x) => x.classList.toggle("on", x === b));
+    for (const name of ["queues", "over", "printers", "audit"]) $("tab-" + name).hidden = name !== tab;
+    loadAudit();
+  });
+  $("tab-audit").addEventListener("click", (ev) => { if (ev.target.closest("#audit-refresh")) loadAudit(); });
+  $("tab-printers").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-reprint]");
+    if (!b) return;
+    b.disabled = true;
+    try { await N.api("POST", `/api/print-jobs/${b.dataset.reprint}/reprint`); N.toast(N.t("done_ok"), "ok"); }
+    catch (e) { N.showError(e); }
+    finally { N.live.request(); }
+  });
+  $("logout").addEventListener("click", async () => {
+    await N.logout();
+    N.live.snap = null;
+    N.live.seq = -1;
+    N.showUser();
+    show("login-view");
+  });
+
+  N.live.onSnapshot.push(render);
+  N.live.onEvent.push(auditSoon);
+  N.onLang.push(() => { render(); loadAudit(); });
+  N.onLoggedOut.push(() => {
+    N.user = null;
+    if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
+    N.showUser();
+    show("login-view");
+  });
+
+  function start() {
+    N.showUser();
+    N.live.seq = -1;
+    render();
+    if (!N.isSupervisor()) return;
+    N.loadCatalog().then(render).catch(N.showError);
+    N.live.connect();
+  }
+
+  N.chrome();
+  N.loginForm(start);
+  N.me().then((u) => (u ? start() : show("login-view"))).catch((e) => { show("login-view"); N.showError(e); });
+})();

@@ -1,0 +1,607 @@
+/* Növbə hall display board.
+ *
+ * State comes only from the server over Socket.IO (namespace /display): a full snapshot on
+ * every (re)connect replaces it, then numbered events update it. An event whose seq is not
+ * the next one is a gap: the board asks for a fresh snapshot ("snapshot" with an ack) and
+ * replays what arrived meanwhile. No polling.
+ *
+ * Every call (called, recalled, returned) is flashed and queued for announcement; the queue
+ * plays one call at a time (chime + speech, one WAV from /display/audio), so announcements
+ * never overlap and none is skipped. window.novbeBoard exposes the state for tests.
+ */
+(function () {
+  "use strict";
+
+  var PAGE = JSON.parse(document.getElementById("board-config").textContent);
+  var BOARD = PAGE.board;
+  var TOKEN_KEY = "novbe.display.token." + BOARD;
+  var LOST_AFTER_MS = 3000;       // a disconnection shorter than this is not shown
+  var ANNOUNCE_GAP_MS = 700;      // silence between two announcements
+  var MIN_HOLD_MS = 3500;         // a call stays in the big panel at least this long, sound or not
+  var MAX_AUDIO_MS = 30000;       // a stuck audio element never blocks the queue for longer
+  var CATCH_UP_SECONDS = 120;     // calls found in a reconnect snapshot this recent are announced
+  var LANG_SECONDS = 10;          // area names and news rotate through the center's languages
+  var CALLS = { "ticket-called": 1, "ticket-recalled": 1, "ticket-returned": 1 };
+  var LEAVES = { "ticket-finished": 1, "ticket-no-show": 1, "ticket-transferred": 1, "ticket-parked": 1 };
+  var AZ_MONTHS = ["yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr",
+                   "oktyabr", "noyabr", "dekabr"];
+  var AZ_WEEKDAYS = { Mon: "bazar ertəsi", Tue: "çərşənbə axşamı", Wed: "çərşənbə", Thu: "cümə axşamı",
+                      Fri: "cümə", Sat: "şənbə", Sun: "bazar" };
+  var COUNTER_STATES = {
+    closed: "Bağlıdır · Закрыто · Closed",
+    paused: "Fasilə · Перерыв · Break"
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var single = document.body.classList.contains("single");
+
+  var state = {
+    seq: 0,
+    synced: false,            // a snapshot arrived since the last (re)connect
+    center: null,
+    day: null,
+    timezone: PAGE.timezone || "Asia/Baku",
+    services: {},             // code -> {area, letter, name}
+    areaNames: {},            // code -> {az, ru, en}
+    filter: { counters: [], areas: [], recent: 8, single_counter: null },
+    calls: [],                // tickets now called to a counter on this board, newest first
+    waiting: {},              // area -> waiting tickets (whole center)
+    counters: {},             // number -> {state, ticket}
+    flashSeconds: 8,
+    clockOffset: 0            // center clock minus this PC's clock, in ms
+  };
+  var stats = { snapshots: 0, resyncs: 0, gaps: 0, events: 0, dropped: 0 };
+  var flashUntil = {};        // "number@counter" -> performance.now() deadline
+  var pending = [];           // events held while a snapshot is awaited
+  var resyncing = false;
+  var lang = "az";
+  var soundIsBlocked = false;
+
+  // ---- the display token: from the first URL into localStorage, then out of the URL ----
+
+  function takeToken() {
+    var url = new URL(window.location.href);
+    var token = url.searchParams.get("token");
+    if (token) {
+      try { window.localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage off: keep it in memory */ }
+      url.searchParams.delete("token");
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+      return token;
+    }
+    try { return window.localStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  // ---- the board's filter ----
+
+  function areaOf(service) {
+    var s = state.services[service];
+    return s ? s.area : null;
+  }
+
+  function onBoard(counter, service) {
+    var f = state.filter;
+    if (f.single_counter !== null && f.single_counter !== undefined) return counter === f.single_counter;
+    if (f.counters.length && f.counters.indexOf(counter) < 0) return false;
+    if (f.areas.length && f.areas.indexOf(areaOf(service)) < 0) return false;
+    return true;
+  }
+
+  function flashKey(call) { return call.number + "@" + call.counter; }
+  function callKey(call) { return call.number + "@" + call.counter + "@" + call.at; }
+
+  function flash(call) {
+    flashUntil[flashKey(call)] = performance.now() + state.flashSeconds * 1000;
+  }
+
+  function isFlashing(call) {
+    return (flashUntil[flashKey(call)] || 0) > performance.now();
+  }
+
+  function centerNow() { return Date.now() + state.clockOffset; }
+
+  // ---- snapshot and events ----
+
+  function applySnapshot(snap, answered) {
+    // answered: this snapshot is the server's answer to our request after a gap.
+    if (!snap || typeof snap.seq !== "number") return;
+    if (state.synced && snap.seq < state.seq) return;   // an older answer overtaken by a newer one
+    var first = state.center === null;
+    var known = {};
+    state.calls.forEach(function (c) { known[callKey(c)] = true; });
+
+    state.seq = snap.seq;
+    state.center = snap.center || {};
+    state.day = snap.day || null;
+    state.timezone = state.center.timezone || state.timezone;
+    state.services = snap.services || {};
+    state.areaNames = snap.areas || {};
+    var b = (snap.boards || {})[BOARD];
+    if (b) {
+      state.filter = {
+        counters: b.counters || [], areas: b.areas || [], recent: b.recent || 8,
+        single_counter: b.single_counter === undefined ? null : b.single_counter
+      };
+    }
+    state.flashSeconds = snap.flash_seconds || 8;
+    if (typeof snap.now === "number") state.clockOffset = snap.now * 1000 - Date.now();
+    state.waiting = {};
+    Object.keys(snap.waiting || {}).forEach(function (k) { state.waiting[k] = snap.waiting[k]; });
+    state.counters = {};
+    (snap.counters || []).forEach(function (c) { state.counters[c.number] = { state: c.state, ticket: c.ticket }; });
+    state.calls = (snap.calls || [])
+      .filter(function (c) { return onBoard(c.counter, c.service); })
+      .map(function (c) { return { number: c.number, counter: c.counter, service: c.service, at: c.at }; })
+      .sort(function (x, y) { return y.at - x.at; });
+
+    if (!first) {
+      // Calls made while this board was away: shown, flashed and announced, oldest first.
+      var nowS = centerNow() / 1000;
+      state.calls
+        .filter(function (c) { return !known[callKey(c)] && nowS - c.at < CATCH_UP_SECONDS; })
+        .sort(function (x, y) { return x.at - y.at; })
+        .forEach(function (c) { flash(c); announce(c, "catch-up"); });
+    }
+    stats.snapshots += 1;
+    state.synced = true;
+    resyncing = false;
+    setNotice(null);
+    drain(answered === true);
+    render();
+  }
+
+  function onEvent(name, ev) {
+    if (!ev || typeof ev.seq !== "number") return;
+    if (!state.synced || resyncing) { pending.push([name, ev]); return; }
+    consume(name, ev);
+  }
+
+  function consume(name, ev, noResync) {
+    if (ev.seq <= state.seq) return;
+    if (ev.seq > state.seq + 1) {
+      if (noResync) { stats.dropped += 1; return; }
+      stats.gaps += 1;
+      pending.push([name, ev]);
+      resync();
+      return;
+    }
+    state.seq = ev.seq;
+    stats.events += 1;
+    applyEvent(name, ev);
+  }
+
+  function drain(answered) {
+    // Events held while the snapshot was on its way, in order. After an answered request a
+    // remaining gap cannot be filled by asking again (the snapshot was read after those
+    // events were committed), so such an event is dropped rather than asked about forever.
+    var held = pending.splice(0).sort(function (x, y) { return x[1].seq - y[1].seq; });
+    for (var i = 0; i < held.length; i++) {
+      if (resyncing) { pending.push(held[i]); continue; }
+      consume(held[i][0], held[i][1], answered);
+    }
+  }
+
+  function adjustWaiting(area, delta) {
+    if (!area) return;
+    state.waiting[area] = Math.max(0, (state.waiting[area] || 0) + delta);
+  }
+
+  function applyEvent(name, ev) {
+    var area = areaOf(ev.service);
+    if (CALLS[name]) {
+      if (name === "ticket-called") adjustWaiting(area, -1);
+      if (ev.counter !== null && ev.counter !== undefined) {
+        state.counters[ev.counter] = { state: (state.counters[ev.counter] || {}).state || "open", ticket: ev.number };
+      }
+      if (onBoard(ev.counter, ev.service)) {
+        var call = { number: ev.number, counter: ev.counter, service: ev.service, at: ev.at };
+        state.calls = state.calls.filter(function (c) { return c.number !== ev.number && c.counter !== ev.counter; });
+        state.calls.unshift(call);
+        state.calls.length = Math.min(state.calls.length, 60);
+        flash(call);
+        announce(call, name);
+      }
+    } else if (LEAVES[name]) {
+      state.calls = state.calls.filter(function (c) { return c.number !== ev.number; });
+      var held = state.counters[ev.counter];
+      if (held && held.ticket === ev.number) held.ticket = null;
+      // A transferred ticket waits again, under its new service.
+      if (name === "ticket-transferred") adjustWaiting(area, +1);
+    } else if (name === "ticket-issued") {
+      adjustWaiting(area, +1);
+    } else if (name === "ticket-cancelled") {
+      adjustWaiting(area, -1);
+    } else if (name === "counter-changed") {
+      var c = state.counters[ev.counter] || { ticket: null };
+      c.state = ev.state;
+      state.counters[ev.counter] = c;
+    }
+    render();
+  }
+
+  // ---- announcements: one at a time, in order ----
+
+  var announcements = { queue: [], current: null, log: [], played: [] };
+
+  function audioUrl(call) {
+    return PAGE.audio + "?number=" + encodeURIComponent(call.number) + "&counter=" + encodeURIComponent(call.counter);
+  }
+
+  function makeAudio(url) {
+    var a = new Audio();
+    a.preload = "auto";
+    a.src = url;
+    return a;
+  }
+
+  function announce(call, why) {
+    if (single) return;   // a counter-top screen stays silent: the hall board speaks
+    var entry = { number: call.number, counter: call.counter, why: why, url: audioUrl(call) };
+    entry.audio = makeAudio(entry.url);   // fetched now, while earlier calls are still playing
+    announcements.log.push({ number: call.number, counter: call.counter, why: why });
+    announcements.queue.push(entry);
+    pump();
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  function play(audio) {
+    return new Promise(function (resolve) {
+      var done = false;
+      var timer = setTimeout(function () {
+        try { audio.pause(); } catch (e) { /* ignore */ }
+        finish("timeout");
+      }, MAX_AUDIO_MS);
+      function finish(result) {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        audio.onended = null;
+        audio.onerror = null;
+        resolve(result);
+      }
+      audio.onended = function () { finish("ended"); };
+      audio.onerror = function () { finish("error"); };
+      var p;
+      try { p = audio.play(); } catch (e) { finish("error"); return; }
+      if (p && typeof p.then === "function") {
+        p.then(function () { setSoundBlocked(false); }, function (err) {
+          if (err && err.name === "NotAllowedError") { setSoundBlocked(true); finish("blocked"); }
+          else finish("error");
+        });
+      }
+    });
+  }
+
+  function pump() {
+    if (announcements.current) return;
+    var entry = announcements.queue.shift();
+    if (!entry) { render(); return; }
+    announcements.current = entry;
+    var started = performance.now();
+    render();
+    play(entry.audio)
+      .then(function (result) {
+        entry.result = result;
+        if (result !== "error") return result;
+        // The preloaded file failed (server busy or briefly away): once more, then the chime alone.
+        return play(makeAudio(entry.url)).then(function (again) {
+          return again === "error" ? play(makeAudio(PAGE.chime)) : again;
+        });
+      })
+      .then(function (result) {
+        announcements.played.push({ number: entry.number, counter: entry.counter, result: result });
+        var held = performance.now() - started;
+        return sleep(Math.max(0, MIN_HOLD_MS - held) + ANNOUNCE_GAP_MS);
+      })
+      .then(function () {
+        announcements.current = null;
+        pump();
+      });
+  }
+
+  function setSoundBlocked(blocked) {
+    if (blocked === soundIsBlocked) return;
+    soundIsBlocked = blocked;
+    $("sound-blocked").hidden = !blocked;
+  }
+
+  // A one-second silent WAV, made here: a play() it is refused tells us sound is blocked.
+  function silentWavUrl() {
+    var n = 800, buf = new ArrayBuffer(44 + n * 2), v = new DataView(buf);
+    function text(at, s) { for (var i = 0; i < s.length; i++) v.setUint8(at + i, s.charCodeAt(i)); }
+    text(0, "RIFF"); v.setUint32(4, 36 + n * 2, true); text(8, "WAVE"); text(12, "fmt ");
+    v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+    v.setUint32(24, 8000, true); v.setUint32(28, 16000, true); v.setUint16(32, 2, true); v.setUint16(34, 16, true);
+    text(36, "data"); v.setUint32(40, n * 2, true);
+    return URL.createObjectURL(new Blob([buf], { type: "audio/wav" }));
+  }
+
+  function probeSound() {
+    var a = new Audio(silentWavUrl());
+    var p;
+    try { p = a.play(); } catch (e) { return; }
+    if (p && typeof p.then === "function") {
+      p.then(function () { setSoundBlocked(false); }, function (err) {
+        if (err && err.name === "NotAllowedError") setSoundBlocked(true);
+      });
+    }
+  }
+
+  function unlockSound() {
+    // Any tap counts as the gesture the browser waits for; the chime confirms sound works.
+    if (!soundIsBlocked) return;
+    play(makeAudio(PAGE.chime));
+  }
+
+  // ---- drawing ----
+
+  function text(el, value) {
+    if (el.textContent !== value) el.textContent = value;
+  }
+
+  function named(names) {
+    if (!names) return "";
+    return names[lang] || names.az || "";
+  }
+
+  var flashTimer = null;
+
+  function scheduleFlashEnd() {
+    var now = performance.now(), next = Infinity;
+    Object.keys(flashUntil).forEach(function (k) {
+      if (flashUntil[k] <= now) delete flashUntil[k];
+      else next = Math.min(next, flashUntil[k]);
+    });
+    if (flashTimer) clearTimeout(flashTimer);
+    flashTimer = next === Infinity ? null : setTimeout(render, next - now + 30);
+  }
+
+  function renderHall() {
+    var current = announcements.current;
+    var latest = state.calls[0] || null;
+    var shown = current || latest;
+    var hero = $("hero");
+    hero.classList.toggle("idle", !shown);
+    hero.classList.toggle("flash", !!current || !!(latest && isFlashing(latest)));
+    hero.dataset.number = shown ? shown.number : "";
+    hero.dataset.counter = shown ? String(shown.counter) : "";
+    text($("hero-number"), shown ? shown.number : "—");
+    text($("hero-counter"), shown ? String(shown.counter) : "");
+
+    var recent = state.filter.recent || 8;
+    var list = $("calls");
+    list.style.setProperty("--rows", String(recent));
+    var rows = state.calls.slice(0, recent);
+    var items = list.children;
+    while (items.length > rows.length) list.removeChild(list.lastChild);
+    rows.forEach(function (call, i) {
+      var li = items[i];
+      if (!li) {
+        li = document.createElement("li");
+        li.className = "call";
+        li.innerHTML = '<span class="n"></span><span class="c"></span>';
+        list.appendChild(li);
+      }
+      li.dataset.number = call.number;
+      li.dataset.counter = String(call.counter);
+      text(li.firstChild, call.number);
+      text(li.lastChild, String(call.counter));
+      li.classList.toggle("flash", isFlashing(call));
+    });
+    $("calls-empty").hidden = rows.length > 0;
+    list.hidden = rows.length === 0;
+
+    var grid = $("waiting");
+    var areas = PAGE.areas || [];
+    // The section stays (it holds the connection and sound marks); only its content goes.
+    $("waiting-label").hidden = grid.hidden = areas.length === 0;
+    grid.style.setProperty("--cols", String(Math.max(1, Math.min(areas.length, 7))));
+    areas.forEach(function (code, i) {
+      var tile = grid.children[i];
+      if (!tile) {
+        tile = document.createElement("div");
+        tile.className = "area";
+        tile.innerHTML = '<span class="area-name"></span><span class="area-count"></span>';
+        grid.appendChild(tile);
+      }
+      var n = state.waiting[code] || 0;
+      tile.dataset.area = code;
+      tile.classList.toggle("none", n === 0);
+      text(tile.firstChild, named(state.areaNames[code]) || code);
+      text(tile.lastChild, String(n));
+    });
+
+    if (state.center) text($("center-name"), named(state.center.name) || $("center-name").textContent);
+    renderNews();
+  }
+
+  var newsShown = null;
+
+  function renderNews() {
+    var news = state.center && state.center.news;
+    var line = news ? (news[lang] || news.az || "") : "";
+    var box = $("news");
+    box.hidden = !line;
+    document.body.classList.toggle("no-news", !line);
+    if (!line || line === newsShown) return;
+    newsShown = line;
+    var span = $("news-text");
+    span.classList.remove("scroll");
+    span.textContent = line;
+    var overflow = span.scrollWidth - (box.clientWidth - 60);
+    if (overflow > 0) {
+      span.style.setProperty("--scroll-by", -overflow + "px");
+      span.style.setProperty("--scroll-seconds", Math.max(4, LANG_SECONDS - 2) + "s");
+      void span.offsetWidth;   // restart the animation
+      span.classList.add("scroll");
+    }
+  }
+
+  function renderSingle() {
+    var number = state.filter.single_counter;
+    if (number === null || number === undefined) return;
+    text($("single-counter"), String(number));
+    var info = state.counters[number] || {};
+    var el = $("single-number");
+    var ticket = info.ticket || null;
+    text(el, ticket || "—");
+    el.dataset.number = ticket || "";
+    el.classList.toggle("idle", !ticket);
+    el.classList.toggle("flash", !!ticket && isFlashing({ number: ticket, counter: number }));
+    text($("single-state"), ticket ? "" : (COUNTER_STATES[info.state] || ""));
+  }
+
+  function render() {
+    if (single) renderSingle(); else renderHall();
+    scheduleFlashEnd();
+  }
+
+  // ---- clock, date, language rotation ----
+
+  var lastDate = null;
+
+  function tick() {
+    var now = new Date(centerNow());
+    var tz = state.timezone;
+    var hm;
+    var parts = {};
+    try {
+      hm = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+        .format(now);
+      new Intl.DateTimeFormat("en-US", { timeZone: tz, year: "numeric", month: "numeric", day: "numeric",
+                                         weekday: "short" })
+        .formatToParts(now).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      return;
+    }
+    text($("clock"), hm);
+    var date = $("date");
+    if (date) {
+      text(date, parts.day + " " + AZ_MONTHS[Number(parts.month) - 1] + " " + parts.year + ", " +
+                 (AZ_WEEKDAYS[parts.weekday] || ""));
+    }
+    // A new business day: yesterday's calls must go. Ask once, at the change.
+    var iso = parts.year + "-" + ("0" + parts.month).slice(-2) + "-" + ("0" + parts.day).slice(-2);
+    if (lastDate !== null && iso !== lastDate && state.synced) resync();
+    lastDate = iso;
+  }
+
+  function rotateLanguage() {
+    var langs = (state.center && state.center.languages && state.center.languages.length)
+      ? state.center.languages : ["az"];
+    var i = langs.indexOf(lang);
+    lang = langs[(i + 1) % langs.length];
+    render();
+  }
+
+  // ---- notices and the connection mark ----
+
+  function setNotice(lines) {
+    var box = $("notice");
+    if (!lines) { box.hidden = true; return; }
+    box.textContent = "";
+    box.appendChild(document.createTextNode(lines[0]));
+    var tr = document.createElement("span");
+    tr.className = "tr";
+    tr.textContent = lines.slice(1).join(" · ");
+    box.appendChild(tr);
+    box.hidden = false;
+  }
+
+  var lostTimer = null;
+
+  function connectionLost() {
+    if (lostTimer === null) {
+      lostTimer = setTimeout(function () { $("conn-lost").hidden = false; }, LOST_AFTER_MS);
+    }
+  }
+
+  function connectionBack() {
+    if (lostTimer !== null) clearTimeout(lostTimer);
+    lostTimer = null;
+    $("conn-lost").hidden = true;
+  }
+
+  // ---- the socket ----
+
+  var socket = null;
+
+  function resync() {
+    if (resyncing || !socket || !socket.connected) return;
+    resyncing = true;
+    stats.resyncs += 1;
+    socket.timeout(5000).emit("snapshot", {}, function (err, snap) {
+      resyncing = false;
+      if (err || !snap || typeof snap.seq !== "number") {
+        if (socket.connected) setTimeout(resync, 1000);
+        return;
+      }
+      applySnapshot(snap, true);
+    });
+  }
+
+  function start() {
+    var token = takeToken();
+    tick();
+    setInterval(tick, 1000);
+    setInterval(rotateLanguage, LANG_SECONDS * 1000);
+    document.addEventListener("pointerdown", unlockSound);
+    document.addEventListener("keydown", unlockSound);
+    $("sound-blocked").addEventListener("click", unlockSound);
+    if (!single) probeSound();
+    render();
+    if (!token) {
+      setNotice(["Ekranın tokeni yoxdur: ekranı `novbe run` göstərən ünvanla (…&token=…) bir dəfə açın.",
+                 "Нет токена табло: один раз откройте адрес с token=…, который показывает `novbe run`.",
+                 "No display token: open the address with token=… that `novbe run` prints, once."]);
+      return;
+    }
+    socket = window.io(PAGE.namespace, {
+      auth: { token: token },
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 2000,
+      randomizationFactor: 0.3,
+      timeout: 5000
+    });
+    connectionLost();   // shown only if the first connection takes longer than LOST_AFTER_MS
+    socket.on("connect", function () {
+      connectionBack();
+      // The server sends a snapshot on connect; ask ourselves if it does not come.
+      setTimeout(function () { if (socket.connected && !state.synced) resync(); }, 3000);
+    });
+    socket.on("disconnect", function () {
+      state.synced = false;
+      resyncing = false;
+      connectionLost();
+    });
+    socket.on("connect_error", function () {
+      if (!socket.active) {
+        // Refused by the server: the token is wrong or was replaced. Try again now and then.
+        setNotice(["Ekranın tokeni qəbul edilmədi: administrator `novbe device add display " + BOARD +
+                   "` ilə yenisini versin.",
+                   "Токен табло не принят.", "The display token was not accepted."]);
+        setTimeout(function () { socket.connect(); }, 60000);
+      }
+      connectionLost();
+    });
+    socket.on("snapshot", function (snap) { applySnapshot(snap, false); });
+    socket.onAny(function (name, data) {
+      if (name !== "snapshot") onEvent(name, data);
+    });
+  }
+
+  window.novbeBoard = {
+    state: state,
+    stats: stats,
+    announced: announcements.log,     // every call queued for announcement, in order
+    played: announcements.played,     // every announcement finished, with how it went
+    get queue() { return announcements.queue.map(function (e) { return { number: e.number, counter: e.counter }; }); },
+    get current() { return announcements.current && { number: announcements.current.number, counter: announcements.current.counter }; },
+    get connected() { return !!(socket && socket.connected); },
+    get soundBlocked() { return soundIsBlocked; },
+    resync: resync,
+    receive: onEvent              // tests feed events here (e.g. a gap)
+  };
+
+  start();
+})();

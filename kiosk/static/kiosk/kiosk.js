@@ -1,0 +1,528 @@
+/* Növbə kiosk: a touch-only page that issues tickets through the JSON API.
+ *
+ * Screens: start → areas → services → info → priority → ticket, plus search and setup.
+ * Live: Socket.IO /kiosk (snapshot on every connect; any event refreshes the services,
+ * at most every 2 s). Every fetch retries quietly with back-off; a ticket request is
+ * never repeated by itself (the first one may have been issued).
+ */
+(function () {
+  "use strict";
+
+  const BOOT = JSON.parse(document.getElementById("boot").textContent);
+  const I18N = BOOT.i18n;
+  const LANGS = BOOT.languages.length ? BOOT.languages : ["az", "ru", "en"];
+  const TOKEN_KEY = "novbe.kiosk.token";
+  const CACHE_KEY = "novbe.kiosk.services";
+  const REFRESH_EVERY_MS = 2000;
+  const IDLE_MS = Math.max(5, BOOT.idle_seconds || 30) * 1000;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    lang: "az", screen: null, stack: [], data: null, area: null, service: null, ticket: null,
+    query: "", keyboard: "latin", online: true, busy: false,
+  };
+
+  // --- strings -----------------------------------------------------------------------------
+  function t(key, vars) {
+    const table = I18N[state.lang] || I18N.az;
+    let s = table[key] !== undefined ? table[key] : I18N.az[key];
+    if (s === undefined) return key;
+    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] !== undefined ? String(vars[k]) : m));
+    return s;
+  }
+  function nm(text) {
+    if (!text) return "";
+    return text[state.lang] || text.az || "";
+  }
+  /** A local ISO time from the server ("2026-11-25T09:00:00+04:00", already center time) for people. */
+  function when(iso) {
+    if (!iso) return "";
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
+    if (!m) return iso;
+    const date = m[1] + "-" + m[2] + "-" + m[3];
+    const time = m[4] + ":" + m[5];
+    const today = state.data && state.data.day;
+    if (today) {
+      if (date === today) return t("today_at", { time });
+      const d0 = Date.UTC(+today.slice(0, 4), +today.slice(5, 7) - 1, +today.slice(8, 10));
+      const d1 = Date.UTC(+m[1], +m[2] - 1, +m[3]);
+      if (d1 - d0 === 86400000) return t("tomorrow_at", { time });
+    }
+    const wd = (new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])).getUTCDay() + 6) % 7; // Monday = 0
+    return t("date_at", { day: +m[3], month: t("months")[+m[2] - 1], weekday: t("weekdays")[wd], time });
+  }
+  function hallName(area) {
+    const m = area && area.hall ? /(\d+)$/.exec(area.hall) : null;
+    return m ? t("hall", { n: m[1] }) : "";
+  }
+
+  // --- DOM helpers -------------------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "on") node.addEventListener("click", v);
+      else if (k.startsWith("data-") || k === "role" || k === "type" || k === "lang" || k.startsWith("aria-")) node.setAttribute(k, v);
+      else node[k] = v;
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  function fill(node, ...children) { node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false)); }
+
+  // --- the device token --------------------------------------------------------------------
+  function loadToken() {
+    const url = new URL(location.href);
+    const fromUrl = url.searchParams.get("token");
+    if (fromUrl) {
+      try { localStorage.setItem(TOKEN_KEY, fromUrl); } catch (e) { /* private mode: keep it in memory */ }
+      url.searchParams.delete("token");
+      history.replaceState(null, "", url.pathname + url.search + url.hash);
+      return fromUrl;
+    }
+    try { return localStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+  const TOKEN = loadToken();
+  const authHeaders = () => ({ Authorization: "Bearer " + TOKEN });
+
+  // --- services: fetch with quiet back-off, live refresh -----------------------------------
+  let fetchDelay = 1000, retryTimer = null, fetching = false, again = false, lastFetch = 0, throttleTimer = null;
+
+  async function fetchServices() {
+    if (fetching) { again = true; return; }
+    fetching = true; again = false; lastFetch = Date.now();
+    clearTimeout(retryTimer);
+    try {
+      const r = await fetch("/api/services", { headers: authHeaders(), cache: "no-store", signal: timeout(8000) });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      applyServices(await r.json());
+      fetchDelay = 1000;
+      setOnline(true, "http");
+    } catch (e) {
+      setOnline(false, "http");
+      retryTimer = setTimeout(fetchServices, fetchDelay);
+      fetchDelay = Math.min(fetchDelay * 2, 30000);
+    } finally {
+      fetching = false;
+      if (again) requestRefresh();
+    }
+  }
+  /** Refresh at most every REFRESH_EVERY_MS, always ending with one after the last event. */
+  function requestRefresh() {
+    if (throttleTimer) return;
+    const wait = Math.max(0, lastFetch + REFRESH_EVERY_MS - Date.now());
+    throttleTimer = setTimeout(() => { throttleTimer = null; fetchServices(); }, wait);
+  }
+  function timeout(ms) {
+    if (window.AbortSignal && AbortSignal.timeout) return AbortSignal.timeout(ms);
+    const c = new AbortController(); setTimeout(() => c.abort(), ms); return c.signal;
+  }
+  function applyServices(d) {
+    if (!d || !Array.isArray(d.services)) return;
+    state.data = d;
+    try { localStorage.setItem(CACHE_KEY, JSON.stringify(d)); } catch (e) { /* full or private: fine */ }
+    if (state.service) state.service = d.services.find((s) => s.code === state.service.code) || state.service;
+    rerender();
+  }
+
+  // Connection state: HTTP and socket each report; the banner shows after a short grace period.
+  const down = { http: false, socket: false };
+  let bannerTimer = null;
+  function setOnline(ok, which) {
+    down[which] = !ok;
+    const offline = down.http || down.socket;
+    if (!offline) {
+      clearTimeout(bannerTimer); bannerTimer = null;
+      $("offline").hidden = true;
+      state.online = true;
+    } else if (!bannerTimer && $("offline").hidden) {
+      bannerTimer = setTimeout(() => { bannerTimer = null; state.online = false; $("offline").hidden = false; }, 1500);
+    }
+  }
+
+  // --- Socket.IO ------------------------------------------------------------------------------
+  let socket = null;
+  function connectSocket() {
+    if (typeof io !== "function") return;
+    socket = io("/kiosk", { auth: { token: TOKEN }, reconnectionDelay: 1000, reconnectionDelayMax: 4000 });
+    socket.on("connect", () => { setOnline(true, "socket"); if (state.screen === "setup") goStart(); requestRefresh(); });
+    socket.on("disconnect", () => setOnline(false, "socket"));
+    socket.on("connect_error", () => {
+      if (!socket.active) {
+        // The server refused the token (it never refuses for any other reason): not set up.
+        showSetup(true);
+        setTimeout(() => socket.connect(), 30000);
+      } else {
+        setOnline(false, "socket");
+      }
+    });
+    socket.on("snapshot", (d) => applyServices(d));
+    socket.onAny((name, d) => {
+      if (name === "snapshot") return;
+      printEvent(name, d);
+      requestRefresh();
+    });
+  }
+  /** A print failure published for our ticket (if the server publishes one) keeps it on screen. */
+  function printEvent(name, d) {
+    if (!/print/i.test(name) || !d || !state.ticket || d.number !== state.ticket.number) return;
+    const st = String(d.status || d.state || d.error || "");
+    if (d.ok === false || /fail|error|offline|paper|not_reading|uncertain|retry/i.test(st)) {
+      state.ticket.printFailed = true;
+      if (state.screen === "ticket") { renderTicket(); startTicketCountdown(); }
+    }
+  }
+
+  // --- navigation ----------------------------------------------------------------------------
+  const SCREENS = ["start", "areas", "services", "search", "info", "priority", "ticket", "setup"];
+  function show(name, push) {
+    if (push && state.screen && state.screen !== name) state.stack.push(state.screen);
+    state.screen = name;
+    for (const s of SCREENS) $("s-" + s).hidden = s !== name;
+    document.body.dataset.screen = name;
+    const nav = !["start", "ticket", "setup"].includes(name);
+    $("nav").hidden = !nav;
+    $("searchBtn").hidden = name === "search";
+    rerender();
+    $("main").scrollTop = 0;
+    armIdle();
+  }
+  function go(name) { show(name, true); }
+  function back() {
+    const prev = state.stack.pop();
+    if (prev && prev !== "ticket") show(prev, false); else goStart();
+  }
+  function goStart() {
+    state.stack = []; state.area = null; state.service = null; state.ticket = null; state.query = "";
+    stopTicketCountdown();
+    closeModal();
+    setLang("az", false);
+    show("start", false);
+  }
+  function showSetup(rejected) {
+    show("setup", false);
+    $("s-setup").dataset.rejected = rejected ? "1" : "";
+  }
+
+  // Any screen left alone returns to the start (the ticket screen has its own countdown).
+  let idleTimer = null;
+  function armIdle() {
+    clearTimeout(idleTimer);
+    if (["start", "ticket", "setup"].includes(state.screen)) return;
+    idleTimer = setTimeout(goStart, IDLE_MS);
+  }
+  document.addEventListener("pointerdown", () => {
+    armIdle();
+    if (state.screen === "ticket") startTicketCountdown();
+  }, true);
+  document.addEventListener("contextmenu", (e) => e.preventDefault());
+
+  function setLang(lang, render) {
+    if (!LANGS.includes(lang)) lang = "az";
+    state.lang = lang;
+    document.documentElement.lang = lang;
+    if (render !== false) rerender();
+  }
+
+  // --- rendering ------------------------------------------------------------------------------
+  function rerender() {
+    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    $("centerName").textContent = BOOT.center[state.lang] || BOOT.center.az;
+    renderLangs();
+    const r = { start: renderStart, areas: renderAreas, services: renderServices, search: renderSearch,
+      info: renderInfo, priority: renderPriority, ticket: renderTicket }[state.screen];
+    if (r) r();
+    $("offline").textContent = t("offline_banner");
+  }
+
+  function renderLangs() {
+    const btn = (l, cls, label) => el("button", {
+      type: "button", class: "btn lang " + cls + (l === state.lang ? " on" : ""), lang: l,
+      "data-lang": l, "aria-pressed": l === state.lang ? "true" : "false", on: () => setLang(l),
+    }, label);
+    fill($("langs"), LANGS.map((l) => btn(l, "small", I18N[l].lang_short)));
+    fill($("langBig"), LANGS.map((l) => btn(l, "large", I18N[l].lang_name)));
+  }
+
+  function closedText() {
+    const d = state.data;
+    if (!d || d.open) return null;
+    return t("closed_now") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
+  }
+
+  function renderStart() {
+    $("startCenter").textContent = BOOT.center[state.lang] || BOOT.center.az;
+    const closed = closedText();
+    $("closedNote").hidden = !closed;
+    $("closedNote").textContent = closed || "";
+  }
+
+  function servicesOf(area) { return state.data ? state.data.services.filter((s) => s.area === area) : []; }
+  function areaByCode(code) { return state.data ? state.data.areas.find((a) => a.code === code) : null; }
+
+  function renderAreas() {
+    const closed = closedText();
+    $("closedNoteAreas").hidden = !closed;
+    $("closedNoteAreas").textContent = closed || "";
+    if (!state.data) { fill($("areaList"), el("p", { class: "desc" }, t("err_unavailable"))); return; }
+    fill($("areaList"), state.data.areas.map((a) => {
+      const svcs = servicesOf(a.code);
+      const waiting = svcs.reduce((n, s) => n + (s.waiting || 0), 0);
+      const letters = [...new Set(svcs.map((s) => s.letter))].join(" ");
+      const anyOpen = svcs.some((s) => s.available);
+      return el("button", { type: "button", class: "card area" + (anyOpen ? "" : " dim"), "data-area": a.code,
+        on: () => { state.area = a.code; go("services"); } },
+        el("span", { class: "card-top" }, el("span", { class: "letter" }, letters),
+          el("span", { class: "meta" }, t("services_count", { n: svcs.length }))),
+        el("span", { class: "name" }, nm(a.name)),
+        el("span", { class: "meta" }, t("area_waiting", { n: waiting })));
+    }));
+  }
+
+  function unavailableReason(s) {
+    const d = state.data;
+    if (!d) return t("err_unavailable");
+    if (!d.open) return t("closed_now") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
+    if (s.remaining <= 0) return t("full_today") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
+    return t("not_available");
+  }
+
+  function serviceCard(s, withArea) {
+    const area = areaByCode(s.area);
+    const facts = el("span", { class: "facts" },
+      el("span", { class: "chip" }, t("remaining", { n: s.remaining })),
+      el("span", { class: "chip" }, t("waiting", { n: s.waiting })),
+      el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
+    return el("button", {
+      type: "button", class: "card service" + (s.available ? "" : " disabled"), "data-service": s.code,
+      disabled: !s.available, "aria-disabled": s.available ? "false" : "true",
+      on: () => { if (s.available) { state.service = s; go("info"); } },
+    },
+      withArea && area ? el("span", { class: "area-label" }, s.letter + " · " + nm(area.name)) : null,
+      el("span", { class: "name" }, nm(s.name)),
+      s.available ? facts : el("span", { class: "reason" }, unavailableReason(s)));
+  }
+
+  function renderServices() {
+    const area = areaByCode(state.area);
+    $("areaTitle").textContent = area ? nm(area.name) : "";
+    fill($("serviceList"), servicesOf(state.area).map((s) => serviceCard(s, false)));
+  }
+
+  // --- search with the on-screen keyboard ---------------------------------------------------
+  const KEYS = {
+    latin: ["ABCÇDEƏFG", "ĞHXIİJKQL", "MNOÖPRSŞT", "UÜVYZW"],
+    cyrillic: ["АБВГДЕЁЖЗ", "ИЙКЛМНОПР", "СТУФХЦЧШЩ", "ЪЫЬЭЮЯ"],
+  };
+  // Case folding per language: Azerbaijani has İ→i and I→ı; English and Russian do not.
+  const fold = (s, lang) => s.toLocaleLowerCase(lang === "az" ? "az" : lang).normalize("NFC").replace(/ё/g, "е");
+  function matches(s, q) {
+    const name = s.name || {};
+    const qa = fold(q, "az");
+    const hay = [[name.az, "az", qa], [name.ru, "ru", qa], [name.en, "en", qa.replace(/ı/g, "i")]];
+    const area = areaByCode(s.area);
+    if (area) hay.push([area.name.az, "az", qa], [area.name.ru, "ru", qa], [area.name.en, "en", qa.replace(/ı/g, "i")]);
+    let best = -1;
+    hay.forEach(([text, lang, needle], i) => {
+      if (!text) return;
+      const pos = fold(text, lang).indexOf(needle);
+      if (pos < 0) return;
+      // A match in a service name beats one in its area's name; a word start beats the middle.
+      const score = (i < 3 ? 10 : 0) + (pos === 0 ? 5 : /[\s(«"-]/.test(fold(text, lang)[pos - 1]) ? 3 : 0);
+      best = Math.max(best, score);
+    });
+    return best;
+  }
+  function searchResults() {
+    const q = state.query.trim();
+    if (!q || !state.data) return [];
+    return state.data.services.map((s) => [matches(s, q), s]).filter(([score]) => score >= 0)
+      .sort((a, b) => b[0] - a[0]).map(([, s]) => s);
+  }
+  function renderSearch() {
+    $("queryText").textContent = state.query;
+    $("query").dataset.empty = state.query ? "" : "1";
+    $("query").dataset.placeholder = t("search_placeholder");
+    const found = searchResults();
+    $("searchCount").textContent = state.query.trim() ? (found.length ? t("search_count", { n: found.length }) : t("search_none")) : "";
+    fill($("results"), found.slice(0, 40).map((s) => serviceCard(s, true)));
+    renderKeyboard();
+  }
+  function typeKey(ch) {
+    if (state.query.length < 40) state.query += ch;
+    renderSearch();
+  }
+  function renderKeyboard() {
+    const rows = KEYS[state.keyboard].map((row) => el("div", { class: "krow" },
+      [...row].map((ch) => el("button", { type: "button", class: "key", "data-key": ch, on: () => typeKey(ch) }, ch))));
+    const other = state.keyboard === "latin" ? "cyrillic" : "latin";
+    rows.push(el("div", { class: "krow special" },
+      el("button", { type: "button", class: "key wide alt", "data-key": "layout",
+        on: () => { state.keyboard = other; renderKeyboard(); } }, t(other === "latin" ? "key_latin" : "key_cyrillic")),
+      el("button", { type: "button", class: "key space", "data-key": "space", on: () => typeKey(" ") }, t("key_space")),
+      el("button", { type: "button", class: "key bksp", "data-key": "backspace", "aria-label": "⌫",
+        on: () => { state.query = state.query.slice(0, -1); renderSearch(); } }, "⌫"),
+      el("button", { type: "button", class: "key wide alt", "data-key": "clear",
+        on: () => { state.query = ""; renderSearch(); } }, t("key_clear"))));
+    fill($("keyboard"), rows);
+  }
+
+  // --- a service's information, the priority question, the ticket --------------------------
+  function renderInfo() {
+    const s = state.service;
+    if (!s) return;
+    const area = areaByCode(s.area);
+    $("infoArea").textContent = area ? s.letter + " · " + nm(area.name) : "";
+    $("infoName").textContent = nm(s.name);
+    $("infoDesc").textContent = nm(s.description);
+    $("infoDesc").hidden = !nm(s.description);
+    $("infoDocsBox").hidden = !(s.documents && s.documents.length);
+    fill($("infoDocs"), (s.documents || []).map((d) => el("li", {}, nm(d))));
+    fill($("infoFacts"),
+      el("span", { class: "chip" }, t("remaining", { n: s.remaining })),
+      el("span", { class: "chip" }, t("waiting", { n: s.waiting })),
+      el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
+    $("infoUnavailable").hidden = !!s.available;
+    $("infoUnavailable").textContent = s.available ? "" : unavailableReason(s);
+    $("takeBtn").disabled = !s.available;
+  }
+
+  function groupsFor(s) {
+    if (!state.data || !s) return [];
+    return state.data.priority_groups.filter((g) => (s.priority_groups || []).includes(g.code));
+  }
+  function renderPriority() {
+    fill($("groupList"), groupsFor(state.service).map((g) => el("button", {
+      type: "button", class: "btn group big", "data-group": g.code, on: () => issue(g.code),
+    }, nm(g.name))));
+  }
+
+  async function issue(priority) {
+    const s = state.service;
+    if (!s || state.busy) return;
+    state.busy = true;
+    $("busy").hidden = false;
+    let r = null, body = null;
+    try {
+      r = await fetch("/api/tickets", {
+        method: "POST", cache: "no-store", signal: timeout(10000),
+        headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
+        body: JSON.stringify({ service: s.code, lang: state.lang, priority: priority || null }),
+      });
+      try { body = await r.json(); } catch (e) { body = null; }
+    } catch (e) {
+      r = null;
+    } finally {
+      state.busy = false;
+      $("busy").hidden = true;
+    }
+    if (r && r.status === 201 && body && body.ok) {
+      state.ticket = Object.assign({}, body, { area: s.area, priorityGroup: priority || null, printFailed: body.printing === false });
+      state.stack = [];
+      show("ticket", false);
+      startTicketCountdown();
+      requestRefresh();
+      return;
+    }
+    if (!r) { setOnline(false, "http"); fetchServices(); return modal(t("err_unavailable_title"), t("err_unavailable")); }
+    const code = body && body.error;
+    if (r.status === 401) return showSetup(true);
+    if (code === "capacity_reached") {
+      const text = body.scope === "center" ? t("err_center_full") : body.scope === "closing" ? t("err_closing") : t("err_full");
+      fetchServices();
+      return modal(t("err_full_title"), text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity");
+    }
+    if (code === "center_closed") {
+      fetchServices();
+      return modal(t("err_closed_title"), t("err_closed"), body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed");
+    }
+    if (r.status === 429) return modal(t("err_rate_title"), t("err_rate"), "", "rate");
+    if (r.status >= 500 || r.status === 0) return modal(t("err_unavailable_title"), t("err_unavailable"), "", "unavailable");
+    return modal(t("err_generic_title"), t("err_generic"), "", "generic");
+  }
+
+  function renderTicket() {
+    const k = state.ticket;
+    if (!k) return;
+    const area = areaByCode(k.area);
+    const svc = state.data && state.data.services.find((s) => s.code === k.service);
+    $("ticketNumber").textContent = k.number;
+    $("ticketService").textContent = svc ? nm(svc.name) : k.service_name;
+    $("ticketArea").textContent = [area ? nm(area.name) : "", hallName(area)].filter(Boolean).join(" · ");
+    $("ticketAhead").textContent = k.ahead > 0 ? t("ahead", { n: k.ahead }) : t("ahead_none");
+    $("ticketEta").textContent = k.eta_minutes > 0 ? t("eta", { m: k.eta_minutes }) : t("eta_now");
+    const group = k.priorityGroup && state.data ? state.data.priority_groups.find((g) => g.code === k.priorityGroup) : null;
+    $("ticketPriority").hidden = !group;
+    $("ticketPriority").textContent = group ? t("priority_mark", { group: nm(group.name) }) : "";
+    const ps = $("printState");
+    ps.className = "print-state" + (k.printFailed ? " fault" : "");
+    ps.dataset.state = k.printFailed ? "failed" : "printing";
+    if (k.printFailed) fill(ps, el("strong", {}, t("print_failed_title")), el("span", {}, t("print_failed")));
+    else fill(ps, el("span", {}, t("take_paper")));
+    const qr = "/kiosk/qr.svg?data=" + encodeURIComponent(k.status_url);
+    if ($("ticketQr").getAttribute("src") !== qr) $("ticketQr").setAttribute("src", qr);
+    updateCountdown();
+  }
+
+  let countdownEnd = 0, countdownTimer = null;
+  function ticketSeconds() {
+    // A ticket that did not print stays up much longer: the citizen may need to copy or photograph it.
+    const base = IDLE_MS / 1000;
+    return state.ticket && state.ticket.printFailed ? Math.max(base * 4, 120) : base;
+  }
+  function startTicketCountdown() {
+    stopTicketCountdown();
+    countdownEnd = Date.now() + ticketSeconds() * 1000;
+    countdownTimer = setInterval(() => { if (Date.now() >= countdownEnd) goStart(); else updateCountdown(); }, 1000);
+    updateCountdown();
+  }
+  function stopTicketCountdown() { clearInterval(countdownTimer); countdownTimer = null; }
+  function updateCountdown() {
+    const left = Math.max(0, Math.ceil((countdownEnd - Date.now()) / 1000));
+    $("countdown").textContent = countdownTimer ? t("closing_in", { s: left }) : "";
+  }
+
+  // --- messages --------------------------------------------------------------------------------
+  let modalAfter = null;
+  function modal(title, text, more, kind) {
+    $("modalTitle").textContent = title;
+    $("modalText").textContent = text;
+    $("modalMore").textContent = more || "";
+    $("modalMore").hidden = !more;
+    $("modal").dataset.kind = kind || "";
+    $("modal").hidden = false;
+    modalAfter = kind === "capacity" || kind === "closed" ? () => { if (state.screen === "priority") back(); } : null;
+  }
+  function closeModal() {
+    $("modal").hidden = true;
+    const after = modalAfter; modalAfter = null;
+    if (after) after();
+  }
+
+  // --- wiring -------------------------------------------------------------------------------
+  $("startBtn").addEventListener("click", () => go("areas"));
+  $("backBtn").addEventListener("click", back);
+  $("homeBtn").addEventListener("click", goStart);
+  $("searchBtn").addEventListener("click", () => { state.query = ""; go("search"); });
+  $("takeBtn").addEventListener("click", () => {
+    if (!state.service || !state.service.available) return;
+    if (groupsFor(state.service).length) go("priority"); else issue(null);
+  });
+  $("priorityNo").addEventListener("click", () => issue(null));
+  $("doneBtn").addEventListener("click", goStart);
+  $("modalOk").addEventListener("click", closeModal);
+
+  if (!TOKEN) {
+    setLang("az", false);
+    showSetup(false);
+    return;
+  }
+  try { const cached = JSON.parse(localStorage.getItem(CACHE_KEY) || "null"); if (cached) state.data = cached; } catch (e) { /* ignore */ }
+  goStart();
+  fetchServices();
+  connectSocket();
+})();
