@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,19 @@ from server.core.model import Counter, CounterState, Event, Status, Ticket
 Subscriber = Callable[[list[Event]], None]
 
 _TICKET_FIELDS = tuple(Ticket.__dataclass_fields__)
+
+
+_COLUMNS = tuple(f for f in _TICKET_FIELDS if f != "id")
+_INSERT_TICKET = f"INSERT INTO tickets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_UPDATE_TICKET = f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE id = ?"
+
+
+def _ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+    # Plain getattr: dataclasses.asdict deep-copies every field, which shows on the hot path.
+    values = [getattr(ticket, c) for c in _COLUMNS]
+    values[_COLUMNS.index("status")] = ticket.status.value
+    values[_COLUMNS.index("specific_call")] = int(ticket.specific_call)
+    return tuple(values)
 
 
 def _ticket(row: sqlite3.Row) -> Ticket:
@@ -152,22 +165,11 @@ class SQLiteTx:
 
     # tickets
     def insert_ticket(self, ticket: Ticket) -> Ticket:
-        data = asdict(ticket)
-        data.pop("id")
-        data["status"] = ticket.status.value
-        data["specific_call"] = int(ticket.specific_call)
-        cols = ", ".join(data)
-        marks = ", ".join("?" * len(data))
-        cur = self._ex(f"INSERT INTO tickets ({cols}) VALUES ({marks})", tuple(data.values()))
+        cur = self._ex(_INSERT_TICKET, _ticket_values(ticket))
         return replace(ticket, id=int(cur.lastrowid or 0))
 
     def save_ticket(self, ticket: Ticket) -> None:
-        data = asdict(ticket)
-        tid = data.pop("id")
-        data["status"] = ticket.status.value
-        data["specific_call"] = int(ticket.specific_call)
-        sets = ", ".join(f"{k} = ?" for k in data)
-        self._ex(f"UPDATE tickets SET {sets} WHERE id = ?", (*data.values(), tid))
+        self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))
 
     def get_ticket(self, ticket_id: int) -> Ticket | None:
         row = self._ex("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()

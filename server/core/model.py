@@ -1,7 +1,7 @@
 """The queue's data: tickets, counters and the domain events they produce."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -102,8 +102,7 @@ class Event:
 
     def public(self) -> dict[str, Any]:
         """The event as sent to displays and kiosks: nothing that identifies a person."""
-        data = asdict(self)
-        data.pop("actor", None)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "actor"}
         data["event"] = self.name
         return data
 

@@ -89,7 +89,7 @@
         ? `<button type="button" class="btn tiny call" data-call="${N.esc(t.number)}" ${x.can.callSpecific && !desk.busy ? "" : "disabled"}>${N.esc(N.t("call_this"))}</button>` : "";
       return `<li class="${t.over_target ? "over" : ""} ${t.priority ? "has-prio" : ""}" data-number="${N.esc(t.number)}">
           <b class="num">${N.esc(t.number)}</b>
-          <span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}${t.target_counter ? ` · <i>${N.esc(N.t("for_counter", { n: t.target_counter }))}</i>` : ""}${prio ? `<br>${prio}` : ""}</span>
+          <span class="what"><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>${t.target_counter ? `<i class="for">${N.esc(N.t("for_counter", { n: t.target_counter }))}</i>` : ""}${prio ? `<span class="prio-line">${prio}</span>` : ""}</span>
           <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span>
           ${call}
         </li>`;

@@ -101,13 +101,15 @@
                 ${t.status === "called" ? `<span class="recalls ${t.recalls >= limit ? "at-limit" : ""}">${N.esc(N.t("recall_count", { n: t.recalls, max: limit }))}</span>` : ""}</div>
               <div class="svc">${N.esc(N.serviceName(t.service, t.service_name))}${moved ? ` <small>← ${N.esc(N.serviceName(t.original_service))}</small>` : ""}</div>
               <div class="timer" data-since="${since}">${N.fmtDuration(N.serverNow() - since)}</div>
-              ${t.priority ? `<div class="prio">★ ${N.esc(N.groupName(t.priority))}${t.priority_verified_by ? ` · ✓ ${N.esc(N.t("verified_by", { who: t.priority_verified_by }))}` : ""}</div>` : ""}
+              ${t.priority ? `<div class="prio">★ ${N.esc(N.groupName(t.priority))}${t.priority_verified_by
+                ? ` <span class="verified">✓ ${N.esc(N.t("verified_by", { who: t.priority_verified_by }))}</span>`
+                : ` <button type="button" class="btn tiny" data-verify="${N.esc(t.number)}" ${x.mayAct ? "" : "disabled"}>${N.esc(N.t("verify"))}</button>`}</div>` : ""}
               ${t.note ? `<div class="note">${N.esc(N.t("transferred_note", { note: t.note }))}</div>` : ""}
             </div></div>`;
       } else {
         ticket = `<div class="ticket empty"><div class="hint">${N.esc(N.t("no_ticket"))}</div>
                   <p class="big-hint">${N.esc(x.limitReached ? N.t("limit_reached") : x.waiting.length ? N.t("press_next") : N.t("nothing_to_call"))}</p>
-                  <div class="idle">⏱ <span data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span></div></div>`;
+                  <div class="idle">${N.esc(N.t("idle_for"))} <span data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span></div></div>`;
       }
       // The primary action: open, resume or call next.
       let primary;
@@ -133,7 +135,7 @@
           <div class="finish-row"><span class="label">${N.esc(N.t("finish_with"))}</span><div class="row outcomes">${outcomes}</div></div>
           <div class="row two">
             ${btn("transfer", "⇄ " + N.esc(N.t("transfer")), can.transfer, "")}
-            ${btn("park", "⏸ " + N.esc(N.t("park")), can.park, "")}
+            ${btn("park", "‖ " + N.esc(N.t("park")), can.park, "")}
           </div>
           <div class="row foot">
             ${c.state === "paused" ? btn("resume", N.esc(N.t("resume")), can.resume, "small") : btn("pause", "☕ " + N.esc(N.t("pause")), can.pause, "small")}
@@ -189,6 +191,8 @@
     };
 
     root.addEventListener("click", (ev) => {
+      const v = ev.target.closest("button[data-verify]");
+      if (v && !v.disabled) { v.disabled = true; N.verifyPriority(v.dataset.verify); return; }
       const b = ev.target.closest("button[data-act]");
       if (!b || b.disabled) return;
       desk.act(b.dataset.act, { outcome: b.dataset.outcome });

@@ -53,7 +53,8 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "Bu səhifəyə giriş icazəniz yoxdur",
     not_allowed_text: "Nəzarətçi paneli yalnız nəzarətçilər və administratorlar üçündür.",
     go_counter: "Masa səhifəsinə keç", minutes_short: "{m} dəq",
-    printer_ok: "işləyir", job_status: "Vəziyyət",
+    printer_ok: "işləyir", job_status: "Vəziyyət", idle_for: "Boşdur:",
+    tab_queues: "Növbələr", tab_over: "Hədəfdən çox", tab_printers: "Printerlər", tab_audit: "Jurnal",
   },
   ru: {
     app_counter: "Окно", app_supervisor: "Панель супервайзера",
@@ -103,7 +104,8 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "Нет доступа к этой странице",
     not_allowed_text: "Панель супервайзера доступна только супервайзерам и администраторам.",
     go_counter: "Перейти к окну оператора", minutes_short: "{m} мин",
-    printer_ok: "работает", job_status: "Статус",
+    printer_ok: "работает", job_status: "Статус", idle_for: "Свободно:",
+    tab_queues: "Очереди", tab_over: "Дольше цели", tab_printers: "Принтеры", tab_audit: "Журнал",
   },
   en: {
     app_counter: "Counter", app_supervisor: "Supervisor view",
@@ -153,7 +155,8 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "You are not allowed here",
     not_allowed_text: "The supervisor view is for supervisors and administrators only.",
     go_counter: "Go to the counter page", minutes_short: "{m} min",
-    printer_ok: "working", job_status: "Status",
+    printer_ok: "working", job_status: "Status", idle_for: "Idle for",
+    tab_queues: "Queues", tab_over: "Over target", tab_printers: "Printers", tab_audit: "Audit",
   },
 };
 

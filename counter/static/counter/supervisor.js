@@ -122,7 +122,7 @@
     renderTabs(snap);
     const c = selected != null && snap.counters.find((x) => x.number === selected);
     $("services-btn").hidden = !c;
-    $("act-title").textContent = c ? N.t("act_for", { n: N.name(c.name) || c.number }) : N.t("select_counter");
+    $("act-title").textContent = c ? N.t("act_for", { n: c.number }) : N.t("select_counter");
     desk.counter = c ? c.number : null;
     desk.render();
   }
@@ -134,7 +134,7 @@
     if (!c) return;
     await N.loadCatalog();
     const dlg = $("services-dialog");
-    dlg.querySelector(".dlg-title").textContent = N.t("services_title", { n: N.name(c.name) || c.number });
+    dlg.querySelector(".dlg-title").textContent = N.t("services_title", { n: c.number });
     N.applyI18n(dlg);
     const current = new Set(c.services);
     dlg.querySelector(".svc-pick").innerHTML = N.catalog.areas.map((a) => {
