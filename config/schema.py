@@ -109,7 +109,7 @@ class Policy(_Frozen):
     kiosk_rate_limit: str = "20 per minute"
     kiosk_idle_seconds: int = Field(default=30, ge=5)
     board_flash_seconds: int = Field(default=8, ge=1)
-    outcomes: tuple[str, ...] = ("served", "documents-missing", "referred", "consultation")
+    outcomes: tuple[str, ...] = Field(default=("served", "documents-missing", "referred", "consultation"), min_length=1)
     service_window: int = Field(default=20, ge=1, description="how many recent services feed the live service rate")
 
 
@@ -223,9 +223,14 @@ class CenterConfig(_Frozen):
         for c in self.counters:
             for code in c.services:
                 _ref(code, services, f"counter {c.number}: service")
+            if len(set(c.services)) != len(c.services):
+                raise ValueError(f"counter {c.number}: a service is listed twice")
+        missing = [x for x in self.center.announce_languages if x not in self.center.languages]
+        if missing:
+            raise ValueError(f"center.announce_languages {missing} must also be in center.languages")
         counters = {c.number for c in self.counters}
         for b in self.boards:
-            for n in b.counters:
+            for n in (*b.counters, *((b.single_counter,) if b.single_counter is not None else ())):
                 _ref(n, counters, f"board {b.name!r}: counter")
             for code in b.areas:
                 _ref(code, areas, f"board {b.name!r}: area")
@@ -269,6 +274,9 @@ def _ref(value: object, known: set, where: str) -> None:
     if value not in known:
         from difflib import get_close_matches
 
+        if isinstance(value, int):
+            hint = f" (counters are {min(known)}-{max(known)})" if known else ""
+            raise ValueError(f"{where} {value} is not defined{hint}")
         near = get_close_matches(str(value), [str(k) for k in known], n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise ValueError(f"{where} {value!r} is not defined{hint}")

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("display", __name__, url_prefix="/display", template_folder="templates", static_folder="static",
                static_url_path="/static/display")
 
-# A ticket number as the core makes it: one capital letter (Azerbaijani alphabet), a hyphen, digits.
-NUMBER = re.compile(r"^[A-ZƏÇĞİÖŞÜ]-\d{1,4}$")
+# A ticket number as the core makes it: one capital letter (Azerbaijani alphabet), a hyphen,
+# ASCII digits ([0-9], not \d, which also takes Arabic-Indic and other digits).
+NUMBER = re.compile(r"^[A-ZƏÇĞİÖŞÜ]-[0-9]{1,4}$")
 _EXTENSION = "novbe-announcer"
 _announcer_lock = threading.Lock()
 

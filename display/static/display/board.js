@@ -123,7 +123,12 @@
       };
     }
     state.flashSeconds = snap.flash_seconds || 8;
-    if (typeof snap.now === "number") state.clockOffset = snap.now * 1000 - Date.now();
+    if (typeof snap.now === "number") {
+      // The board shows the server's center clock, whatever this PC's clock says.
+      state.clockOffset = snap.now * 1000 - Date.now();
+      lastDate = null;
+      tick();
+    }
     state.waiting = {};
     Object.keys(snap.waiting || {}).forEach(function (k) { state.waiting[k] = snap.waiting[k]; });
     state.counters = {};
