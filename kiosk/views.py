@@ -49,12 +49,12 @@ def _base_url() -> str:
 
 @bp.get("/")
 def index() -> Any:
+    """The kiosk page, with its strings and the idle timeout; it finds its data through the API."""
     cfg = _novbe().cfg
     boot = {
         "idle_seconds": cfg.policy.kiosk_idle_seconds,
         "languages": [lang for lang in LANGS if lang in cfg.center.languages],
         "center": {"az": cfg.center.name.az, "ru": cfg.center.name.get("ru"), "en": cfg.center.name.get("en")},
-        "timezone": cfg.center.timezone,
         "i18n": catalog(),
     }
     resp = Response(render_template("kiosk/index.html", boot=boot))
@@ -85,6 +85,7 @@ def _status_strings(lang: str) -> dict[str, str]:
 
 @status_bp.get("/t/<token>")
 def status(token: str) -> Any:
+    """The citizen's live status page (the ticket's QR code), in the ticket's language."""
     try:
         data = api.ticket_status(token=token).get_json()
     except QueueError:

@@ -9,6 +9,7 @@ commit, the events the transaction appended go to the subscribers, in commit ord
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
 import time
@@ -135,6 +136,16 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return len(MIGRATIONS)
+
+
+class _Rows(list):  # type: ignore[type-arg]
+    """Fetched rows that still answer ``fetchone()`` / ``fetchall()`` like the cursor they came from."""
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
 
 
 class SQLiteTx:
@@ -271,37 +282,74 @@ class SQLiteStore:
         self.synchronous = synchronous
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self._pool: queue.Queue[sqlite3.Connection] = queue.Queue()
+        self._spare: list[sqlite3.Connection] = []
+        self.pool_size = 8
         self._lock = threading.Lock()
         self._subscribers: list[Subscriber] = []
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.version = migrate(self.connection())
+        with self._borrow() as conn:
+            self.version = migrate(conn)
         self._seed_counters()
 
-    # connections: one per thread (a sqlite3 connection must stay in its thread)
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+    # Connections come from a small pool and are lent to one thread (or greenlet) at a time:
+    # the threaded server runs each request in a new thread, so per-thread connections would
+    # be opened once per request and, as measured, never closed.
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection while it is inside a transaction, else one lent from the pool."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
+        if conn is not None:
+            yield conn
+            return
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        self._local.conn = conn
+        try:
+            yield conn
+        finally:
+            self._local.conn = None
+            if self._pool.qsize() < self.pool_size:
+                self._pool.put(conn)
+            else:
+                conn.close()
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> "_Rows":
+        with self._borrow() as conn:
+            return _Rows(conn.execute(sql, params).fetchall())
+
+    def connection(self) -> sqlite3.Connection:
+        """A connection of this store's own (for diagnostics and tests; closed by :meth:`close`)."""
+        conn = self._open()
+        self._spare.append(conn)
         return conn
 
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection wrapped by sqlite-utils, for reports and admin queries."""
+        """A connection wrapped by sqlite-utils, for reports and admin queries."""
         return sqlite_utils.Database(self.connection())
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every idle pooled connection and the ones handed out by :meth:`connection`."""
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+        for conn in self._spare:
             conn.close()
-            self._local.conn = None
+        self._spare.clear()
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call ``callback(events)`` after every commit that appended events, in commit order."""
@@ -310,8 +358,7 @@ class SQLiteStore:
     @contextmanager
     def write(self) -> Iterator[SQLiteTx]:
         """One ``BEGIN IMMEDIATE`` transaction; events are published only after it commits."""
-        conn = self.connection()
-        with self._lock:
+        with self._lock, self._borrow() as conn:
             conn.execute("BEGIN IMMEDIATE")
             tx = SQLiteTx(conn, self.cfg.center.id)
             try:
@@ -328,12 +375,12 @@ class SQLiteStore:
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: every query inside sees the same snapshot."""
-        conn = self.connection()
-        conn.execute("BEGIN")
-        try:
-            yield SQLiteTx(conn, self.cfg.center.id)
-        finally:
-            conn.execute("COMMIT")
+        with self._borrow() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield SQLiteTx(conn, self.cfg.center.id)
+            finally:
+                conn.execute("COMMIT")
 
     def _seed_counters(self) -> None:
         """Give every configured counter a row; a counter not yet used today takes its configured services."""
@@ -354,18 +401,18 @@ class SQLiteStore:
 
     def last_seq(self) -> int:
         """The newest event's sequence number."""
-        row = self.connection().execute("SELECT max(seq) FROM events").fetchone()
+        row = self._query("SELECT max(seq) FROM events").fetchone()
         return int(row[0] or 0)
 
     def events_since(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
         """Events after ``seq`` (public form), oldest first."""
-        rows = self.connection().execute(
+        rows = self._query(
             "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
         return [{**json.loads(r["payload"]), "seq": r["seq"]} for r in rows]
 
     def audit(self, *, day_start: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
         """The audit trail: who did what to which ticket at which counter, newest first."""
-        rows = self.connection().execute(
+        rows = self._query(
             "SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ? "
             "ORDER BY seq DESC LIMIT ?", (day_start, limit)).fetchall()
         return [{"seq": r["seq"], "event": r["name"], "at": r["at"], "actor": r["actor"],
@@ -374,36 +421,36 @@ class SQLiteStore:
     def tickets_of_day(self, day: str, statuses: Iterable[str] | None = None) -> list[Ticket]:
         """Tickets of one business day, oldest first."""
         if statuses is None:
-            rows = self.connection().execute("SELECT * FROM tickets WHERE day = ? ORDER BY id", (day,)).fetchall()
+            rows = self._query("SELECT * FROM tickets WHERE day = ? ORDER BY id", (day,)).fetchall()
         else:
             st = list(statuses)
-            rows = self.connection().execute(
+            rows = self._query(
                 f"SELECT * FROM tickets WHERE day = ? AND status IN ({', '.join('?' * len(st))}) ORDER BY id",
                 (day, *st)).fetchall()
         return [_ticket(r) for r in rows]
 
     def recent_calls(self, day: str, limit: int = 10) -> list[Ticket]:
         """The most recently called tickets still at a counter or served, newest first."""
-        rows = self.connection().execute(
+        rows = self._query(
             "SELECT * FROM tickets WHERE day = ? AND called_at IS NOT NULL AND status IN ('called', 'serving', 'done') "
             "ORDER BY called_at DESC LIMIT ?", (day, limit)).fetchall()
         return [_ticket(r) for r in rows]
 
     def waiting_counts(self, day: str) -> dict[str, int]:
         """Waiting tickets per service."""
-        rows = self.connection().execute(
+        rows = self._query(
             "SELECT service, count(*) FROM tickets WHERE day = ? AND status = 'waiting' GROUP BY service", (day,))
         return {r[0]: r[1] for r in rows}
 
     def daily_counts(self, day: str, kind: str) -> dict[str, int]:
         """Issued-ticket counts for one day, per key of ``kind`` ('center' or 'service')."""
-        rows = self.connection().execute("SELECT key, n FROM daily_counts WHERE day = ? AND kind = ?", (day, kind))
+        rows = self._query("SELECT key, n FROM daily_counts WHERE day = ? AND kind = ?", (day, kind))
         return {r[0]: r[1] for r in rows}
 
     # meta
     def meta(self, key: str) -> str | None:
         """A stored setting (e.g. the session secret)."""
-        row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -415,12 +462,12 @@ class SQLiteStore:
     # users and devices (hashes only; the auth module decides)
     def user(self, username: str) -> dict[str, Any] | None:
         """A staff account row."""
-        row = self.connection().execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+        row = self._query("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
         return dict(row) if row else None
 
     def users(self) -> list[dict[str, Any]]:
         """All staff accounts (without password hashes)."""
-        rows = self.connection().execute("SELECT username, role, disabled, locked_until FROM users ORDER BY username")
+        rows = self._query("SELECT username, role, disabled, locked_until FROM users ORDER BY username")
         return [dict(r) for r in rows]
 
     def put_user(self, username: str, pw_hash: str, role: str) -> None:
@@ -447,7 +494,7 @@ class SQLiteStore:
 
     def count_users(self) -> int:
         """How many staff accounts exist."""
-        return int(self.connection().execute("SELECT count(*) FROM users").fetchone()[0])
+        return int(self._query("SELECT count(*) FROM users").fetchone()[0])
 
     def put_device(self, kind: str, name: str, token_hash: str) -> None:
         """Create a kiosk or display device, or give it a new token."""
@@ -459,12 +506,12 @@ class SQLiteStore:
 
     def device_by_hash(self, token_hash: str) -> dict[str, Any] | None:
         """The device holding a token (by its hash)."""
-        row = self.connection().execute("SELECT id, kind, name FROM devices WHERE token_hash = ?", (token_hash,)).fetchone()
+        row = self._query("SELECT id, kind, name FROM devices WHERE token_hash = ?", (token_hash,)).fetchone()
         return dict(row) if row else None
 
     def devices(self) -> list[dict[str, Any]]:
         """All devices."""
-        return [dict(r) for r in self.connection().execute("SELECT kind, name, created_at FROM devices ORDER BY kind, name")]
+        return [dict(r) for r in self._query("SELECT kind, name, created_at FROM devices ORDER BY kind, name")]
 
     # print spool (the printers package's JobQueue protocol is adapted in server.printing)
     def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
@@ -502,14 +549,14 @@ class SQLiteStore:
 
     def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
         """Recent print jobs with their ticket number, newest first."""
-        rows = self.connection().execute(
+        rows = self._query(
             "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number "
             "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
 
     def print_job_ticket(self, job_id: int) -> Ticket | None:
         """The ticket a print job prints."""
-        row = self.connection().execute(
+        row = self._query(
             "SELECT t.* FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id WHERE j.id = ?", (job_id,)).fetchone()
         return _ticket(row) if row else None
 
@@ -522,8 +569,8 @@ class SQLiteStore:
 
     def printers(self) -> list[dict[str, Any]]:
         """Every printer's last known state."""
-        return [dict(r) for r in self.connection().execute("SELECT * FROM printers ORDER BY url")]
+        return [dict(r) for r in self._query("SELECT * FROM printers ORDER BY url")]
 
     def integrity_ok(self) -> bool:
         """``PRAGMA integrity_check`` says ok."""
-        return self.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return self._query("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -7,14 +7,15 @@ when the domain refuses the move in the current state (which proves the checks l
 """
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
 
 from server import auth
 from server.app import create_app
@@ -26,17 +27,28 @@ USERS = {"op1": "operator", "op2": "operator", "boss": "supervisor", "admin": "a
 ROLES = ("anonymous", "op2", "op1", "boss", "admin")   # refused ones first: allowed ones change state
 
 
-def make_app(path: Path, clock: Any) -> Any:
-    app = create_app({"DATABASE": str(path), "TESTING": True, "START_DEVICES": False, "CLOCK": clock})
-    store = app.extensions["novbe"].store
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the staff accounts, made once: password hashing is slow on purpose."""
+    from config import loader
+    from server.store import SQLiteStore
+
+    path = tmp_path_factory.mktemp("template") / "novbe.db"
+    store = SQLiteStore(path, loader.load(None))
     for name, role in USERS.items():
         auth.add_user(store, name, PASSWORD, role)
-    return app
+    store.close()
+    return path
+
+
+def make_app(path: Path, clock: Any, template: Path) -> Any:
+    shutil.copyfile(template, path)
+    return create_app({"DATABASE": str(path), "TESTING": True, "START_DEVICES": False, "CLOCK": clock})
 
 
 @pytest.fixture
-def app(tmp_path: Path, clock: Any) -> Any:
-    app = make_app(tmp_path / "novbe.db", clock)
+def app(tmp_path: Path, clock: Any, template_db: Path) -> Any:
+    app = make_app(tmp_path / "novbe.db", clock, template_db)
     yield app
     app.extensions["novbe"].store.close()
 
@@ -50,18 +62,8 @@ def login(app: Any, name: str) -> Any:
     return client
 
 
-def anonymous(app: Any) -> Any:
-    """A client that is not logged in but holds a valid CSRF pair, so the login check itself answers."""
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["csrf_token"] = "anonymous-raw-token"
-    signed = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("anonymous-raw-token")
-    client.environ_base["HTTP_X_CSRFTOKEN"] = signed
-    return client
-
-
 def client_for(app: Any, role: str) -> Any:
-    return anonymous(app) if role == "anonymous" else login(app, role)
+    return app.test_client() if role == "anonymous" else login(app, role)
 
 
 # --- the state every case starts from ------------------------------------------------------
@@ -242,8 +244,8 @@ def test_post_without_the_csrf_header_is_refused(app: Any) -> None:
     assert r.status_code == 400 and r.json["error"] == "csrf_failed"
     r = op1.put(f"{C}/services", json={"services": ["EMP-01"]})
     assert r.status_code == 400 and r.json["error"] == "csrf_failed"
-    r = app.test_client().post(f"{C}/call-next")                     # anonymous, no token at all
-    assert r.status_code == 400 and r.json["error"] == "csrf_failed"
+    r = app.test_client().post(f"{C}/call-next")          # anonymous: the login check answers first
+    assert r.status_code == 401 and r.json["error"] == "unauthorized"
     op1.environ_base["HTTP_X_CSRFTOKEN"] = "forged"
     assert op1.post(f"{C}/call-next").json["error"] == "csrf_failed"
 
@@ -323,8 +325,12 @@ def test_socket_actions_answer_like_http(app: Any) -> None:
         assert moved["ok"] and moved["ticket"]["status"] == "waiting"
         assert sc.emit("call-next", {"counter": "1"}, namespace="/counter", callback=True)["error"] == "invalid_request"
         assert sc.emit("pause", {"counter": 1}, namespace="/counter", callback=True)["error"] == "invalid_request"
-        # The staff room hears the committed events, with their sequence numbers and actor.
-        events = [m for m in sc.get_received("/counter") if m["name"] == "ticket-called"]
+        # The staff room hears the committed events (sent by the publisher task), with their sequence numbers and actor.
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            events += [m for m in sc.get_received("/counter") if m["name"] == "ticket-called"]
+            time.sleep(0.02)
         assert events and events[0]["args"][0]["actor"] == "op1" and events[0]["args"][0]["seq"] > 0
     finally:
         sc.disconnect("/counter")
@@ -380,11 +386,13 @@ def _race(clients: list[Any], stores: list[Any], counters: list[int]) -> list[st
 
 
 @pytest.mark.parametrize("separate", [False, True], ids=["one-server", "two-servers-one-file"])
-def test_two_counters_pressing_at_once_never_get_the_same_ticket(tmp_path: Path, clock: Any, separate: bool) -> None:
+def test_two_counters_pressing_at_once_never_get_the_same_ticket(tmp_path: Path, clock: Any, template_db: Path,
+                                                                separate: bool) -> None:
     """Counters 1 and 2 both serve EMP-01; one ticket waits; both press call-next at the same instant."""
     db = tmp_path / "race.db"
-    app1 = make_app(db, clock)
-    app2 = make_app(db, clock) if separate else app1     # two stores on one file: only SQLite serialises them
+    app1 = make_app(db, clock, template_db)
+    # Two stores on one file (as two server processes would be): only SQLite's BEGIN IMMEDIATE serialises them.
+    app2 = create_app({"DATABASE": str(db), "TESTING": True, "START_DEVICES": False, "CLOCK": clock}) if separate else app1
     store = app1.extensions["novbe"].store
     try:
         queue.open_counter(store, 1, operator="op1")

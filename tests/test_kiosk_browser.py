@@ -35,9 +35,11 @@ FLOWS = {
 
 @contextmanager
 def kiosk_page(browser: Any, server: Any, *, token: str | None = "kiosk-1", viewport: dict[str, int] = KIOSK,
-               errors: list[str] | None = None) -> Iterator[Any]:
+               errors: list[str] | None = None, fake_clock: bool = False) -> Iterator[Any]:
     """A touch-screen page on the kiosk, set up with the kiosk's device token on first visit."""
     context = browser.new_context(viewport=viewport, has_touch=True, locale="az-AZ")
+    if fake_clock:
+        context.clock.install()   # time still runs; the test may jump it ahead
     page = context.new_page()
     seen = errors if errors is not None else []
     page.on("pageerror", lambda exc: seen.append(str(exc)))
@@ -75,7 +77,7 @@ def staff_ticket(server: Any, number: str) -> dict[str, Any]:
 @pytest.mark.parametrize("lang", ["az", "ru", "en"])
 def test_kiosk_flow(browser, live_server, screenshot_dir, lang):
     area, service, group, words = FLOWS[lang]
-    with kiosk_page(browser, live_server) as page:
+    with kiosk_page(browser, live_server, fake_clock=lang == "en") as page:
         wait_loaded(page)
         # The token went to localStorage and left the address bar.
         assert "token" not in page.url
@@ -132,7 +134,10 @@ def test_kiosk_flow(browser, live_server, screenshot_dir, lang):
         status = requests.get(status_url, timeout=5)
         assert status.status_code == 200 and number in status.text
 
-        tap(page, "#doneBtn")
+        if lang == "en":
+            page.clock.fast_forward(31_000)     # the confirmation goes back to the start by itself
+        else:
+            tap(page, "#doneBtn")
         page.wait_for_selector("#s-start:not([hidden])")
         assert page.locator("html").get_attribute("lang") == "az"   # the next citizen starts in Azerbaijani
 
@@ -189,19 +194,17 @@ def _fake_issue(printing: bool) -> Any:
 
 
 def test_kiosk_printer_fault_and_messages(browser, live_server, screenshot_dir):
-    with kiosk_page(browser, live_server) as page:
+    with kiosk_page(browser, live_server, fake_clock=True) as page:
         wait_loaded(page)
         tap(page, "#langBig [data-lang=en]")
         tap(page, "#startBtn")
         tap(page, "[data-area=labour]")
         tap(page, "#serviceList [data-service].card:not(.disabled)")
         page.wait_for_selector("#s-info:not([hidden])")
-        to_priority = page.locator("#groupList")
 
-        def take(choice: str = "#priorityNo") -> None:
+        def take() -> None:
             tap(page, "#takeBtn")
-            if to_priority.count() and page.locator("#s-priority").is_visible():
-                tap(page, choice)
+            tap(page, "#priorityNo")
 
         # The printer could not print: the ticket stands, the number stays up much longer.
         page.route("**/api/tickets", _fake_issue(printing=False))
@@ -216,10 +219,15 @@ def test_kiosk_printer_fault_and_messages(browser, live_server, screenshot_dir):
         number = page.locator("#ticketNumber").inner_text()
         assert staff_ticket(live_server, number)["lang"] == "en"
         shot(page, screenshot_dir, "kiosk_en_printer_fault")
-        tap(page, "#doneBtn")
+        page.clock.fast_forward(45_000)          # longer than the usual 30 s: still there
+        assert page.locator("#s-ticket").is_visible() and page.locator("#ticketNumber").inner_text() == number
+        page.clock.fast_forward(90_000)          # then back to the start by itself, in Azerbaijani
+        page.wait_for_selector("#s-start:not([hidden])")
+        assert page.locator("html").get_attribute("lang") == "az"
         page.unroute("**/api/tickets")
 
         def message(status: int | None, body: dict[str, Any] | None, expect: str, name: str) -> None:
+            tap(page, "#langBig [data-lang=en]")
             tap(page, "#startBtn")
             tap(page, "[data-area=labour]")
             tap(page, "#serviceList [data-service].card:not(.disabled)")
@@ -255,7 +263,7 @@ def found(page: Any) -> list[str]:
 
 
 def test_kiosk_search_keyboard(browser, live_server, screenshot_dir):
-    with kiosk_page(browser, live_server) as page:
+    with kiosk_page(browser, live_server, fake_clock=True) as page:
         wait_loaded(page)
         tap(page, "#startBtn")
         tap(page, "#searchBtn")
@@ -297,6 +305,12 @@ def test_kiosk_search_keyboard(browser, live_server, screenshot_dir):
         tap(page, "#results [data-service=PEN-01]")
         page.wait_for_selector("#s-info:not([hidden])")
         assert "Yaşa görə əmək pensiyasının" in page.locator("#infoName").inner_text()
+
+        # A screen left alone returns to the start after the configured idle time (30 s).
+        page.clock.fast_forward(20_000)
+        assert page.locator("#s-info").is_visible()
+        page.clock.fast_forward(11_000)
+        page.wait_for_selector("#s-start:not([hidden])")
 
 
 # --- it keeps working across a server restart ---------------------------------------------------

@@ -120,11 +120,14 @@
   };
 
   // --- the live connection: snapshot on connect, re-ask on any newer event -------------------
-  const MIN_GAP_MS = 250;   // at most ~4 snapshot requests a second
+  // Snapshot requests are coalesced: one in flight at a time, and a token bucket (a burst of
+  // 4, refilled at 4 a second) so a quiet hall updates at once and a busy one costs the
+  // server at most ~4 snapshots a second per page.
+  const BURST = 4, PER_SECOND = 4;
   N.live = {
     socket: null, snap: null, seq: -1, skew: 0, connected: false,
     onSnapshot: [], onEvent: [], onStatus: [],
-    _inFlight: false, _pending: false, _last: 0, _timer: null,
+    _inFlight: false, _pending: false, _tokens: BURST, _refilled: Date.now(), _timer: null,
 
     connect() {
       if (this.socket) return;
@@ -154,18 +157,21 @@
       this.onSnapshot.forEach((f) => f(snap));
     },
 
-    /** Ask for a fresh snapshot, at most every MIN_GAP_MS, one request at a time. */
+    /** Ask for a fresh snapshot (coalesced, see above). */
     request() {
       if (!this.socket || !this.socket.connected) return;
       if (this._inFlight) { this._pending = true; return; }
-      const wait = this._last + MIN_GAP_MS - Date.now();
-      if (wait > 0) {
+      const now = Date.now();
+      this._tokens = Math.min(BURST, this._tokens + ((now - this._refilled) / 1000) * PER_SECOND);
+      this._refilled = now;
+      if (this._tokens < 1) {
+        const wait = Math.ceil(((1 - this._tokens) / PER_SECOND) * 1000);
         if (!this._timer) this._timer = setTimeout(() => { this._timer = null; this.request(); }, wait);
         return;
       }
+      this._tokens -= 1;
       this._inFlight = true;
       this._pending = false;
-      this._last = Date.now();
       this.socket.timeout(5000).emit("snapshot", null, (err, snap) => {
         this._inFlight = false;
         if (!err) {
@@ -194,15 +200,16 @@
   };
   N.minutesSince = (epoch) => Math.max(0, Math.floor((N.serverNow() - epoch) / 60));
   // Running timers: any element with data-since (epoch seconds) shows the time since then.
+  function put(el, text) { if (el.textContent !== text) el.textContent = text; }
   N.tick = function () {
     document.querySelectorAll("[data-since]").forEach((el) => {
-      el.textContent = N.fmtDuration(N.serverNow() - Number(el.dataset.since));
+      put(el, N.fmtDuration(N.serverNow() - Number(el.dataset.since)));
     });
     document.querySelectorAll("[data-wait-since]").forEach((el) => {
-      el.textContent = N.t("waited", { m: N.minutesSince(Number(el.dataset.waitSince)) });
+      put(el, N.t("waited", { m: N.minutesSince(Number(el.dataset.waitSince)) }));
     });
   };
-  setInterval(() => N.tick(), 1000);
+  setInterval(() => N.tick(), 250);   // a quarter second: the seconds turn over on time
 
   // --- messages ---------------------------------------------------------------------------
   N.toast = function (text, kind, detail) {

@@ -90,7 +90,8 @@
                   <p class="big-hint">${N.esc(text)}</p></div>`;
       } else if (c.state === "paused") {
         ticket = `<div class="ticket paused"><div class="state-line">${N.esc(N.t("paused_since", { reason: c.reason || "" }))}</div>
-                  <div class="timer" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</div></div>`;
+                  <div class="timer" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</div>
+                  <div class="since">${N.esc(N.t("since_clock", { t: N.fmtClock(c.since) }))}</div></div>`;
       } else if (t) {
         const since = t.status === "serving" && t.started_at ? t.started_at : t.called_at;
         const moved = t.original_service && t.original_service !== t.service;
@@ -138,7 +139,7 @@
             ${btn("park", "‖ " + N.esc(N.t("park")), can.park, "")}
           </div>
           <div class="row foot">
-            ${c.state === "paused" ? btn("resume", N.esc(N.t("resume")), can.resume, "small") : btn("pause", "☕ " + N.esc(N.t("pause")), can.pause, "small")}
+            ${btn("pause", "☕ " + N.esc(N.t("pause")), can.pause, "small")}
             ${btn("close", N.esc(N.t("close_counter")), can.close, "small danger-outline")}
             ${opts.extraFoot ? opts.extraFoot(x) : ""}
           </div>

@@ -42,7 +42,7 @@ window.NOVBE_TEXTS = {
     // supervisor
     counters: "Masalar", col_counter: "Masa", col_state: "Vəziyyət", col_operator: "Operator",
     col_now: "Hazırda", col_today: "Bu gün", col_waiting: "Növbə", serving_whom: "{n} — {svc}",
-    idle_since: "boşdur ({t}-dən)", closed_since: "bağlıdır", paused_why: "fasilə: {reason}",
+    idle_since: "boşdur · {t}", closed_since: "bağlıdır", paused_why: "fasilə: {reason}",
     queues: "Xidmətlər üzrə növbə", col_service: "Xidmət", col_longest: "Ən uzun gözləmə",
     col_target: "Hədəf", over_target: "Hədəfdən çox gözləyənlər", none: "Yoxdur",
     totals: "Bu günün yekunu", issued: "Verilib", cancelled: "Ləğv", in_queue: "Növbədə",
@@ -53,7 +53,7 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "Bu səhifəyə giriş icazəniz yoxdur",
     not_allowed_text: "Nəzarətçi paneli yalnız nəzarətçilər və administratorlar üçündür.",
     go_counter: "Masa səhifəsinə keç", minutes_short: "{m} dəq",
-    printer_ok: "işləyir", job_status: "Vəziyyət", idle_for: "Boşdur:",
+    printer_ok: "işləyir", job_status: "Vəziyyət", idle_for: "Boşdur:", since_clock: "Başlama vaxtı: {t}",
     tab_queues: "Növbələr", tab_over: "Hədəfdən çox", tab_printers: "Printerlər", tab_audit: "Jurnal",
   },
   ru: {
@@ -104,7 +104,7 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "Нет доступа к этой странице",
     not_allowed_text: "Панель супервайзера доступна только супервайзерам и администраторам.",
     go_counter: "Перейти к окну оператора", minutes_short: "{m} мин",
-    printer_ok: "работает", job_status: "Статус", idle_for: "Свободно:",
+    printer_ok: "работает", job_status: "Статус", idle_for: "Свободно:", since_clock: "с {t}",
     tab_queues: "Очереди", tab_over: "Дольше цели", tab_printers: "Принтеры", tab_audit: "Журнал",
   },
   en: {
@@ -155,7 +155,7 @@ window.NOVBE_TEXTS = {
     not_allowed_title: "You are not allowed here",
     not_allowed_text: "The supervisor view is for supervisors and administrators only.",
     go_counter: "Go to the counter page", minutes_short: "{m} min",
-    printer_ok: "working", job_status: "Status", idle_for: "Idle for",
+    printer_ok: "working", job_status: "Status", idle_for: "Idle for", since_clock: "since {t}",
     tab_queues: "Queues", tab_over: "Over target", tab_printers: "Printers", tab_audit: "Audit",
   },
 };
