@@ -80,6 +80,9 @@ class StoreJobs:
 
     def retry_print_job(self, job_id: int, error: str, delay_s: float) -> None:
         self.store.finish_print_job(job_id, "pending", error, delay_s)
+        t = self.store.print_job_ticket(job_id)
+        # The kiosk showing this number keeps it on screen longer: the paper will come later.
+        self.notify("print-retry", {"job": job_id, "number": t.number if t else None, "status": f"retry: {error}"})
 
     def fail_print_job(self, job_id: int, error: str) -> None:
         self.store.finish_print_job(job_id, "failed", error)
