@@ -126,7 +126,16 @@ def list_services() -> Any:
     lang = request.args.get("lang") or None
     if lang is not None and lang not in ("az", "ru", "en"):
         raise InvalidRequest("lang must be az, ru or en", field="lang")
-    return jsonify(snapshots.services(_app().store, lang))
+    data = snapshots.services(_app().store, lang)
+    # A kiosk sees only the areas configured for it (e.g. the coordination desk's own kiosk).
+    device = auth.device_for(_app().store, auth.bearer_token(), "kiosk")
+    kiosk = next((k for k in _app().cfg.kiosks if device and k.name == device["name"]), None)
+    if kiosk is not None:
+        data["kiosk"] = {"name": kiosk.name, "areas": list(kiosk.areas), "printer": bool(kiosk.printer)}
+        if kiosk.areas:
+            data["areas"] = [a for a in data["areas"] if a["code"] in kiosk.areas]
+            data["services"] = [x for x in data["services"] if x["area"] in kiosk.areas]
+    return jsonify(data)
 
 
 @endpoint("/tickets", ("POST",), summary="Issue a ticket (kiosk device token)", tag="kiosk",

@@ -238,3 +238,18 @@ def test_cancel_from_status_page(app, client):
     assert client.post(f"/api/status/{token}/cancel").json["ok"] is True
     assert client.post(f"/api/status/{token}/cancel").status_code == 409
     assert client.get("/api/status/unknown").status_code == 404
+
+
+def test_a_kiosk_sees_only_its_areas(tmp_path, clock):
+    cfg = mini_config(kiosks=[{"name": "kiosk-1", "areas": ["pension"]}, {"name": "kiosk-2"}])
+    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "k.db"), "CENTER_CONFIG": cfg, "CLOCK": clock,
+                      "START_DEVICES": False})
+    store = app.extensions["novbe"].store
+    one = {"Authorization": "Bearer " + auth.add_device(store, "kiosk", "kiosk-1")}
+    two = {"Authorization": "Bearer " + auth.add_device(store, "kiosk", "kiosk-2")}
+    c = app.test_client()
+    mine = c.get("/api/services", headers=one).json
+    assert [a["code"] for a in mine["areas"]] == ["pension"] and {s["area"] for s in mine["services"]} == {"pension"}
+    assert mine["kiosk"]["name"] == "kiosk-1"
+    assert len(c.get("/api/services", headers=two).json["areas"]) == 2
+    assert "kiosk" not in c.get("/api/services").json
