@@ -28,6 +28,7 @@ run: setup
 	$(BIN)/novbe run
 
 test: setup system-deps
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -79,6 +79,11 @@ class Publisher:
                 log.exception("listener failed on %s", event.name)
 
 
+def _sid() -> str:
+    """The Socket.IO session id of the current event (Flask-SocketIO sets it on the request)."""
+    return str(getattr(request, "sid"))
+
+
 def _store() -> Any:
     return current_app.extensions["novbe"].store
 
@@ -95,7 +100,7 @@ def display_connect(auth_data: Any = None) -> bool:
     if device is None:
         return False
     join_room("hall")
-    socketio.emit("snapshot", snapshots.display(_store()), namespace="/display", to=request.sid)
+    socketio.emit("snapshot", snapshots.display(_store()), namespace="/display", to=_sid())
     return True
 
 
@@ -110,7 +115,7 @@ def kiosk_connect(auth_data: Any = None) -> bool:
         return False
     join_room("hall")
     socketio.emit("snapshot", {"seq": _store().last_seq(), **snapshots.services(_store())},
-                  namespace="/kiosk", to=request.sid)
+                  namespace="/kiosk", to=_sid())
     return True
 
 
@@ -142,7 +147,7 @@ def counter_connect(auth_data: Any = None) -> bool:
     if user is None:
         return False
     join_room("staff")
-    socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=request.sid)
+    socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=_sid())
     return True
 
 

@@ -67,8 +67,8 @@ def _counter(row: sqlite3.Row) -> Counter:
 # --- migrations ---------------------------------------------------------------
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["tickets"].create({
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("tickets").create({
         "id": int, "token": str, "day": str, "letter": str, "seq_no": int, "number": str,
         "service": str, "original_service": str, "status": str, "issued_at": float,
         "lang": str, "priority": str, "priority_verified_by": str, "kiosk": str,
@@ -76,36 +76,36 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         "finished_at": float, "recalls": int, "outcome": str, "note": str, "specific_call": int,
     }, pk="id", not_null={"token", "day", "letter", "seq_no", "number", "service", "status", "issued_at"},
         defaults={"recalls": 0, "specific_call": 0, "lang": "az"})
-    db["tickets"].create_index(["token"], unique=True)
-    db["tickets"].create_index(["day", "letter", "seq_no"], unique=True)
-    db["tickets"].create_index(["day", "number"], unique=True)
-    db["tickets"].create_index(["day", "status", "service"])
-    db["numbering"].create({"day": str, "letter": str, "last_no": int}, pk=("day", "letter"))
-    db["daily_counts"].create({"day": str, "kind": str, "key": str, "n": int}, pk=("day", "kind", "key"))
-    db["counters"].create({
+    db.table("tickets").create_index(["token"], unique=True)
+    db.table("tickets").create_index(["day", "letter", "seq_no"], unique=True)
+    db.table("tickets").create_index(["day", "number"], unique=True)
+    db.table("tickets").create_index(["day", "status", "service"])
+    db.table("numbering").create({"day": str, "letter": str, "last_no": int}, pk=("day", "letter"))
+    db.table("daily_counts").create({"day": str, "kind": str, "key": str, "n": int}, pk=("day", "kind", "key"))
+    db.table("counters").create({
         "number": int, "state": str, "reason": str, "operator": str, "ticket_id": int, "since": float,
         "services": str, "priority_streak": int, "handled_today": int, "day": str,
     }, pk="number", defaults={"priority_streak": 0, "handled_today": 0, "day": "", "since": 0.0})
-    db["events"].create({
+    db.table("events").create({
         "seq": int, "center": str, "name": str, "at": float, "actor": str, "ticket_id": int,
         "counter": int, "payload": str,
     }, pk="seq")
-    db["events"].create_index(["ticket_id"])
-    db["users"].create({
+    db.table("events").create_index(["ticket_id"])
+    db.table("users").create({
         "username": str, "pw_hash": str, "role": str, "failed": int, "locked_until": float,
         "created_at": float, "disabled": int,
     }, pk="username", defaults={"failed": 0, "locked_until": 0.0, "disabled": 0})
-    db["devices"].create({
+    db.table("devices").create({
         "id": int, "kind": str, "name": str, "token_hash": str, "created_at": float, "last_seen": float,
     }, pk="id")
-    db["devices"].create_index(["kind", "name"], unique=True)
-    db["devices"].create_index(["token_hash"], unique=True)
-    db["print_jobs"].create({
+    db.table("devices").create_index(["kind", "name"], unique=True)
+    db.table("devices").create_index(["token_hash"], unique=True)
+    db.table("print_jobs").create({
         "id": int, "ticket_id": int, "printer": str, "status": str, "attempts": int, "next_try": float,
         "error": str, "created_at": float, "updated_at": float,
     }, pk="id", defaults={"attempts": 0, "status": "pending"})
-    db["print_jobs"].create_index(["status", "next_try"])
-    db["printers"].create({"url": str, "state": str, "detail": str, "updated_at": float}, pk="url")
+    db.table("print_jobs").create_index(["status", "next_try"])
+    db.table("printers").create({"url": str, "state": str, "detail": str, "updated_at": float}, pk="url")
 
 
 # AUTOINCREMENT keeps sequence numbers strictly increasing even if the newest event row
