@@ -83,6 +83,11 @@ def display(store: SQLiteStore) -> dict[str, Any]:
         counters = live_counters(cfg, tx, day)
         holding = {c.ticket_id for c in counters if c.ticket_id}
         current = {t.id: t for t in calls if t.id in holding}
+        # A ticket held for long can be older than the 30 latest calls: a board still shows it.
+        for ticket_id in holding - current.keys():
+            held = tx.get_ticket(ticket_id)
+            if held is not None:
+                current[ticket_id] = held
     per_area: dict[str, int] = {a.code: 0 for a in cfg.areas}
     for code, n in waiting.items():
         svc = cfg.services_by_code.get(code)
@@ -90,7 +95,8 @@ def display(store: SQLiteStore) -> dict[str, Any]:
             per_area[svc.area] += n
     return {
         "seq": seq, "center": center_info(cfg), "day": day, "now": now,
-        "calls": [_call(cfg, t) for t in calls if t.status in (Status.CALLED, Status.SERVING)][:30],
+        "calls": [_call(cfg, t) for t in sorted(current.values(), key=lambda t: t.called_at or 0, reverse=True)
+                  if t.status in (Status.CALLED, Status.SERVING)],
         "history": [_call(cfg, t) for t in calls],
         "waiting": per_area, "waiting_services": waiting,
         "counters": [{"number": c.number, "state": c.state.value,

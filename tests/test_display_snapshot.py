@@ -1,0 +1,35 @@
+"""What a hall board gets on (re)connect: every ticket now at a counter, however old the call."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import mini_config
+from server import snapshots
+from server.core import queue
+
+
+def test_a_long_held_ticket_stays_in_the_board_snapshot(tmp_path: Path, clock) -> None:
+    from server.store import SQLiteStore
+
+    cfg = mini_config(counters=[{"number": n, "services": ["EMP-1", "EMP-2", "PEN-1", "PEN-2"]} for n in (1, 2, 3)])
+    store = SQLiteStore(tmp_path / "novbe.db", cfg, clock=clock)
+    try:
+        for n in (1, 2):
+            queue.open_counter(store, n, operator=f"op{n}")
+        for _ in range(40):
+            queue.issue_ticket(store, "EMP-1")
+        held = queue.call_next(store, 1)           # counter 1 serves one citizen for a long time
+        clock.advance(60)
+        queue.start_service(store, 1)
+        for _ in range(35):                        # while counter 2 calls and finishes 35 others
+            clock.advance(60)
+            queue.call_next(store, 2)
+            queue.finish(store, 2)
+        last = queue.call_next(store, 2)
+        snap = snapshots.display(store)
+        assert [(c["number"], c["counter"]) for c in snap["calls"]] == [(last.number, 2), (held.number, 1)]
+        assert {c["number"]: c["ticket"] for c in snap["counters"]}[1] == held.number
+        assert snap["calls"][1]["status"] == "serving"
+        assert "operator" not in str(snap["calls"]) and "op1" not in str(snap)
+    finally:
+        store.close()
