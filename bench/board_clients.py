@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=200, help="board clients to connect (default 200)")
     parser.add_argument("--calls", type=int, default=200, help="call-next requests to make (default 200)")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between calls (default 0.05)")
-    parser.add_argument("--procs", type=int, default=4, help="client processes (default 4)")
+    parser.add_argument("--procs", type=int, default=8, help="client processes (default 8)")
     parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent", "eventlet"],
                         help="the server's Socket.IO async mode (NOVBE_ASYNC_MODE; default threading)")
     parser.add_argument("--client", default="socketio", choices=["socketio", "raw"],

@@ -8,9 +8,10 @@ makes about 200 call-next requests, round robin over the counters (each counter'
 ticket is finished half an interval before), and measures for every call:
 
     (a) request sent → each of the 30 counter clients receives the ``ticket-called`` event
-    (a') request sent → each counter client holds a staff snapshot that includes the call: the
-         clients behave like the counter page (on any newer event they ask for a snapshot, one
-         in flight, a token bucket of 4 refilled at 4/s), so this is when the page redraws
+    (a') request sent → each counter client holds a snapshot that includes the call: the clients
+         behave like the counter page (on any newer event they ask for their counter's
+         ``counter-snapshot``, one in flight, a token bucket of 4 refilled at 4/s), so this is
+         when the page redraws
     (b) request sent → each of the 100 hall clients receives ``ticket-called``
 
 Clocks: ``time.time()`` in every process (one machine). Loopback only; bounded (≤ 400 calls,
@@ -42,9 +43,11 @@ BURST, PER_SECOND = 4, 4.0     # the counter page's snapshot coalescing (counter
 class PageLike:
     """One /counter client that follows the hall like the counter page does."""
 
-    def __init__(self, url: str, cookie: str) -> None:
+    def __init__(self, url: str, cookie: str, counter: int, follow: bool = True) -> None:
         import socketio
 
+        self.follow = follow
+        self.counter = counter
         self.sio = socketio.Client(reconnection=False)
         self.lock = threading.Lock()
         self.seq = -1
@@ -72,7 +75,7 @@ class PageLike:
         seq = data.get("seq", 0) if isinstance(data, dict) else 0
         if name == "ticket-called":
             self.events.append((data.get("number", ""), seq, now))
-        if seq > self.seq:
+        if self.follow and seq > self.seq:
             self.request()
 
     def request(self) -> None:
@@ -92,7 +95,7 @@ class PageLike:
             self.tokens -= 1
             self.in_flight = True
             self.pending = False
-        self.sio.emit("snapshot", None, namespace="/counter", callback=self._answer)
+        self.sio.emit("counter-snapshot", {"counter": self.counter}, namespace="/counter", callback=self._answer)
 
     def _timer_fired(self) -> None:
         with self.lock:
@@ -108,12 +111,13 @@ class PageLike:
             self.request()
 
 
-def counter_worker(url: str, cookies: list[str], ready: Any, stop: Any, results: Any, timeout: float) -> None:
+def counter_worker(url: str, cookies: list[tuple[str, int]], follow: bool, ready: Any, stop: Any, results: Any,
+                   timeout: float) -> None:
     clients: list[PageLike] = []
     failures = 0
-    for cookie in cookies:
+    for cookie, counter in cookies:
         try:
-            clients.append(PageLike(url, cookie))
+            clients.append(PageLike(url, cookie, counter, follow))
         except Exception as exc:
             failures += 1
             print(f"counter client failed to connect: {exc}", file=sys.stderr)
@@ -154,6 +158,12 @@ def hall_worker(url: str, token: str, count: int, ready: Any, stop: Any, results
             pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -177,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=4, help="processes for the hall clients (4)")
     parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"],
                         help="the server's Socket.IO async mode (default threading)")
+    parser.add_argument("--events-only", action="store_true",
+                        help="counter clients only listen (no snapshot requests): isolates the fan-out")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds (240)")
     args = parser.parse_args(argv)
     if not (1 <= args.counters <= 30 and 1 <= args.halls <= 500 and 1 <= args.calls <= 400
@@ -224,11 +236,12 @@ def main(argv: list[str] | None = None) -> int:
                         issued += 1
                     else:
                         full.add(code)
-            cookies = ["; ".join(f"{c.name}={c.value}" for c in sessions[n].cookies) for n in counters]
+            cookies = [("; ".join(f"{c.name}={c.value}" for c in sessions[n].cookies), n) for n in counters]
             halves = [cookies[: len(cookies) // 2], cookies[len(cookies) // 2:]]
             for part in halves:
                 if part:
-                    p = ctx.Process(target=counter_worker, args=(server.url, part, ready, stop, results, args.timeout))
+                    p = ctx.Process(target=counter_worker, args=(server.url, part, not args.events_only, ready, stop, results,
+                                                                args.timeout))
                     p.start()
                     workers.append(p)
             per = [args.halls // args.procs + (1 if i < args.halls % args.procs else 0) for i in range(args.procs)]
@@ -244,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 connected += n_ok
                 failed += n_bad
             time.sleep(1.0)
+            cpu_start, wall_start = cpu_seconds(server.proc.pid), time.monotonic()
+            load_start = os.getloadavg()[0]
 
             # Round robin over the counters: finish the previous ticket, wait half an interval, call.
             holding: dict[int, bool] = {}
@@ -271,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                 holding[n] = True
                 sent[number] = t0
                 time.sleep(args.interval / 2)
+            server_cpu = (cpu_seconds(server.proc.pid) - cpu_start) / (time.monotonic() - wall_start)
+            load = os.getloadavg()[0]
             time.sleep(1.0)
             stop.set()
             counter_events: list[float] = []
@@ -306,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Növbə counter latency: {len(counters)} counter clients + {args.halls} hall clients "
           f"({connected} connected, {failed} failed), {calls} call-next requests {args.interval * 1000:.0f} ms apart, "
           f"async mode {args.async_mode}")
+    print(f"  server CPU {server_cpu * 100:.0f} % of one core during the calls; load average {load_start:.1f} → {load:.1f} "
+          f"on {os.cpu_count()} CPUs (clients and server share the machine)")
     print(f"  call-next HTTP round trip: p50 {percentile(http_ms, 50):.1f} ms  p99 {percentile(http_ms, 99):.1f} ms")
     print(figures("(a)  counter clients, event received  ", counter_events, calls * len(counters)))
     print(figures("(a') counter pages, snapshot applied  ", counter_pages, calls * len(counters)))

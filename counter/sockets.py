@@ -9,6 +9,12 @@ HTTP answer's JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error", "message",
     transfer {service | to_counter, note}  park  return {number}
     open  close  pause {reason}  resume  services {services}  verify-priority {number}
 
+``counter-snapshot`` ``{"counter": N}`` answers the staff snapshot cut down to what one counter
+page shows (its counter in full, the others' names and states, its waiting and parked tickets);
+without a counter, the whole staff snapshot. Either is built once per event sequence number
+and shared by every page that asks (30 pages re-asking after each event would otherwise build
+and send 30 full snapshots).
+
 Who may do what is decided by :func:`server.api.authorize_counter` (login, role, and "an
 operator acts only on the counter they hold"), exactly as for the HTTP views; the
 handshake's session is re-checked against the account store on every action, because a
@@ -25,7 +31,7 @@ from typing import Any
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from server import api, auth
+from server import api, auth, snapshots
 from server.core import queue
 from server.core.errors import InvalidRequest, QueueError, RateLimited, Unauthorized
 from server.realtime import socketio
@@ -185,3 +191,70 @@ def verify_priority(data: Any = None) -> dict[str, Any]:
         log.exception("verify-priority failed")
         return {"ok": False, "error": "internal_error", "message": "something went wrong on the server; it was logged",
                 "status": 500}
+
+
+# --- snapshots for counter pages ------------------------------------------------------------
+
+class _SnapshotCache:
+    """The staff snapshot of the newest event, built once and shared (for at most a second)."""
+
+    MAX_AGE = 1.0   # waits and "over target" marks move with the clock, not only with events
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, tuple[int, float, dict[str, Any]]] = {}
+
+    def get(self, store: Any) -> dict[str, Any]:
+        with self._lock:
+            seq = store.last_seq()
+            hit = self._entries.get(id(store))
+            if hit and hit[0] == seq and time.monotonic() - hit[1] < self.MAX_AGE:
+                return hit[2]
+            snap = snapshots.staff(store)
+            self._entries = {id(store): (snap["seq"], time.monotonic(), snap)}
+            return snap
+
+
+staff_cache = _SnapshotCache()
+_BRIEF = ("number", "name", "state", "reason", "operator", "since", "waiting")
+
+
+def _slim_ticket(t: dict[str, Any]) -> dict[str, Any]:
+    # Service names come from /api/services once; repeating them per ticket made snapshots 40 % larger.
+    return {k: v for k, v in t.items() if k != "service_name"}
+
+
+def counter_view(full: dict[str, Any], number: int, now: float) -> dict[str, Any] | None:
+    """What one counter page shows, cut from the staff snapshot; None for an unknown counter."""
+    mine = next((c for c in full["counters"] if c["number"] == number), None)
+    if mine is None:
+        return None
+    services = set(mine["services"])
+
+    def for_me(t: dict[str, Any]) -> bool:
+        return t["target_counter"] == number if t["target_counter"] is not None else t["service"] in services
+
+    counters = [({**c, "ticket": _slim_ticket(c["ticket"]) if c["ticket"] else None} if c["number"] == number
+                 else {k: c[k] for k in _BRIEF}) for c in full["counters"]]
+    return {
+        **{k: full[k] for k in ("seq", "day", "outcomes", "recall_limit", "allow_call_specific")},
+        "now": now, "scope": number, "counters": counters,
+        "waiting": [_slim_ticket(t) for t in full["waiting"] if for_me(t)],
+        "parked": [_slim_ticket(t) for t in full["parked"] if t["counter"] == number],
+    }
+
+
+@socketio.on("counter-snapshot", namespace=NS)
+def counter_snapshot(data: Any = None) -> dict[str, Any] | None:
+    """The staff snapshot for one counter page (``{"counter": N}``), or whole; None when not logged in."""
+    if auth.current_user() is None:
+        return None
+    store = current_app.extensions["novbe"].store
+    full = staff_cache.get(store)
+    now = store.clock()   # fresh: pages set their clock from it, and the cached copy may be a second old
+    number = data.get("counter") if isinstance(data, dict) else None
+    if isinstance(number, int) and not isinstance(number, bool):
+        view = counter_view(full, number, now)
+        if view is not None:
+            return view
+    return {**full, "now": now}

@@ -336,6 +336,31 @@ def test_socket_actions_answer_like_http(app: Any) -> None:
         sc.disconnect("/counter")
 
 
+def test_counter_snapshot_is_cut_for_one_counter_and_follows_events(app: Any) -> None:
+    w = world(app)
+    store = app.extensions["novbe"].store
+    sc = socket_for(app, "op1")
+    try:
+        view = sc.emit("counter-snapshot", {"counter": 1}, namespace="/counter", callback=True)
+        assert view["scope"] == 1 and view["seq"] == store.last_seq()
+        mine = next(c for c in view["counters"] if c["number"] == 1)
+        other = next(c for c in view["counters"] if c["number"] == 5)
+        assert mine["operator"] == "op1" and "services" in mine and "services" not in other
+        assert {t["number"] for t in view["waiting"]} == set(w.waiting) | {w.priority}
+        assert all("service_name" not in t for t in view["waiting"])
+        pension = w.issue("PEN-01")                                  # counter 1 does not serve it; counter 5 does
+        again = sc.emit("counter-snapshot", {"counter": 1}, namespace="/counter", callback=True)
+        assert again["seq"] == store.last_seq() > view["seq"]     # a new event: not the cached copy
+        assert pension not in {t["number"] for t in again["waiting"]}
+        five = sc.emit("counter-snapshot", {"counter": 5}, namespace="/counter", callback=True)
+        assert pension in {t["number"] for t in five["waiting"]}
+        full = sc.emit("counter-snapshot", {}, namespace="/counter", callback=True)
+        assert "print_jobs" in full and len(full["waiting"]) == len(w.waiting) + 2
+        assert sc.emit("counter-snapshot", {"counter": 999}, namespace="/counter", callback=True)["seq"] == full["seq"]
+    finally:
+        sc.disconnect("/counter")
+
+
 def test_a_socket_whose_account_changed_is_refused(app: Any) -> None:
     world(app)
     sc = socket_for(app, "op1")

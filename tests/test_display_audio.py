@@ -34,8 +34,7 @@ def app(tmp_path: Path, center: Any) -> Iterator[Any]:
     from server.app import create_app
 
     flask_app = create_app({"CENTER_CONFIG": center, "DATABASE": str(tmp_path / "novbe.db"), "TESTING": True,
-                            "START_DEVICES": False, "VOICE_CACHE": str(tmp_path / "voice-cache"),
-                            "RATELIMIT_ENABLED": False})
+                            "START_DEVICES": False, "VOICE_CACHE": str(tmp_path / "voice-cache")})
     yield flask_app
     novbe = flask_app.extensions["novbe"]
     novbe.publisher.stop()

@@ -91,6 +91,12 @@ def issue(server: Any, service: str, n: int = 1) -> list[str]:
     return out
 
 
+def live_server_cfg() -> Any:
+    from config import loader
+
+    return loader.load("absheron")
+
+
 def test_calls_appear_in_order_and_are_announced(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
     boss = live_server.login("boss")
     try:
@@ -228,12 +234,6 @@ def test_hall_filter_and_counter_top(browser: Any, live_server: Any, screenshot_
                 b.check_clean()
     finally:
         boss.close()
-
-
-def live_server_cfg() -> Any:
-    from config import loader
-
-    return loader.load("absheron")
 
 
 def test_sequence_gap_asks_for_a_snapshot(browser: Any, live_server: Any) -> None:

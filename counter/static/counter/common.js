@@ -125,7 +125,7 @@
   // server at most ~4 snapshots a second per page.
   const BURST = 4, PER_SECOND = 4;
   N.live = {
-    socket: null, snap: null, seq: -1, skew: 0, connected: false,
+    socket: null, snap: null, seq: -1, skew: 0, connected: false, scope: null,
     onSnapshot: [], onEvent: [], onStatus: [],
     _inFlight: false, _pending: false, _tokens: BURST, _refilled: Date.now(), _timer: null,
 
@@ -172,7 +172,9 @@
       this._tokens -= 1;
       this._inFlight = true;
       this._pending = false;
-      this.socket.timeout(5000).emit("snapshot", null, (err, snap) => {
+      // A counter page asks for its own cut of the staff snapshot (shared by the server per event).
+      const scope = this.scope == null ? {} : { counter: this.scope };
+      this.socket.timeout(5000).emit("counter-snapshot", scope, (err, snap) => {
         this._inFlight = false;
         if (!err) {
           if (snap) this.apply(snap);

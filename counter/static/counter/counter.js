@@ -76,7 +76,8 @@
     const parked = snap.parked.filter((t) => t.counter === c.number);
     $("parked-box").hidden = parked.length === 0;
     $("parked").innerHTML = parked.map((t) => `
-      <li><b class="num">${N.esc(t.number)}</b><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>
+      <li data-number="${N.esc(t.number)}"><b class="num">${N.esc(t.number)}</b><span class="what"><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>${t.priority
+          ? `<span class="prio-mark">★ ${N.esc(N.groupName(t.priority))}${t.priority_verified_by ? " ✓" : ""}</span>` : ""}</span>
         <button type="button" class="btn small" data-return="${N.esc(t.number)}" ${x.can.returnParked && !desk.busy ? "" : "disabled"}>${N.esc(N.t("return"))}</button></li>`).join("");
     // The waiting list.
     const waiting = x.waiting;
@@ -105,6 +106,8 @@
       if (mine) chosen = mine.number;
     }
     const c = chosen != null && snap.counters.find((x) => x.number === chosen);
+    N.live.scope = picking || !c ? null : chosen;
+    if (c && !picking && !c.services) { N.live.request(); return; }   // a cut made for another counter
     if (picking || !c) {
       show("picker-view");
       $("counter-title").textContent = "";

@@ -243,6 +243,7 @@
     var entry = { number: call.number, counter: call.counter, why: why, url: audioUrl(call) };
     entry.audio = makeAudio(entry.url);   // fetched now, while earlier calls are still playing
     announcements.log.push({ number: call.number, counter: call.counter, why: why });
+    if (announcements.log.length > 1000) announcements.log.splice(0, 500);   // a board runs for weeks
     announcements.queue.push(entry);
     pump();
   }
@@ -295,6 +296,7 @@
       })
       .then(function (result) {
         announcements.played.push({ number: entry.number, counter: entry.counter, result: result });
+        if (announcements.played.length > 1000) announcements.played.splice(0, 500);
         var held = performance.now() - started;
         return sleep(Math.max(0, MIN_HOLD_MS - held) + ANNOUNCE_GAP_MS);
       })
@@ -384,7 +386,7 @@
       if (!li) {
         li = document.createElement("li");
         li.className = "call";
-        li.innerHTML = '<span class="n"></span><span class="c"></span>';
+        li.innerHTML = '<span class="n"></span><span class="a">➜</span><span class="c"></span>';
         list.appendChild(li);
       }
       li.dataset.number = call.number;
@@ -416,7 +418,8 @@
       text(tile.lastChild, String(n));
     });
 
-    if (state.center) text($("center-name"), named(state.center.name) || $("center-name").textContent);
+    // The center's name stays in Azerbaijani: it is the name on the building.
+    if (state.center && state.center.name && state.center.name.az) text($("center-name"), state.center.name.az);
     renderNews();
   }
 
