@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200, help="call-next requests to make (default 200)")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between calls (default 0.05)")
     parser.add_argument("--procs", type=int, default=8, help="client processes (default 8)")
-    parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent", "eventlet"],
+    parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"],
                         help="the server's Socket.IO async mode (NOVBE_ASYNC_MODE; default threading)")
     parser.add_argument("--client", default="socketio", choices=["socketio", "raw"],
                         help="python-socketio clients (default), or a light one-thread wsproto client per process")
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     from live import LiveServer
 
     with tempfile.TemporaryDirectory(prefix="novbe-bench-") as tmp:
-        server = LiveServer(Path(tmp), env={"NOVBE_ASYNC_MODE": args.async_mode}).start()
+        server = LiveServer(Path(tmp)).start(gevent=args.async_mode == "gevent")
         assert server.proc is not None
         boss = server.login("boss")
         ctx = mp.get_context("spawn")

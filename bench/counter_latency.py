@@ -164,6 +164,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def raw_hall_worker(url: str, token: str, count: int, ready: Any, stop: Any, results: Any, timeout: float) -> None:
+    """bench/board_clients.py's light client, its results tagged as hall deliveries."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from board_clients import raw_worker
+
+    class Tag:
+        def put(self, received: list[tuple[str, float, float]]) -> None:
+            results.put(("hall", [(number, at) for number, at, _ in received]))
+
+    raw_worker(url, token, count, ready, stop, Tag(), timeout)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -187,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=4, help="processes for the hall clients (4)")
     parser.add_argument("--async-mode", default="threading", choices=["threading", "gevent"],
                         help="the server's Socket.IO async mode (default threading)")
+    parser.add_argument("--hall-client", default="socketio", choices=["socketio", "raw"],
+                        help="python-socketio hall clients (default), or bench/board_clients.py's light one-thread "
+                             "wsproto client per process (less client CPU on a small shared machine)")
     parser.add_argument("--events-only", action="store_true",
                         help="counter clients only listen (no snapshot requests): isolates the fan-out")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds (240)")
@@ -247,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             per = [args.halls // args.procs + (1 if i < args.halls % args.procs else 0) for i in range(args.procs)]
             for count in per:
                 if count:
-                    p = ctx.Process(target=hall_worker, args=(server.url, server.display_token("hall-1"), count, ready,
-                                                             stop, results, args.timeout))
+                    target = hall_worker if args.hall_client == "socketio" else raw_hall_worker
+                    p = ctx.Process(target=target, args=(server.url, server.display_token("hall-1"), count, ready,
+                                                        stop, results, args.timeout))
                     p.start()
                     workers.append(p)
             connected = failed = 0
@@ -322,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     calls = len(sent)
     print(f"Növbə counter latency: {len(counters)} counter clients + {args.halls} hall clients "
           f"({connected} connected, {failed} failed), {calls} call-next requests {args.interval * 1000:.0f} ms apart, "
-          f"async mode {args.async_mode}")
+          f"async mode {args.async_mode}, {args.hall_client} hall clients"
+          f"{', counter clients listen only' if args.events_only else ''}")
     print(f"  server CPU {server_cpu * 100:.0f} % of one core during the calls; load average {load_start:.1f} → {load:.1f} "
           f"on {os.cpu_count()} CPUs (clients and server share the machine)")
     print(f"  call-next HTTP round trip: p50 {percentile(http_ms, 50):.1f} ms  p99 {percentile(http_ms, 99):.1f} ms")
