@@ -8,7 +8,9 @@ Socket.IO live elsewhere.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from config.schema import CenterConfig, Service
 from server.core import clock, estimate, machine
@@ -20,7 +22,7 @@ from server.core.errors import (
 from server.core.model import (
     Counter, CounterChanged, CounterState, Issued, PriorityVerified, ServiceStarted, Status,
     Ticket, TicketCalled, TicketCancelled, TicketFinished, TicketIssued, TicketNoShow,
-    TicketParked, TicketRecalled, TicketReturned, TicketTransferred,
+    TicketEvent, TicketParked, TicketRecalled, TicketReturned, TicketTransferred,
 )
 from server.core.ports import Store, Tx
 from server.core.routing import eligible, pick_next
@@ -267,51 +269,44 @@ def recall(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
     return again
 
 
-def start_service(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
-    """The citizen has come to the counter: service starts."""
+def _act_on_held(store: Store, counter: int, verb: str, event: type[TicketEvent], *, actor: str | None,
+                 free: bool, changes: Callable[[Ticket, float], dict[str, Any]] = lambda t, now: {},
+                 **event_fields: Any) -> Ticket:
+    """One verb on the ticket a counter holds: check the transition, save, maybe free the counter, log."""
     _check_counter_number(store.cfg, counter)
     now = store.clock()
     with store.write() as tx:
         c = tx.get_counter(counter)
         t = _held(tx, c)
-        started = t.with_(status=machine.check(t, "start"), started_at=now)
-        tx.save_ticket(started)
-        tx.append(ServiceStarted(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
-    return started
+        changed = t.with_(status=machine.check(t, verb), **changes(t, now))
+        tx.save_ticket(changed)
+        if free:
+            tx.save_counter(c.with_(ticket_id=None, since=now))
+        tx.append(event(at=now, actor=actor, ticket_id=t.id, number=t.number, service=changed.service,
+                        counter=counter, **event_fields))
+    return changed
+
+
+def start_service(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
+    """The citizen has come to the counter: service starts."""
+    return _act_on_held(store, counter, "start", ServiceStarted, actor=actor, free=False,
+                        changes=lambda t, now: {"started_at": now})
 
 
 def finish(store: Store, counter: int, *, outcome: str = "served", actor: str | None = None) -> Ticket:
     """Service is over, with an outcome from the configuration; the counter is free."""
-    cfg = store.cfg
-    _check_counter_number(cfg, counter)
-    if outcome not in cfg.policy.outcomes:
-        raise InvalidRequest(f"unknown outcome {outcome!r}; use one of {', '.join(cfg.policy.outcomes)}",
-                             field="outcome")
-    now = store.clock()
-    with store.write() as tx:
-        c = tx.get_counter(counter)
-        t = _held(tx, c)
-        done = t.with_(status=machine.check(t, "finish"), finished_at=now, outcome=outcome,
-                       started_at=t.started_at or t.called_at)
-        tx.save_ticket(done)
-        tx.save_counter(c.with_(ticket_id=None, since=now))
-        tx.append(TicketFinished(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service,
-                                 counter=counter, outcome=outcome))
-    return done
+    outcomes = store.cfg.policy.outcomes
+    if outcome not in outcomes:
+        raise InvalidRequest(f"unknown outcome {outcome!r}; use one of {', '.join(outcomes)}", field="outcome")
+    return _act_on_held(store, counter, "finish", TicketFinished, actor=actor, free=True, outcome=outcome,
+                        changes=lambda t, now: {"finished_at": now, "outcome": outcome,
+                                                "started_at": t.started_at or t.called_at})
 
 
 def mark_no_show(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
     """The called citizen did not come; the counter is free."""
-    _check_counter_number(store.cfg, counter)
-    now = store.clock()
-    with store.write() as tx:
-        c = tx.get_counter(counter)
-        t = _held(tx, c)
-        gone = t.with_(status=machine.check(t, "no_show"), finished_at=now)
-        tx.save_ticket(gone)
-        tx.save_counter(c.with_(ticket_id=None, since=now))
-        tx.append(TicketNoShow(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
-    return gone
+    return _act_on_held(store, counter, "no_show", TicketNoShow, actor=actor, free=True,
+                        changes=lambda t, now: {"finished_at": now})
 
 
 def transfer(
@@ -345,16 +340,7 @@ def transfer(
 
 def park(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
     """Set the current ticket aside (the citizen fetches a document); the counter is free."""
-    _check_counter_number(store.cfg, counter)
-    now = store.clock()
-    with store.write() as tx:
-        c = tx.get_counter(counter)
-        t = _held(tx, c)
-        parked = t.with_(status=machine.check(t, "park"))
-        tx.save_ticket(parked)
-        tx.save_counter(c.with_(ticket_id=None, since=now))
-        tx.append(TicketParked(at=now, actor=actor, ticket_id=t.id, number=t.number, service=t.service, counter=counter))
-    return parked
+    return _act_on_held(store, counter, "park", TicketParked, actor=actor, free=True)
 
 
 def return_parked(store: Store, counter: int, number: str, *, actor: str | None = None) -> Ticket:
