@@ -201,27 +201,27 @@ class _SnapshotCache:
     MAX_AGE = 1.0   # waits and "over target" marks move with the clock, not only with events
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[int, tuple[int, float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()   # 30 pages asking at once wait for one build
+        self._entry: tuple[Any, int, float, dict[str, Any]] | None = None
 
     def get(self, store: Any) -> dict[str, Any]:
         with self._lock:
             seq = store.last_seq()
-            hit = self._entries.get(id(store))
-            if hit and hit[0] == seq and time.monotonic() - hit[1] < self.MAX_AGE:
-                return hit[2]
+            hit = self._entry
+            if hit and hit[0] is store and hit[1] == seq and time.monotonic() - hit[2] < self.MAX_AGE:
+                return hit[3]
             snap = snapshots.staff(store)
-            self._entries = {id(store): (snap["seq"], time.monotonic(), snap)}
+            self._entry = (store, snap["seq"], time.monotonic(), snap)
             return snap
 
 
 staff_cache = _SnapshotCache()
-_BRIEF = ("number", "name", "state", "reason", "operator", "since", "waiting")
-
-
-def _slim_ticket(t: dict[str, Any]) -> dict[str, Any]:
-    # Service names come from /api/services once; repeating them per ticket made snapshots 40 % larger.
-    return {k: v for k, v in t.items() if k != "service_name"}
+# What a counter page needs of the other counters (picker, transfer dialog; names come with the
+# full snapshot sent on connect) and of the tickets in its lists. Every byte is sent to every
+# page after every event, so the cut is tight.
+_BRIEF_COUNTER = ("number", "state", "operator", "waiting")
+_LIST_TICKET = ("number", "service", "priority", "priority_verified_by", "issued_at", "target_counter",
+                "over_target", "counter")
 
 
 def counter_view(full: dict[str, Any], number: int, now: float) -> dict[str, Any] | None:
@@ -234,13 +234,17 @@ def counter_view(full: dict[str, Any], number: int, now: float) -> dict[str, Any
     def for_me(t: dict[str, Any]) -> bool:
         return t["target_counter"] == number if t["target_counter"] is not None else t["service"] in services
 
-    counters = [({**c, "ticket": _slim_ticket(c["ticket"]) if c["ticket"] else None} if c["number"] == number
-                 else {k: c[k] for k in _BRIEF}) for c in full["counters"]]
+    def brief(t: dict[str, Any]) -> dict[str, Any]:
+        return {k: t[k] for k in _LIST_TICKET}
+
+    held = mine["ticket"]
+    counters = [{**c, "ticket": {k: v for k, v in held.items() if k != "service_name"} if held else None}
+                if c["number"] == number else {k: c[k] for k in _BRIEF_COUNTER} for c in full["counters"]]
     return {
         **{k: full[k] for k in ("seq", "day", "outcomes", "recall_limit", "allow_call_specific")},
         "now": now, "scope": number, "counters": counters,
-        "waiting": [_slim_ticket(t) for t in full["waiting"] if for_me(t)],
-        "parked": [_slim_ticket(t) for t in full["parked"] if t["counter"] == number],
+        "waiting": [brief(t) for t in full["waiting"] if for_me(t)],
+        "parked": [brief(t) for t in full["parked"] if t["counter"] == number],
     }
 
 

@@ -74,8 +74,7 @@ def test_counter_day(browser: Any, live_server: Any, screenshot_dir: Path) -> No
         p.screenshot(path=str(screenshot_dir / "counter-login.png"))
         log_in(p, "op1")
         p.locator("#picker button[data-counter='1']").click()
-        p.locator("#desk-view").wait_for()
-        assert "Açıq" in (p.locator("#counter-title").text_content() or "")
+        p.locator("#counter-title", has_text="Açıq").wait_for()
         assert p.evaluate("() => localStorage.getItem('novbe.counter')") == "1"
         assert p.locator("button[data-act=call-next]").is_disabled()            # nobody waits yet
         assert p.locator("#waiting li.empty").is_visible()
@@ -91,7 +90,9 @@ def test_counter_day(browser: Any, live_server: Any, screenshot_dir: Path) -> No
         p.locator(f"#waiting li[data-number='{first}']").wait_for(timeout=5_000)
         second = live_server.issue("EMP-02").json()["number"]
         p.locator(f"#waiting li[data-number='{second}']").wait_for(timeout=5_000)
-        assert p.locator("#waiting-count").text_content() == "2"
+        third = live_server.issue("EMP-01").json()["number"]
+        p.locator(f"#waiting li[data-number='{third}']").wait_for(timeout=5_000)
+        assert p.locator("#waiting-count").text_content() == "3"
         # Illegal moves are disabled: nothing is in hand.
         for act in ("recall", "start", "no-show", "transfer", "park", "finish"):
             assert p.locator(f"button[data-act={act}]").first.is_disabled(), act
@@ -113,6 +114,15 @@ def test_counter_day(browser: Any, live_server: Any, screenshot_dir: Path) -> No
         p.locator(".recalls", has_text="1/3").wait_for()
         b.wait_for_function("(n) => novbeBoard.announced.length > n", arg=before, timeout=5_000)
         assert b.evaluate("() => novbeBoard.announced.at(-1).number") == first
+        for n in (2, 3):
+            p.keyboard.press("F3")
+            p.locator(".recalls", has_text=f"{n}/3").wait_for()
+        # At the limit, recall asks whether the citizen did not come; "no" keeps the ticket.
+        p.locator("button[data-act=recall]").click()
+        confirm = p.locator("#confirm-dialog")
+        confirm.locator(".dlg-text", has_text="3 dəfə").wait_for()
+        confirm.locator("[data-answer=no]").click()
+        assert current(p) == first
 
         # Start service.
         p.locator("button[data-act=start]").click()
@@ -138,20 +148,56 @@ def test_counter_day(browser: Any, live_server: Any, screenshot_dir: Path) -> No
         assert moved["service"] == "PEN-01" and moved["original_service"] == "EMP-01" and moved["note"] == "Pensiya sənədləri"
         assert p.locator(f"#waiting li[data-number='{first}']").count() == 0      # counter 1 does not serve PEN-01
 
-        # The next one does not come: no-show, after a confirmation.
+        # The next one (EMP-01 goes first at counter 1) does not come: no-show, after a confirmation.
         p.locator("button[data-act=call-next]").click()
-        p.locator("#current-number", has_text=second).wait_for()
-        board_sees(f"{second}@1")
+        p.locator("#current-number", has_text=third).wait_for()
+        board_sees(f"{third}@1")
         p.locator("button[data-act=no-show]").click()
-        confirm = p.locator("#confirm-dialog")
         confirm.wait_for()
         confirm.locator("[data-answer=no]").click()                              # changed my mind: nothing happens
-        assert current(p) == second
+        assert current(p) == third
         p.locator("button[data-act=no-show]").click()
         confirm.locator("[data-answer=yes]").click()
         p.locator(".ticket.empty").wait_for()
         p.locator("#fig-noshow", has_text="1").wait_for()
-        assert p.locator("#fig-limit").text_content() == "2 / 40"
+        assert p.locator("#fig-limit").text_content() == "2 / 40"                  # called today, against the limit
+
+        # The last one: park it (the citizen fetches a document), take it back, finish with an outcome.
+        p.keyboard.press("F2")
+        p.locator("#current-number", has_text=second).wait_for()
+        p.locator("button[data-act=park]").click()
+        p.locator(f"#parked li[data-number='{second}']").wait_for()
+        p.locator(f"#parked button[data-return='{second}']").click()
+        p.locator("#current-number", has_text=second).wait_for()
+        assert p.locator("#parked-box").is_hidden()
+        p.keyboard.press("F6")                                                    # the second outcome
+        p.locator("#fig-served", has_text="1").wait_for()
+        staff = live_server.login("boss")
+        try:
+            audit = staff.get(live_server.url + "/api/audit", timeout=5).json()["events"]
+        finally:
+            staff.close()
+        assert any(e["event"] == "ticket-finished" and e["number"] == second and e["actor"] == "op1" for e in audit)
+
+        # A priority ticket: marked, verified from the list (with the operator's name), called out of order.
+        prio = live_server.issue("EMP-01", priority="disability").json()["number"]
+        plain = live_server.issue("EMP-01").json()["number"]
+        row = p.locator(f"#waiting li[data-number='{prio}']")
+        row.locator(".prio-mark").wait_for(timeout=5_000)
+        row.locator("button[data-verify]").click()
+        row.locator(".verified", has_text="op1").wait_for()
+        p.locator(f"#waiting li[data-number='{plain}'] button[data-call]").click()
+        p.locator("#current-number", has_text=plain).wait_for()
+        p.keyboard.press("F5")
+        p.locator("#fig-served", has_text="2").wait_for()
+
+        # An error from the API reaches the operator as a clear message, in Azerbaijani, with the server's words.
+        p.evaluate("() => Novbe.api('POST', '/api/counters/1/recall').catch(Novbe.showError)")
+        toast = p.locator(".toast.error")
+        toast.wait_for()
+        assert "Masada bilet yoxdur" in (toast.text_content() or "")
+        toast.click()
+        counter.failed.remove(f"409 {live_server.url}/api/counters/1/recall")    # that one was on purpose
 
         # Pause with a reason, then resume.
         p.locator("button[data-act=pause]").click()

@@ -20,6 +20,9 @@
     if (typeof text === "string") return text;
     return text[N.lang] || text.az || text.en || "";
   };
+  // Counter names arrive with the full snapshot (on connect); a counter page's cut leaves them out.
+  N.counterNames = {};
+  N.counterName = (c) => N.name(c.name || N.counterNames[c.number]) || String(c.number);
   N.outcome = function (code) {
     const key = "outcome_" + code;
     const s = N.t(key);
@@ -126,6 +129,7 @@
   const BURST = 4, PER_SECOND = 4;
   N.live = {
     socket: null, snap: null, seq: -1, skew: 0, connected: false, scope: null,
+    relevant: null,   // (event name, data) => whether the page must refresh; null: every event
     onSnapshot: [], onEvent: [], onStatus: [],
     _inFlight: false, _pending: false, _tokens: BURST, _refilled: Date.now(), _timer: null,
 
@@ -143,7 +147,12 @@
       s.on("snapshot", (snap) => this.apply(snap));
       s.onAny((name, data) => {
         if (name === "snapshot") return;
-        if (data && typeof data.seq === "number" && data.seq > this.seq) this.request();
+        if (data && typeof data.seq === "number" && data.seq > this.seq) {
+          // The next event in sequence that changes nothing this page shows only moves the
+          // sequence number on; anything else (or a gap) asks for a fresh snapshot.
+          if (data.seq === this.seq + 1 && this.relevant && !this.relevant(name, data)) this.seq = data.seq;
+          else this.request();
+        }
         this.onEvent.forEach((f) => f(name, data));
       });
     },
@@ -151,6 +160,7 @@
     apply(snap) {
       if (!snap || typeof snap.seq !== "number") return;
       if (snap.seq < this.seq) return;   // an older answer overtaken by a newer one
+      for (const c of snap.counters || []) if (c.name) N.counterNames[c.number] = c.name;
       this.snap = snap;
       this.seq = snap.seq;
       if (typeof snap.now === "number") this.skew = snap.now - Date.now() / 1000;

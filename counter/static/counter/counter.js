@@ -55,7 +55,7 @@
       const blocked = other && !N.isSupervisor();
       return `<button type="button" class="pick ${c.state} ${mine ? "mine" : ""} ${c.number === chosen ? "last" : ""}"
                 data-counter="${c.number}" ${blocked ? "disabled" : ""}>
-          <b>${N.esc(N.name(c.name) || c.number)}</b>
+          <b>${N.esc(N.counterName(c))}</b>
           <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>
           <small>${other ? N.esc(N.t("held_by", { who: c.operator })) : mine ? N.esc(N.t("your_counter")) : "&nbsp;"}</small>
           <small class="svc-count">${N.esc(N.t("waiting"))}: ${c.waiting}</small>
@@ -88,7 +88,8 @@
             : `<button type="button" class="btn tiny" data-verify="${N.esc(t.number)}">${N.esc(N.t("verify"))}</button>`}` : "";
       const call = snap.allow_call_specific
         ? `<button type="button" class="btn tiny call" data-call="${N.esc(t.number)}" ${x.can.callSpecific && !desk.busy ? "" : "disabled"}>${N.esc(N.t("call_this"))}</button>` : "";
-      return `<li class="${t.over_target ? "over" : ""} ${t.priority ? "has-prio" : ""}" data-number="${N.esc(t.number)}">
+      const over = t.over_target || N.minutesSince(t.issued_at) > N.targetWait(t.service);
+      return `<li class="${over ? "over" : ""} ${t.priority ? "has-prio" : ""}" data-number="${N.esc(t.number)}">
           <b class="num">${N.esc(t.number)}</b>
           <span class="what"><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>${t.target_counter ? `<i class="for">${N.esc(N.t("for_counter", { n: t.target_counter }))}</i>` : ""}${prio ? `<span class="prio-line">${prio}</span>` : ""}</span>
           <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span>
@@ -115,8 +116,8 @@
       return;
     }
     show("desk-view");
-    $("counter-title").innerHTML = `${N.esc(N.name(c.name) || c.number)} <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>`;
-    document.title = `${N.name(c.name) || c.number} — Növbə`;
+    $("counter-title").innerHTML = `${N.esc(N.counterName(c))} <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>`;
+    document.title = `${N.counterName(c)} — Növbə`;
     desk.counter = c.number;
     desk.render();
     renderSide(snap, c);
@@ -147,6 +148,15 @@
     show("login-view");
   });
 
+  // A counter page shows its own counter and the tickets it may call: an event about another
+  // counter's ticket of a service this counter does not serve changes nothing here.
+  N.live.relevant = (name, e) => {
+    const snap = N.live.snap;
+    const c = snap && N.live.scope != null && snap.counters.find((x) => x.number === N.live.scope);
+    if (!c || !c.services) return true;
+    if (name === "counter-changed" || e.counter === c.number || e.to_counter === c.number) return true;
+    return c.services.includes(e.service) || c.services.includes(e.from_service);
+  };
   N.live.onSnapshot.push(render);
   N.onLang.push(render);
   N.onLoggedOut.push(() => {

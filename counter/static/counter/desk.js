@@ -15,6 +15,10 @@
     const g = N.catalog && N.catalog.priority_groups.find((x) => x.code === code);
     return g ? N.name(g.name) : code;
   };
+  N.targetWait = function (code) {
+    const s = N.catalog && N.catalog.services.find((x) => x.code === code);
+    return s && s.target_wait ? s.target_wait : Infinity;
+  };
   N.serviceName = function (code, snapName) {
     if (snapName && Object.keys(snapName).length) return N.name(snapName);
     const s = N.catalog && N.catalog.services.find((x) => x.code === code);
@@ -253,7 +257,7 @@
       }).join("");
       ctrSel.innerHTML = `<option value="">${N.esc(N.t("choose_counter"))}</option>` + x.snap.counters
         .filter((c) => c.number !== x.c.number)
-        .map((c) => `<option value="${c.number}">${N.esc(N.name(c.name) || c.number)} · ${N.esc(N.t("state_" + c.state))}</option>`).join("");
+        .map((c) => `<option value="${c.number}">${N.esc(N.counterName(c))} · ${N.esc(N.t("state_" + c.state))}</option>`).join("");
       form.reset();
       form.kind.value = "service";
       const sync = () => {

@@ -36,7 +36,7 @@
       const limit = c.daily_limit ? `${c.handled_today}/${c.daily_limit}` : `${c.handled_today}`;
       const full = c.daily_limit && c.handled_today >= c.daily_limit;
       return `<tr data-counter="${c.number}" class="${c.number === selected ? "sel" : ""} st-${c.state}">
-        <td><b>${N.esc(N.name(c.name) || c.number)}</b></td>
+        <td><b>${N.esc(N.counterName(c))}</b></td>
         <td><span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span></td>
         <td>${N.esc(c.operator || "")}</td>
         <td class="now">${nowCell(c)}</td>
@@ -70,7 +70,7 @@
         <th>${N.esc(N.t("col_service"))}</th><th>${N.esc(N.t("col_waiting"))}</th><th>${N.esc(N.t("col_longest"))}</th><th>${N.esc(N.t("col_target"))}</th></tr></thead><tbody>
         ${snap.services.slice().sort((a, b) => b.over_target - a.over_target || b.longest_wait_minutes - a.longest_wait_minutes).map((s) => `
           <tr class="${s.over_target ? "over" : ""}"><td><b>${N.esc(s.service)}</b> ${N.esc(N.name(s.name))}</td><td class="q">${s.waiting}</td>
-          <td>${N.esc(N.t("minutes_short", { m: Math.round(s.longest_wait_minutes) }))}</td><td>${N.esc(N.t("minutes_short", { m: s.target_wait }))}</td></tr>`).join("")}
+          <td class="n">${N.esc(N.t("minutes_short", { m: Math.round(s.longest_wait_minutes) }))}</td><td class="n">${N.esc(N.t("minutes_short", { m: s.target_wait }))}</td></tr>`).join("")}
         </tbody></table>` : `<p class="muted">${N.esc(N.t("nobody_waiting"))}</p>`;
     // Tickets over their target wait.
     const over = snap.waiting.filter((t) => t.over_target);
