@@ -35,6 +35,8 @@
       N.toast(N.t("held_by_other", { n: number, who: c.operator }), "error");
       return;
     }
+    if (c.operator && c.operator !== N.user.username &&
+        !(await N.confirm({ title: N.counterName(c), text: N.t("take_over_q", { n: number, who: c.operator }), yes: N.t("open_counter") }))) return;
     try {
       if (c.state === "closed" || c.operator !== N.user.username) await N.api("POST", `/api/counters/${number}/open`);
       chosen = number;
