@@ -65,7 +65,7 @@ def test_kiosk_page_carries_idle_timeout_and_strings(client):
     assert boot["center"]["az"] == "Sınaq DOST mərkəzi"
     assert boot["i18n"]["az"]["start"] == "Növbə bileti götürün"
     assert "/static/vendor/socket.io.min.js" in html and "//cdn" not in html
-    for path in ("/kiosk/static/kiosk/kiosk.js", "/kiosk/static/kiosk/fonts/DejaVuSans.ttf"):
+    for path in ("/kiosk/static/kiosk/kiosk.js", "/static/fonts/DejaVuSans.ttf"):
         with client.get(path) as r:   # close the file response
             assert r.status_code == 200, path
 
