@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from server import api, auth, snapshots
 from server.core import queue
@@ -130,13 +130,7 @@ def _body(schema: type[BaseModel] | None, data: dict[str, Any]) -> Any:
     fields = {k: v for k, v in data.items() if k not in ("counter", "to_counter")}
     if schema is TransferRequest and "to_counter" in data:
         fields["counter"] = data["to_counter"]
-    try:
-        return schema.model_validate(fields)
-    except ValidationError as exc:
-        problems = [{"field": ".".join(str(x) for x in e["loc"]) or "(body)", "message": e["msg"]}
-                    for e in exc.errors(include_url=False, include_input=False)]
-        raise InvalidRequest("; ".join(f"{p['field']}: {p['message']}" for p in problems),
-                             fields=problems) from None
+    return api.validate(schema, fields)
 
 
 def _error(exc: QueueError) -> dict[str, Any]:

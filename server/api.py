@@ -73,6 +73,11 @@ def parse_body(model: type[BaseModel]) -> Any:
     data = request.get_json(silent=True)
     if data is None:
         raise InvalidRequest("the body must be a JSON object (Content-Type: application/json)")
+    return validate(model, data)
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    """``data`` validated by ``model`` (for HTTP bodies and Socket.IO payloads alike)."""
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")
     try:
