@@ -97,3 +97,21 @@ def test_counter_namespace_refuses_anonymous_and_accepts_staff(live_server):
     finally:
         sio.disconnect()
         staff.close()
+
+
+def test_production_mode_gevent_serves_api_and_sockets(tmp_path):
+    """The documented production mode (NOVBE_ASYNC_MODE=gevent): issue, call, and the board hears it."""
+    from live import LiveServer
+
+    server = LiveServer(tmp_path).start(gevent=True)
+    board = Board(server.url, server.display_token())
+    staff = server.login("op1")
+    try:
+        assert server.issue("PEN-01").status_code == 201
+        staff.post(server.url + "/api/counters/5/open").raise_for_status()
+        number = staff.post(server.url + "/api/counters/5/call-next").json()["number"]
+        assert number and board.wait(lambda: any(c["number"] == number for c in board.calls))
+    finally:
+        board.close()
+        staff.close()
+        server.stop()
