@@ -200,6 +200,16 @@ def _ready(c: Counter) -> None:
         raise CounterBusy(counter=c.number)
 
 
+def _ready_to_call(cfg: CenterConfig, tx: Tx, counter: int, day: str) -> Counter:
+    """The counter, if it is open, free, and under its daily limit."""
+    c = _today_counter(cfg, tx, counter, day)
+    _ready(c)
+    limit = cfg.counters_by_number[counter].daily_limit
+    if limit and c.handled_today >= limit:
+        raise CounterLimitReached(f"counter {counter} has served its daily limit of {limit}", counter=counter)
+    return c
+
+
 def call_next(store: Store, counter: int, *, actor: str | None = None) -> Ticket:
     """Call the next ticket for ``counter`` by the routing rules."""
     cfg = store.cfg
@@ -207,11 +217,7 @@ def call_next(store: Store, counter: int, *, actor: str | None = None) -> Ticket
     now = store.clock()
     day = clock.business_day(now, cfg.tz)
     with store.write() as tx:
-        c = _today_counter(cfg, tx, counter, day)
-        _ready(c)
-        limit = cfg.counters_by_number[counter].daily_limit
-        if limit and c.handled_today >= limit:
-            raise CounterLimitReached(f"counter {counter} has served its daily limit of {limit}", counter=counter)
+        c = _ready_to_call(cfg, tx, counter, day)
         t = pick_next(cfg, c, tx.waiting(day, c.services, counter), now)
         if t is None:
             raise NoTicketsWaiting(counter=counter)
@@ -227,11 +233,7 @@ def call_ticket(store: Store, counter: int, number: str, *, actor: str | None = 
     now = store.clock()
     day = clock.business_day(now, cfg.tz)
     with store.write() as tx:
-        c = _today_counter(cfg, tx, counter, day)
-        _ready(c)
-        limit = cfg.counters_by_number[counter].daily_limit
-        if limit and c.handled_today >= limit:
-            raise CounterLimitReached(counter=counter)
+        c = _ready_to_call(cfg, tx, counter, day)
         t = tx.find_ticket(day, number)
         if t is None:
             raise UnknownTicket(f"no ticket {number} today", ticket=number)
