@@ -173,7 +173,8 @@ def ticket_status(token: str) -> Any:
     t = pos.ticket
     svc = _app().cfg.services_by_code.get(t.service)
     return jsonify(ok=True, number=t.number, service=t.service,
-                   service_name=snapshots._names(svc.name) if svc else {}, status=t.status.value,
+                   service_name=snapshots._names(svc.name) if svc else {},
+                   status="expired" if pos.expired else t.status.value,
                    counter=t.counter, ahead=pos.ahead, eta_minutes=pos.eta_minutes, lang=t.lang,
                    issued_at=_local_iso(t.issued_at))
 

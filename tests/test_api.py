@@ -253,3 +253,13 @@ def test_a_kiosk_sees_only_its_areas(tmp_path, clock):
     assert mine["kiosk"]["name"] == "kiosk-1"
     assert len(c.get("/api/services", headers=two).json["areas"]) == 2
     assert "kiosk" not in c.get("/api/services").json
+
+
+def test_yesterdays_waiting_ticket_reads_as_expired(app, client, clock):
+    token = client.post("/api/tickets", json={"service": "EMP-1"}, headers=kiosk(app)).json["status_url"].rsplit("/", 1)[1]
+    assert client.get(f"/api/status/{token}").json["status"] == "waiting"
+    clock.advance(24 * 3600)
+    body = client.get(f"/api/status/{token}").json
+    assert body["status"] == "expired" and body["ahead"] == 0
+    page = client.get(f"/t/{token}?lang=az")
+    assert page.status_code == 200 and "keçmiş günə" in page.get_data(as_text=True)

@@ -462,6 +462,7 @@ class Position:
     ticket: Ticket
     ahead: int
     eta_minutes: int
+    expired: bool = False      # still "waiting" from an earlier business day: never to be called
 
 
 def position(store: Store, token: str) -> Position:
@@ -471,6 +472,8 @@ def position(store: Store, token: str) -> Position:
         t = _by_token(tx, token)
         if t.status != Status.WAITING:
             return Position(t, 0, 0)
+        if t.day != clock.business_day(store.clock(), cfg.tz):
+            return Position(t, 0, 0, expired=True)
         ahead = tx.count_ahead(t)
         svc = cfg.services_by_code[t.service]
         return Position(t, ahead, wait_for(cfg, tx, svc, t.day, ahead, live_counters(cfg, tx, t.day)))
