@@ -113,6 +113,18 @@ class Policy(_Frozen):
     service_window: int = Field(default=20, ge=1, description="how many recent services feed the live service rate")
 
 
+    @field_validator("kiosk_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"a rate looks like '20 per minute' or '5/second', not {value!r}") from None
+        return value
+
+
 class PriorityGroup(_Frozen):
     """A group of citizens served first."""
 

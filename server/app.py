@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
-from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -40,6 +39,7 @@ class Novbe:
     cfg: CenterConfig
     store: SQLiteStore
     publisher: Publisher
+    limits: Any = None
     version: str = VERSION
     openapi: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -86,11 +86,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     publisher = Publisher(socketio)
     store.subscribe(publisher.enqueue)
-    novbe = Novbe(cfg=cfg, store=store, publisher=publisher)
+    novbe = Novbe(cfg=cfg, store=store, publisher=publisher,
+                  limits=api.RateLimits(enabled=bool(app.config.get("RATELIMIT_ENABLED", True))))
     app.extensions["novbe"] = novbe
 
     auth.csrf.init_app(app)
-    api.limiter.init_app(app)
     _register_errors(app)
     app.register_blueprint(api.bp)
     _register_clients(app)
@@ -139,12 +139,6 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(QueueError)
     def queue_error(exc: QueueError) -> Any:
         return api.error_response(exc)
-
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(exc: RateLimitExceeded) -> Any:
-        resp = jsonify(ok=False, error="rate_limited", message=f"too many requests ({exc.description}): wait a moment")
-        resp.status_code = 429
-        return resp
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> Any:
