@@ -8,9 +8,15 @@ if os.environ.get("NOVBE_ASYNC_MODE") == "gevent":   # must happen before anythi
 
     monkey.patch_all()
 
+import errno
+import fcntl
+import json
 import logging
+import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,60 @@ def _load(config: str | None) -> Any:
 def _store(config: str | None, db: str | None) -> Any:
     from server.store import SQLiteStore
 
-    return SQLiteStore(db or os.environ.get("NOVBE_DATABASE") or DEFAULT_DB, _load(config))
+    path = db or os.environ.get("NOVBE_DATABASE") or DEFAULT_DB
+    cfg = _load(config)
+    with _storage_exit():
+        return SQLiteStore(path, cfg)
+
+
+@contextmanager
+def _storage_exit() -> Iterator[None]:
+    """An unusable database file ends the command with one line on stderr and status 1, not a traceback
+    (the store's messages name the file)."""
+    from server.core.errors import StorageError
+
+    try:
+        yield
+    except StorageError as exc:
+        raise click.ClickException(f"{exc.message} [{exc.code}]") from None
+
+
+_LOCK: list[int] = []   # the lock file's descriptor, held open for the life of the process
+
+
+def lock_database(db: str | Path, host: str, port: int) -> Path:
+    """Make this the only ``novbe run`` on ``db``: an exclusive ``flock`` on ``<db>.lock`` that records
+    who holds it. The kernel drops the lock when the process ends, however it ends (even SIGKILL),
+    so a stale lock file is harmless. ClickException naming the running server if it is taken."""
+    from server.core.errors import StorageReadOnly, StorageUnavailable
+
+    path = Path(f"{db}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        fault = StorageReadOnly if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else StorageUnavailable
+        with _storage_exit():
+            raise fault(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode("utf-8", "replace")
+        os.close(fd)
+        try:
+            who = json.loads(holder)
+            named = (f"pid {who['pid']} on {who['host']} serving http://{who['address']}:{who['port']}/, "
+                     f"started {who['started']}")
+        except (ValueError, KeyError, TypeError):
+            named = f"lock file {path}"
+        raise click.ClickException(
+            f"another novbe server is already running on {db} ({named}): one server per database. "
+            "Stop it first, or run this one with another --db.") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "address": host, "port": port,
+                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+    _LOCK.append(fd)
+    return path
 
 
 config_option = click.option("--config", "config", metavar="PATH|NAME", default=None,
@@ -76,10 +135,14 @@ def run(config: str | None, db: str | None, host: str, port: int) -> None:
 
     cfg = _load(config)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(db or DEFAULT_DB), "ASYNC_MODE": production_mode(),
-                      "PUBLIC_URL": cfg.center.base_url or (_lan_url(port) if host in ("0.0.0.0", "::") else base)})
+    path = str(db or DEFAULT_DB)
+    lock_database(path, host, port)
+    with _storage_exit():
+        app = create_app({"CENTER_CONFIG": cfg, "DATABASE": path, "ASYNC_MODE": production_mode(),
+                          "PUBLIC_URL": cfg.center.base_url or (_lan_url(port) if host in ("0.0.0.0", "::") else base)})
     store = app.extensions["novbe"].store
-    made = bootstrap(store)
+    with _storage_exit():
+        made = bootstrap(store)
     click.echo(f"Növbə {cfg.center.name.az} — {store.path}")
     if made["admin"]:
         click.echo(click.style(f"  First admin account: admin / {made['admin']}  (shown once: write it down)", bold=True))
@@ -170,6 +233,45 @@ def user_add(name: str, role: str, password: str | None, config: str | None, db:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{role} {name}: saved")
+
+
+def _set_disabled(name: str, disabled: bool, config: str | None, db: str | None) -> None:
+    if not _store(config, db).set_user_disabled(name, disabled):
+        raise click.ClickException(f"no staff account named {name!r} (`novbe user list` shows them)")
+    click.echo(f"{name}: {'disabled, every session of it has ended' if disabled else 'enabled'}")
+
+
+@user.command("disable")
+@click.argument("name")
+@config_option
+@db_option
+def user_disable(name: str, config: str | None, db: str | None) -> None:
+    """Disable a staff account: it cannot log in, and its open sessions end at once."""
+    _set_disabled(name, True, config, db)
+
+
+@user.command("enable")
+@click.argument("name")
+@config_option
+@db_option
+def user_enable(name: str, config: str | None, db: str | None) -> None:
+    """Enable a disabled staff account again (with its old password)."""
+    _set_disabled(name, False, config, db)
+
+
+@user.command("list")
+@config_option
+@db_option
+def user_list(config: str | None, db: str | None) -> None:
+    """List the staff accounts with their roles and whether they are disabled."""
+    from datetime import datetime
+
+    users = _store(config, db).users()
+    for u in users:
+        made = datetime.fromtimestamp(u["created_at"]).strftime("%Y-%m-%d") if u["created_at"] else "-"
+        click.echo(f"{u['username']:<24} {u['role']:<10} {'disabled' if u['disabled'] else 'enabled':<8}  since {made}")
+    if not users:
+        click.echo("no staff accounts yet (`novbe user add NAME --role admin`)")
 
 
 @main.group()

@@ -18,7 +18,17 @@
     ├── Unauthorized            (401)
     ├── Forbidden               (403) wrong role or someone else's counter
     ├── AccountLocked           (423)
-    └── RateLimited             (429)
+    ├── RateLimited             (429)
+    └── StorageError            (503) the store cannot keep what it is given right now
+        ├── StorageFull             the disk is full
+        ├── StorageReadOnly         the database file or its folder cannot be written
+        └── StorageUnavailable      locked too long, I/O error, cannot open, damaged
+
+The storage errors sit in this tree, although the core never raises them itself, because
+they are part of what the store port (:mod:`server.core.ports`) may answer: the store maps
+its own library's errors onto them, and then every transport (the HTTP error handler, the
+``/counter`` socket acks, the keypad) already turns a ``QueueError`` into the one error
+shape without knowing about SQLite.
 """
 from __future__ import annotations
 
@@ -153,3 +163,27 @@ class RateLimited(QueueError):
     """Too many requests: wait a moment."""
 
     code, status = "rate_limited", 429
+
+
+class StorageError(QueueError):
+    """The server cannot save anything right now: try again in a moment, or ask staff."""
+
+    code, status = "storage_unavailable", 503
+
+
+class StorageFull(StorageError):
+    """The server's disk is full: nothing new can be saved until space is freed."""
+
+    code = "storage_full"
+
+
+class StorageReadOnly(StorageError):
+    """The database cannot be written (read-only file, folder or disk)."""
+
+    code = "storage_read_only"
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be used right now (locked too long, I/O error or damaged)."""
+
+    code = "storage_unavailable"
