@@ -4,22 +4,34 @@
     GET /display/audio?number=A-015&counter=7            chime + announcement as one WAV
 
 The page is thin: it gets its state over Socket.IO (namespace ``/display``, a full
-``snapshot`` on every connect, numbered events after it). The audio route is public on
-purpose: it says nothing but a ticket number and a counter, both validated, and the
-files are cached (see docs/display.md).
+``snapshot`` on every connect, numbered events after it).
+
+The audio route needs no token for a call that was really made today (the ``<audio>``
+element cannot send a header, and a token in a URL ends up in logs): anything else is
+refused before any speech is made, unless a board presents its device token
+(``Authorization: Bearer``). Each call's announcement is made once, in the background as
+soon as the call is committed while a board is listening, and cached per call; an
+anonymous request never removes anything from the cache (see docs/display.md).
 """
 from __future__ import annotations
 
+import io
 import logging
+import queue
 import re
 import threading
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, current_app, render_template, request, send_file, url_for
+from flask.blueprints import BlueprintSetupState
 
 from config.schema import CenterConfig
 from display import voice
+from server.core.errors import QueueError
+from server.core.model import Event, TicketCalled
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +43,22 @@ bp = Blueprint("display", __name__, url_prefix="/display", template_folder="temp
 NUMBER = re.compile(r"^[A-ZƏÇĞİÖŞÜ]-[0-9]{1,4}$")
 _EXTENSION = "novbe-announcer"
 _announcer_lock = threading.Lock()
+# An anonymous request may have a call's announcement made only this long after the call
+# (the board asks at once; a reconnecting board catches up on the last 120 s). Older calls
+# are served from the cache or not at all, so nobody can make the server speak the whole day again.
+FRESH_SECONDS = 600
+
+
+class CallNotFound(QueueError):
+    """No such call was made today: ask for a ticket number called at that counter."""
+
+    code, status = "call_not_found", 404
+
+
+class AnnouncementExpired(QueueError):
+    """That call was made too long ago: its announcement is no longer kept."""
+
+    code, status = "announcement_expired", 410
 
 
 def _cfg() -> CenterConfig:
@@ -79,17 +107,92 @@ def index() -> Any:
     return render_template("display/board.html", center=cfg.center, board=boards[name], page=page)
 
 
-def announcer() -> voice.Announcer:
+def announcer(app: Flask | None = None) -> voice.Announcer:
     """The app's one Announcer (its cache is shared by every board), made on first use."""
-    ext = current_app.extensions
+    app = app or current_app
+    ext = app.extensions
     found = ext.get(_EXTENSION)
     if found is None:
         with _announcer_lock:
             found = ext.get(_EXTENSION)
             if found is None:
-                cache = current_app.config.get("VOICE_CACHE") or Path(current_app.instance_path) / "voice-cache"
+                cache = app.config.get("VOICE_CACHE") or Path(app.instance_path) / "voice-cache"
                 found = ext[_EXTENSION] = voice.Announcer(Path(cache).resolve())
     return found  # type: ignore[no-any-return]
+
+
+def _languages(cfg: CenterConfig) -> list[str]:
+    return [lang for lang in cfg.center.announce_languages if lang in voice.VOICES]
+
+
+def _boards_listening() -> bool:
+    """Whether any board is connected to ``/display`` (nobody else needs the audio soon)."""
+    from server.realtime import socketio
+
+    try:
+        return any(True for _ in socketio.server.manager.get_participants("/display", "hall"))
+    except (AttributeError, KeyError, TypeError):
+        return False
+
+
+class Prewarmer:
+    """Makes each call's announcement in the background as soon as the call is committed.
+
+    A publisher listener: it only queues (the publisher must stay quick); one worker thread,
+    started on the first call, does the speaking. When its queue is full, or no board is
+    listening, the call is skipped: the board's own request makes the file then.
+    """
+
+    def __init__(self, get_announcer: Callable[[], voice.Announcer], langs: list[str],
+                 listening: Callable[[], bool] = _boards_listening) -> None:
+        self.get_announcer = get_announcer
+        self.langs = langs
+        self.listening = listening
+        self.queue: queue.Queue[tuple[str, int, float]] = queue.Queue(maxsize=64)
+        self.made = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        """Queue the announcement of a call, recall or return."""
+        if not isinstance(event, TicketCalled) or event.counter is None or not self.langs:
+            return
+        if not NUMBER.fullmatch(event.number) or not self.listening():
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="novbe-announcer", daemon=True)
+                self._thread.start()
+        try:
+            self.queue.put_nowait((event.number, event.counter, event.at))
+        except queue.Full:
+            pass
+
+    def _run(self) -> None:
+        while True:
+            number, counter, at = self.queue.get()
+            try:
+                self.get_announcer().audio_for(number, counter, self.langs, at=at)
+                self.made += 1
+            except (voice.SpeechError, OSError) as exc:
+                log.warning("could not prepare the announcement of %s at counter %s: %s", number, counter, exc)
+
+
+@bp.record_once
+def _on_register(state: BlueprintSetupState) -> None:
+    # At start-up: an unwritable voice cache is reported now, once, not on the first call.
+    app: Any = state.app
+    novbe = app.extensions.get("novbe")
+    if novbe is None:
+        return
+    a = announcer(app)
+    novbe.extras["prewarmer"] = prewarmer = Prewarmer(lambda: a, _languages(novbe.cfg))
+    novbe.publisher.listeners.append(prewarmer)
+
+
+@lru_cache(maxsize=1)
+def _chime_bytes() -> bytes:
+    return voice.chime_wav()
 
 
 def _bad(message: str, field: str) -> Any:
@@ -102,21 +205,47 @@ def _bad(message: str, field: str) -> Any:
 @bp.get("/audio")
 def audio() -> Any:
     """One call's announcement: the chime, then the call in each announce language (WAV)."""
-    cfg = _cfg()
+    from server import auth
+    from server.api import error_response
+    from server.core.errors import Unauthorized
+
+    novbe = current_app.extensions["novbe"]
+    cfg: CenterConfig = novbe.cfg
     number = request.args.get("number", "")
     raw_counter = request.args.get("counter", "")
     if not NUMBER.fullmatch(number):
         return _bad("number must be a ticket number such as A-015", "number")
     if not raw_counter.isascii() or not raw_counter.isdigit() or int(raw_counter) not in cfg.counters_by_number:
         return _bad("counter must be the number of a counter of this center", "counter")
-    langs = [lang for lang in cfg.center.announce_languages if lang in voice.VOICES]
+    counter = int(raw_counter)
+    langs = _languages(cfg)
     a = announcer()
+    store = novbe.store
+    token = auth.bearer_token()
+    board = auth.device_for(store, token, "display") if token else None
     try:
-        path = a.audio_for(number, int(raw_counter), langs)
-        response = send_file(path, mimetype="audio/wav", max_age=3600)
+        if board is not None:
+            # A board may have anything spoken (a sound check); its files count like calls.
+            path = a.audio_for(number, counter, langs, at=store.clock())
+        else:
+            called_at = store.last_call_at(number, counter)
+            if called_at is None:
+                if token:
+                    raise Unauthorized("the display token was not accepted")
+                raise CallNotFound(f"{number} was not called to counter {counter} today", field="number")
+            found = a.cached(number, counter, langs)
+            if found is not None:
+                path = found
+            elif store.clock() - called_at <= FRESH_SECONDS:
+                # Made now for a real, recent call; removes nothing from the cache.
+                path = a.audio_for(number, counter, langs, at=called_at, prune=False)
+            else:
+                raise AnnouncementExpired(f"the call of {number} to counter {counter} was "
+                                          f"more than {FRESH_SECONDS // 60} minutes ago")
+        return send_file(path, mimetype="audio/wav", max_age=3600)
+    except QueueError as exc:
+        return error_response(exc)
     except (voice.SpeechError, OSError):
         # The board must still hear the chime: speech trouble is logged once by the Announcer.
-        log.warning("announcement for %s at counter %s failed; sending the chime", number, raw_counter,
-                    exc_info=True)
-        response = send_file(a.chime_path(), mimetype="audio/wav", max_age=60)
-    return response
+        log.warning("announcement for %s at counter %s failed; sending the chime", number, counter, exc_info=True)
+        return send_file(io.BytesIO(_chime_bytes()), mimetype="audio/wav", max_age=60)

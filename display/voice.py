@@ -342,9 +342,12 @@ class Announcer:
         executable: str = ESPEAK,
         max_files: int = 200,
     ) -> None:
-        """Use cache_dir for audio files, keeping at most max_files call files."""
-        self.cache_dir = Path(cache_dir)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        """Use cache_dir for audio files, keeping at most max_files call files.
+
+        A cache_dir that cannot be written (read-only disk, wrong owner) is replaced by a
+        private temporary folder, with one warning: announcements must not stop over it.
+        """
+        self.cache_dir = self._usable(Path(cache_dir))
         self.speed = speed
         self.executable = executable
         self.max_files = max_files
@@ -353,6 +356,19 @@ class Announcer:
         self._prune_lock = threading.Lock()
         self._warned: set[str] = set()
         self._warned_lock = threading.Lock()
+
+    @staticmethod
+    def _usable(cache_dir: Path) -> Path:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            # A real write, not os.access(): it also catches a read-only mount and a full disk.
+            with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".probe-"):
+                pass
+            return cache_dir
+        except OSError as exc:
+            fallback = Path(tempfile.mkdtemp(prefix="novbe-voice-"))
+            log.warning("voice cache %s is not writable (%s); using %s until it is fixed", cache_dir, exc, fallback)
+            return fallback
 
     def _warn_once(self, key: str, message: str) -> None:
         with self._warned_lock:
@@ -378,8 +394,22 @@ class Announcer:
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
-    def audio_for(self, number: str, counter: str | int, langs: Sequence[str]) -> Path:
-        """Return one WAV with the chime and the call in each of langs, made once and cached."""
+    def cached(self, number: str, counter: str | int, langs: Sequence[str]) -> Path | None:
+        """Return the finished WAV of a call if the cache holds it, without making anything."""
+        langs = list(langs)
+        if not langs:
+            return self.chime_path()
+        path = self.cache_dir / f"call-{self.cache_key(number, counter, langs)}.wav"
+        return path if path.exists() else None
+
+    def audio_for(self, number: str, counter: str | int, langs: Sequence[str], *,
+                  at: float | None = None, prune: bool = True) -> Path:
+        """Return one WAV with the chime and the call in each of langs, made once and cached.
+
+        ``at`` is when the call was made: the file is dated so, and the cache keeps the
+        newest calls (asking again for an old call cannot push a newer one out). With
+        ``prune=False`` nothing else is removed from the cache.
+        """
         langs = list(langs)
         for lang in langs:
             _check_lang(lang)
@@ -389,9 +419,11 @@ class Announcer:
         key = self.cache_key(number, counter, langs)
         path = self.cache_dir / f"call-{key}.wav"
         if path.exists():
+            self._date(path, at)  # a recall of the same call: keep it among the newest
             return path
         with self._locks[int(key, 16) % self._STRIPES]:
             if path.exists():  # another thread made it while we waited
+                self._date(path, at)
                 return path
             try:
                 _resolve(self.executable)
@@ -427,11 +459,26 @@ class Announcer:
                     if path.exists():
                         return path
                 _concatenate(parts, path)
-        self._prune(keep=path)
+                if at is not None:  # dated by the center's clock, like every other call file
+                    os.utime(path, (at, at))
+        if prune:
+            self._prune(keep=path)
         return path
 
+    @staticmethod
+    def _date(path: Path, at: float | None) -> None:
+        # Only ever forward: an old call asked again keeps its old date.
+        if at is None:
+            return
+        try:
+            if path.stat().st_mtime < at:
+                os.utime(path, (at, at))
+        except OSError:
+            pass  # pruned meanwhile, or not ours to touch: the file is still served
+
     def _prune(self, keep: Path) -> None:
-        # Several hundred calls a day at ~300 KB each: keep only the newest files.
+        # Several hundred calls a day at ~300 KB each: keep only the newest calls (each file
+        # is dated with its call when the caller says when that was).
         with self._prune_lock:
             files = []
             for entry in self.cache_dir.glob("call-*.wav"):

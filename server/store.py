@@ -442,6 +442,23 @@ class SQLiteStore:
             "ORDER BY called_at DESC LIMIT ?", (day, limit)).fetchall()
         return [_ticket(r) for r in rows]
 
+    def last_call_at(self, number: str, counter: int) -> float | None:
+        """When ticket ``number`` was last called (or recalled, returned) to ``counter`` today, or None."""
+        from datetime import datetime, timedelta
+
+        from server.core.model import TicketCalled, TicketRecalled, TicketReturned
+
+        midnight = datetime.fromtimestamp(self.clock(), self.cfg.tz).replace(hour=0, minute=0, second=0,
+                                                                                microsecond=0)
+        # Yesterday's tickets too: one held by a counter across midnight can be recalled today.
+        days = (midnight.date().isoformat(), (midnight.date() - timedelta(days=1)).isoformat())
+        row = self._query(
+            "SELECT max(at) FROM events WHERE ticket_id IN (SELECT id FROM tickets WHERE day IN (?, ?) AND number = ?) "
+            "AND counter = ? AND name IN (?, ?, ?) AND at >= ?",
+            (*days, number, counter, TicketCalled.name, TicketRecalled.name, TicketReturned.name,
+             midnight.timestamp())).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def waiting_counts(self, day: str) -> dict[str, int]:
         """Waiting tickets per service."""
         rows = self._query(
