@@ -9,6 +9,8 @@ commit, the events the transaction appended go to the subscribers, in commit ord
 from __future__ import annotations
 
 import json
+import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -23,9 +25,77 @@ from typing import Any
 import sqlite_utils
 
 from config.schema import CenterConfig
+from server.core.errors import StorageError, StorageFull, StorageReadOnly, StorageUnavailable
 from server.core.model import Counter, CounterState, Event, Status, Ticket
 
 Subscriber = Callable[[list[Event]], None]
+log = logging.getLogger(__name__)
+
+
+# --- storage faults -------------------------------------------------------------
+# SQLite primary result codes (the low byte of an extended code; https://sqlite.org/rescode.html).
+# FULL and READONLY have codes of their own; the rest mean "cannot use the file right now".
+_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN = 13, 8, 10, 14
+_UNAVAILABLE = {3: "permission denied", 5: "locked by another process for too long", 6: "locked for too long",
+                10: "I/O error", 11: "the file is damaged", 14: "cannot open the file", 15: "locking failed",
+                26: "not a SQLite database"}
+#: less free space than this on the database's disk counts as full (the WAL grows in page-sized steps)
+LOW_SPACE_BYTES = 1 << 20
+
+
+def free_bytes(path: str) -> int | None:
+    """Free space for unprivileged writers on the file system holding ``path``, None if unknown."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)) or ".")
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _writable(path: str) -> bool:
+    """Whether the database file (and its WAL, and a folder to create them in) can be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    files = [f for f in (path, path + "-wal") if os.path.exists(f)]
+    return all(os.access(f, os.W_OK) for f in files) and (bool(files) or os.access(folder, os.W_OK))
+
+
+def storage_error(exc: BaseException, path: str | None = None) -> StorageError | None:
+    """The storage fault behind a SQLite error, or None for one that is not (a bug, a constraint)."""
+    if isinstance(exc, StorageError):
+        return exc
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, (sqlite3.IntegrityError,
+                                                                       sqlite3.ProgrammingError)):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    name = getattr(exc, "sqlite_errorname", None) or "SQLITE_ERROR"
+    text = str(exc)
+    where = f" ({path})" if path else ""
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        return StorageFull(f"the server's disk is full{where}: nothing new can be saved until space is freed",
+                           sqlite=name)
+    if primary == _SQLITE_READONLY or "readonly database" in text:
+        return StorageReadOnly(f"the database cannot be written{where}: read-only file, folder or disk",
+                               sqlite=name)
+    if primary is None:
+        if "unable to open database" in text:
+            primary = _SQLITE_CANTOPEN
+        elif "not a database" in text:
+            primary = 26
+    if primary not in _UNAVAILABLE:
+        return None
+    if path and primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        # An I/O error is often the disk or a permission seen from below: name the cause when we can.
+        if os.path.isdir(path):
+            return StorageUnavailable(f"{path} is a folder, not a database file", sqlite=name)
+        if not _writable(path):
+            return StorageReadOnly(f"the database cannot be written{where}: read-only file, folder or disk",
+                                   sqlite=name)
+        free = free_bytes(path)
+        if free is not None and free < LOW_SPACE_BYTES:
+            return StorageFull(f"the server's disk is full{where}: nothing new can be saved until space is freed",
+                               sqlite=name)
+    return StorageUnavailable(f"the database cannot be used{where}: {_UNAVAILABLE[primary]}", sqlite=name)
 
 _TICKET_FIELDS = tuple(Ticket.__dataclass_fields__)
 
@@ -139,9 +209,20 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     return len(MIGRATIONS)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: a failed COMMIT (disk full, I/O error) may already
+    have been rolled back by SQLite, and a second ROLLBACK would hide the real error."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:   # the connection is discarded by _borrow: it is still in a transaction
+        log.warning("rollback failed: %s", exc)
 
 
 class _Rows(list):  # type: ignore[type-arg]
@@ -277,8 +358,19 @@ class SQLiteTx:
         return int(cur.lastrowid or 0)
 
 
+class _Conn(sqlite3.Connection):
+    """A connection that remembers whether the file was writable when it was opened."""
+
+    writable = True
+
+
 class SQLiteStore:
-    """A center's SQLite database (WAL, ``synchronous=FULL`` by default)."""
+    """A center's SQLite database (WAL, ``synchronous=FULL`` by default).
+
+    SQLite errors that mean the storage itself failed (disk full, read-only file, locked too
+    long, I/O error, damaged or unopenable file) leave every method as a
+    :class:`~server.core.errors.StorageError`; the connection that met one is closed, not reused.
+    """
 
     def __init__(self, path: str | Path, cfg: CenterConfig, *, clock: Callable[[], float] = time.time,
                  synchronous: str = "FULL", busy_timeout_ms: int = 30_000) -> None:
@@ -293,22 +385,37 @@ class SQLiteStore:
         self.pool_size = 8
         self._lock = threading.Lock()
         self._subscribers: list[Subscriber] = []
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._borrow() as conn:
+        self._health_lock = threading.Lock()
+        self._health: tuple[float, StorageError | None] | None = None
+        self._opened = False
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create the folder of {self.path}: {exc.strerror or exc}") from exc
+        with self._borrow() as conn, self._faults():
             self.version = migrate(conn)
         self._seed_counters()
+        self._opened = True
 
     # Connections come from a small pool and are lent to one thread (or greenlet) at a time:
     # the threaded server runs each request in a new thread, so per-thread connections would
     # be opened once per request and, as measured, never closed.
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        conn.execute("PRAGMA foreign_keys = ON")
+        with self._faults():
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000,
+                                   check_same_thread=False, factory=_Conn)
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except BaseException:
+                conn.close()
+                raise
+        # SQLite quietly opens a file it may not write as read-only: such a connection must not
+        # stay in the pool, or writes would keep failing after the file is writable again.
+        conn.writable = _writable(self.path)
         return conn
 
     @contextmanager
@@ -323,17 +430,53 @@ class SQLiteStore:
         except queue.Empty:
             conn = self._open()
         self._local.conn = conn
+        broken = False
         try:
             yield conn
+        except BaseException as exc:
+            broken = storage_error(exc) is not None
+            raise
         finally:
             self._local.conn = None
-            if self._pool.qsize() < self.pool_size:
-                self._pool.put(conn)
-            else:
+            # A connection that met a storage fault (or could not roll back) may be in a bad state:
+            # close it, and the idle ones too, so that recovery starts from fresh connections.
+            if broken or conn.in_transaction or not getattr(conn, "writable", True) \
+                    or self._pool.qsize() >= self.pool_size:
                 conn.close()
+                if broken:
+                    self._drain()
+            else:
+                self._pool.put(conn)
+
+    def _drain(self) -> None:
+        """Close every idle pooled connection."""
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Turn SQLite errors that are storage faults into StorageError (logged, one line)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            fault = self._fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+
+    def _fault(self, exc: sqlite3.Error) -> StorageError | None:
+        fault = storage_error(exc, self.path)
+        if fault is not None and self._opened:
+            # One line, no traceback: the client gets the fault as a 503 (at start-up, the caller reports it).
+            log.warning("storage fault %s: %s [%s]", fault.code, exc, getattr(exc, "sqlite_errorname", "?"))
+            self._health = (time.monotonic(), fault)
+        return fault
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> "_Rows":
-        with self._borrow() as conn:
+        with self._borrow() as conn, self._faults():
             return _Rows(conn.execute(sql, params).fetchall())
 
     def connection(self) -> sqlite3.Connection:
@@ -348,11 +491,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close every idle pooled connection and the ones handed out by :meth:`connection`."""
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                break
+        self._drain()
         for conn in self._spare:
             conn.close()
         self._spare.clear()
@@ -365,14 +504,20 @@ class SQLiteStore:
     def write(self) -> Iterator[SQLiteTx]:
         """One ``BEGIN IMMEDIATE`` transaction; events are published only after it commits."""
         with self._lock, self._borrow() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = SQLiteTx(conn, self.cfg.center.id)
             try:
-                yield tx
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                tx = SQLiteTx(conn, self.cfg.center.id)
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                fault = self._fault(exc)
+                if fault is None:
+                    raise
+                raise fault from exc
             # Still under the lock, so subscribers see events in sequence order.
             if tx.events:
                 for callback in self._subscribers:
@@ -381,12 +526,35 @@ class SQLiteStore:
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: every query inside sees the same snapshot."""
-        with self._borrow() as conn:
+        with self._borrow() as conn, self._faults():
             conn.execute("BEGIN")
             try:
                 yield SQLiteTx(conn, self.cfg.center.id)
-            finally:
-                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            conn.execute("COMMIT")
+
+    def check_storage(self, max_age: float = 5.0) -> StorageError | None:
+        """Whether the store can take writes now: a real write probe (and the disk's free space),
+        at most once per ``max_age`` seconds; a fault met by any write in between counts too."""
+        with self._health_lock:
+            seen = self._health
+            if seen is not None and time.monotonic() - seen[0] < max_age:
+                return seen[1]
+            fault: StorageError | None = None
+            try:
+                free = free_bytes(self.path)
+                if free is not None and free < LOW_SPACE_BYTES:
+                    raise StorageFull(f"the server's disk is full ({self.path}): {free // 1024} KiB left",
+                                      free_bytes=free)
+                with self.write() as tx:
+                    tx.conn.execute("INSERT INTO meta (key, value) VALUES ('health_probe', ?) "
+                                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(time.time()),))
+            except StorageError as exc:
+                fault = exc
+            self._health = (time.monotonic(), fault)
+            return fault
 
     def _seed_counters(self) -> None:
         """Give every configured counter a row; a counter not yet used today takes its configured services."""
