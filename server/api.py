@@ -21,7 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from server import auth, snapshots
 from server.core import queue
-from server.core.errors import Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited, UnknownCounter
+from server.core.errors import (
+    Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited, StorageError, UnknownCounter,
+)
 from server.core.model import Ticket
 from server.schemas import (
     CounterActionResponse, CounterStateResponse, DeviceRequest, DeviceResponse, FinishRequest,
@@ -76,7 +78,8 @@ def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, ta
               for conv, name in _CONVERTER.findall(rule)]
     ROUTES.append({"path": "/api" + _CONVERTER.sub(r"{\2}", rule), "methods": methods, "summary": summary,
                    "tag": tag, "body": body, "response": response, "status": status,
-                   "errors": tuple(sorted(set(errors) | ({400} if body else set()))),
+                   # Any route that touches the store can meet a storage fault (503 storage_*).
+                   "errors": tuple(sorted(set(errors) | ({400} if body else set()) | {503})),
                    "security": security, "parameters": params})
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,6 +119,8 @@ def error_response(exc: QueueError) -> Any:
     resp.status_code = exc.status
     if exc.status == 429 and "retry_after" in exc.details:
         resp.headers["Retry-After"] = str(exc.details["retry_after"])
+    if exc.status == 503:   # a storage fault: worth trying again soon, it may have been fixed
+        resp.headers["Retry-After"] = "5"
     return resp
 
 
@@ -140,11 +145,22 @@ def _staff_ticket(t: Ticket | None) -> dict[str, Any] | None:
 
 # --- public --------------------------------------------------------------------
 
-@endpoint("/health", summary="Liveness and the newest event number", tag="public", response=HealthResponse)
+@endpoint("/health", summary="Liveness, storage (a real write probe, at most every 5 s) and the newest event "
+          "number; 503 with the storage error's code when the database cannot take writes", tag="public",
+          response=HealthResponse)
 def health() -> Any:
     store = _app().store
-    return jsonify(ok=True, center=store.cfg.center.id, seq=store.last_seq(), version=_app().version,
-                   time=_local_iso(store.clock()))
+    fault = store.check_storage()
+    try:
+        seq: int | None = store.last_seq()
+    except StorageError as exc:
+        fault, seq = fault or exc, None
+    body = {"center": store.cfg.center.id, "seq": seq, "version": _app().version, "time": _local_iso(store.clock())}
+    if fault is None:
+        return jsonify(ok=True, **body)
+    resp = jsonify(**fault.to_dict(), **body)   # the one error shape, with the health fields beside it
+    resp.status_code, resp.headers["Retry-After"] = fault.status, "5"
+    return resp
 
 
 @endpoint("/services", summary="Areas and services with remaining capacity and current wait", tag="public",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import secrets
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from config.schema import CenterConfig
 from server import api, auth
 from server.core.errors import QueueError
 from server.realtime import Publisher, socketio
-from server.store import SQLiteStore
+from server.store import SQLiteStore, storage_error
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -138,7 +139,18 @@ def _wants_json() -> bool:
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(QueueError)
     def queue_error(exc: QueueError) -> Any:
+        # StorageError (503 storage_full / storage_read_only / storage_unavailable) lands here too:
+        # the store has logged it in one line; the client gets the one error shape, no traceback.
         return api.error_response(exc)
+
+    @app.errorhandler(sqlite3.Error)
+    def sqlite_error(exc: sqlite3.Error) -> Any:
+        # A storage fault met outside the store's transactions (e.g. through store.db()) is still a 503.
+        fault = storage_error(exc, app.extensions["novbe"].store.path)
+        if fault is not None:
+            log.warning("storage fault %s on %s %s: %s", fault.code, request.method, request.path, exc)
+            return api.error_response(fault)
+        return unexpected(exc)
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> Any:
