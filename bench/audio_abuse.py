@@ -3,11 +3,12 @@
 Starts ``novbe run`` (the default center) on a loopback port over a fresh database with its
 own voice cache, makes one real call (so one real announcement is cached), then measures
 ``GET /api/services`` latency with nothing else going on, and again while 8 threads in
-another process send a burst of unique ``/display/audio`` requests for numbers that were
-never called. Prints medians, the audio answers' status codes, how many call files the
-cache holds afterwards and whether the real announcement survived. Asserts nothing.
+another process send unique ``/display/audio`` requests for numbers that were never called
+(at least --burst of them, for at least --seconds). Prints medians, the audio answers'
+status codes, how many call files the cache holds afterwards and whether the real
+announcement survived. Asserts nothing.
 
-    .venv/bin/python bench/audio_abuse.py [--burst 240] [--threads 8]
+    .venv/bin/python bench/audio_abuse.py [--burst 240] [--seconds 5] [--rate 0] [--threads 8]
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +34,35 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def burst(port: int, paths: list[str], threads: int, out: "mp.Queue[tuple[Counter[int], float]]") -> None:
-    """Send every path once, from ``threads`` keep-alive connections."""
+def bogus_paths() -> Iterator[str]:
+    """Unique audio requests for never-called numbers, valid in form, spread over counters."""
+    for i in range(10_000 * 30):
+        yield f"/display/audio?number=B-{i // 30 % 9999 + 1:04d}&counter={i % 30 + 1}"
+
+
+def burst(port: int, least: int, seconds: float, threads: int, rate: float,
+          out: "mp.Queue[tuple[Counter[int], float]]") -> None:
+    """Send unique bogus requests from ``threads`` connections: at least ``least``, for ``seconds``.
+
+    ``rate`` caps the requests per second of all threads together (0: as fast as answered).
+    """
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
-    todo = list(paths)
+    todo = bogus_paths()
+    sent = [0]
+    start = time.perf_counter()
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while True:
             with lock:
-                if not todo:
+                if sent[0] >= least and time.perf_counter() - start >= seconds:
                     break
-                path = todo.pop()
+                path = next(todo)
+                sent[0] += 1
+                due = start + sent[0] / rate if rate else 0.0
+            if due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
             conn.request("GET", path)
             resp = conn.getresponse()
             resp.read()
@@ -52,7 +70,6 @@ def burst(port: int, paths: list[str], threads: int, out: "mp.Queue[tuple[Counte
                 statuses[resp.status] += 1
         conn.close()
 
-    start = time.perf_counter()
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for t in pool:
         t.start()
@@ -77,7 +94,9 @@ def sample_services(port: int, stop: threading.Event, every: float = 0.02) -> li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--burst", type=int, default=240, help="unique bogus audio requests")
+    parser.add_argument("--burst", type=int, default=240, help="at least this many unique bogus audio requests")
+    parser.add_argument("--seconds", type=float, default=5.0, help="and for at least this long")
+    parser.add_argument("--rate", type=float, default=0.0, help="cap on bogus requests per second (0: none)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent connections of the burst")
     args = parser.parse_args()
 
@@ -107,14 +126,12 @@ def main() -> None:
             t.join()
             quiet = box.pop("lat")
 
-            # Never-called numbers, valid in form, spread over counters.
-            paths = [f"/display/audio?number=B-{i + 1:03d}&counter={i % 30 + 1}" for i in range(args.burst)]
             ctx = mp.get_context("fork")
             out: mp.Queue = ctx.Queue()
             stop = threading.Event()
             t = threading.Thread(target=lambda: box.setdefault("lat", sample_services(server.port, stop)))
             t.start()
-            proc = ctx.Process(target=burst, args=(server.port, paths, args.threads, out))
+            proc = ctx.Process(target=burst, args=(server.port, args.burst, args.seconds, args.threads, args.rate, out))
             proc.start()
             statuses, seconds = out.get()
             proc.join()
@@ -127,8 +144,9 @@ def main() -> None:
                   f"p90 {percentile(quiet, 90):.1f} ms ({len(quiet)} requests)")
             print(f"/api/services, during the burst: median {statistics.median(busy):.1f} ms, "
                   f"p90 {percentile(busy, 90):.1f} ms, max {max(busy):.1f} ms ({len(busy)} requests)")
-            print(f"burst: {args.burst} unique bogus audio requests from {args.threads} connections in "
-                  f"{seconds:.1f} s ({args.burst / seconds:.0f}/s); answers {dict(sorted(statuses.items()))}")
+            total = sum(statuses.values())
+            print(f"burst: {total} unique bogus audio requests from {args.threads} connections in "
+                  f"{seconds:.1f} s ({total / seconds:.0f}/s); answers {dict(sorted(statuses.items()))}")
             print(f"cache: {len(left)} call files after the burst; the real call's file "
                   f"{'survived' if real_files and real_files <= left else 'was EVICTED'}")
         finally:
