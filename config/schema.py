@@ -62,7 +62,8 @@ class Center(_Frozen):
     name: Text
     kind: Literal["center", "regional-center", "branch", "point"] = "center"
     timezone: str = "Asia/Baku"
-    daily_capacity: int = Field(gt=0)
+    daily_capacity: int | None = Field(default=None, gt=0, description="optional hard ceiling of tickets a day; "
+                                       "what turns citizens away is counter time (see server/core/capacity.py)")
     languages: tuple[str, ...] = LANGS
     announce_languages: tuple[str, ...] = ("az", "ru")
     hours: dict[str, Hours]
@@ -111,6 +112,12 @@ class Policy(_Frozen):
     board_flash_seconds: int = Field(default=8, ge=1)
     outcomes: tuple[str, ...] = Field(default=("served", "documents-missing", "referred", "consultation"), min_length=1)
     service_window: int = Field(default=20, ge=1, description="how many recent services feed the live service rate")
+    history_days: int = Field(default=14, ge=0, description="days of finished services the forecast learns from")
+    closing_grace_minutes: int = Field(default=10, ge=0, description="a ticket is issued if its service should end "
+                                       "by closing time plus this")
+    pause_minutes: int = Field(default=15, ge=1, description="how long an unplanned pause is expected to last")
+    late_open_minutes: int = Field(default=15, ge=0, description="a counter not opened this long after opening "
+                                   "is taken as unstaffed today")
 
 
     @field_validator("kiosk_rate_limit")
@@ -175,6 +182,26 @@ class Counter(_Frozen):
     display_protocol: str = "plain"
     display_format: str | None = Field(default=None, description=r"plain protocol line, e.g. '{number} {counter}\r\n'")
     buttons: str | None = Field(default=None, description="pyserial URL of a call-button keypad")
+    breaks: tuple[str, ...] = Field(default=(), description="planned breaks, local time, e.g. ['13:00-14:00']")
+
+    @field_validator("breaks")
+    @classmethod
+    def _breaks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        spans = [Hours.parse(v) for v in value]
+        for v, h in zip(value, spans):
+            if h.opens is None or h.closes is None:
+                raise ValueError(f"a break looks like '13:00-14:00', not {v!r}")
+        ordered = sorted((h.opens, h.closes) for h in spans)  # type: ignore[type-var]
+        for (a0, a1), (b0, _) in zip(ordered, ordered[1:]):
+            if b0 < a1:  # type: ignore[operator]
+                raise ValueError(f"breaks overlap: {value}")
+        return value
+
+    @cached_property
+    def break_spans(self) -> tuple[tuple[time, time], ...]:
+        """Planned breaks as (start, end) local times, in order."""
+        spans = [Hours.parse(v) for v in self.breaks]
+        return tuple(sorted((h.opens, h.closes) for h in spans if h.opens and h.closes))
 
 
 class Kiosk(_Frozen):
@@ -275,6 +302,16 @@ class CenterConfig(_Frozen):
     def groups_by_code(self) -> dict[str, PriorityGroup]:
         """Priority groups by code."""
         return {g.code: g for g in self.priority_groups}
+
+    @cached_property
+    def rank_of(self) -> dict[str, int]:
+        """Priority rank by group code (lower goes first)."""
+        return {g.code: g.rank for g in self.priority_groups}
+
+    @cached_property
+    def target_wait_s(self) -> dict[str, float]:
+        """Each service's target wait, in seconds."""
+        return {s.code: s.target_wait * 60.0 for s in self.services}
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -101,6 +101,8 @@ class TicketView:
     footer: str
     lang: str
     counter_area: str | None = None
+    eta_low: int = 0            # the forecast's range; printed when it is wider than a minute
+    eta_high: int = 0
 
 
 def _clean(line: str) -> str:
@@ -312,7 +314,9 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
     _line(printer, page, ticket.issued_at, size=_SIZE_SMALL)
     printer.ln()
     _line(printer, page, f"{labels['ahead']}: {ticket.ahead} {labels['people']}".strip())
-    if ticket.eta_minutes > 0:
+    if ticket.eta_high > ticket.eta_low + 1:
+        _line(printer, page, f"{labels['wait']}: {ticket.eta_low}–{ticket.eta_high} {labels['minutes']}")
+    elif ticket.eta_minutes > 0:
         _line(
             printer, page, f"{labels['wait']}: ~{ticket.eta_minutes} {labels['minutes']}"
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, session
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_wtf.csrf import generate_csrf
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -197,7 +197,9 @@ def issue(body: TicketRequest) -> Any:
     t = issued.ticket
     svc = app.cfg.services_by_code[t.service]
     resp = jsonify(ok=True, number=t.number, service=t.service, service_name=svc.name.get(body.lang),
-                   ahead=issued.ahead, eta_minutes=issued.eta_minutes, status_url=status_url(t),
+                   ahead=issued.ahead, eta_minutes=issued.eta_minutes, eta_low=issued.eta_low,
+                   eta_high=issued.eta_high, eta_at=_local_iso(issued.eta_at) if issued.eta_at else None,
+                   status_url=status_url(t),
                    issued_at=_local_iso(t.issued_at), priority=t.priority, seq=issued.seq,
                    printing=bool(printer), token=t.token)
     resp.status_code = 201
@@ -213,7 +215,8 @@ def ticket_status(token: str) -> Any:
     return jsonify(ok=True, number=t.number, service=t.service,
                    service_name=snapshots._names(svc.name) if svc else {},
                    status="expired" if pos.expired else t.status.value,
-                   counter=t.counter, ahead=pos.ahead, eta_minutes=pos.eta_minutes, lang=t.lang,
+                   counter=t.counter, ahead=pos.ahead, eta_minutes=pos.eta_minutes, eta_low=pos.eta_low,
+                   eta_high=pos.eta_high, eta_at=_local_iso(pos.eta_at) if pos.eta_at else None, lang=t.lang,
                    issued_at=_local_iso(t.issued_at))
 
 
@@ -227,21 +230,21 @@ def cancel(token: str) -> Any:
 # --- staff login ------------------------------------------------------------------
 
 @endpoint("/login", ("POST",), summary="Staff login: sets the session cookie, returns a CSRF token", tag="staff",
-          body=LoginRequest, response=LoginResponse, errors=(401, 423, 429))
+          body=LoginRequest, response=LoginResponse, errors=(401, 429))
 def login(body: LoginRequest) -> Any:
-    _app().limits.check("30 per minute", "login:" + (request.remote_addr or "anon"))
-    user = auth.authenticate(_app().store, body.username, body.password)
-    session.clear()
-    session["user"], session["role"] = user["username"], user["role"]
-    session.permanent = True
+    address = request.remote_addr or "unknown"
+    _app().limits.check("30 per minute", "login:" + address)
+    user = auth.authenticate(_app().store, body.username, body.password, address)
+    auth.start_session(user)
     return jsonify(ok=True, username=user["username"], role=user["role"], csrf_token=generate_csrf())
 
 
-@endpoint("/logout", ("POST",), summary="End the session", tag="staff", response=OkResponse, errors=(400,))
+@endpoint("/logout", ("POST",), summary="End the session (every session of this account)", tag="staff",
+          response=OkResponse, errors=(400,))
 def logout() -> Any:
     if auth.current_user() is not None:
         auth.csrf.protect()
-    session.clear()
+    auth.end_session()
     return jsonify(ok=True)
 
 
@@ -437,6 +440,14 @@ def audit() -> Any:
     store = _app().store
     day_start = datetime.fromtimestamp(store.clock(), store.cfg.tz).replace(hour=0, minute=0, second=0).timestamp()
     return jsonify(ok=True, events=store.audit(day_start=day_start, limit=500))
+
+
+@endpoint("/login-failures", summary="Failed staff logins of the last week: name tried, address, time (supervisor)",
+          tag="supervisor", errors=(401, 403), security="session")
+@auth.login_required("supervisor")
+def login_failures() -> Any:
+    store = _app().store
+    return jsonify(ok=True, failures=store.login_failures(since=store.clock() - 7 * 86400, limit=200))
 
 
 @endpoint("/print-jobs", summary="Recent print jobs and printer states", tag="supervisor", errors=(401, 403),

@@ -42,15 +42,15 @@ class StoreJobs:
             return None
         try:
             pos = queue.position(self.store, t.token)
-            ahead, eta = pos.ahead, pos.eta_minutes
+            ahead, eta, low, high = pos.ahead, pos.eta_minutes or 0, pos.eta_low or 0, pos.eta_high or 0
         except QueueError:
-            ahead, eta = 0, 0
+            ahead, eta, low, high = 0, 0, 0, 0
         svc = cfg.services_by_code[t.service]
         group = cfg.groups_by_code.get(t.priority) if t.priority else None
         return TicketView(
             center_name=cfg.center.name.get(t.lang), service_name=svc.name.get(t.lang), number=t.number,
             issued_at=datetime.fromtimestamp(t.issued_at, cfg.tz).strftime("%d.%m.%Y %H:%M"),
-            ahead=ahead, eta_minutes=eta, priority=group.name.get(t.lang) if group else None,
+            ahead=ahead, eta_minutes=eta, eta_low=low, eta_high=high, priority=group.name.get(t.lang) if group else None,
             status_url=f"{self.public_url().rstrip('/')}/t/{t.token}",
             footer=cfg.center.footer.get(t.lang) if cfg.center.footer else "", lang=t.lang,
             counter_area=cfg.areas_by_code[svc.area].name.get(t.lang),

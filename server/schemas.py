@@ -81,8 +81,11 @@ class TicketIssuedResponse(BaseModel):
     number: str = Field(examples=["A-001"])
     service: str
     service_name: str
-    ahead: int
-    eta_minutes: int
+    ahead: int = Field(description="tickets the forecast calls before this one at the counters that can serve it")
+    eta_minutes: int = Field(description="forecast wait, the central figure, in minutes")
+    eta_low: int = Field(description="low end of the forecast wait range, minutes")
+    eta_high: int = Field(description="high end of the forecast wait range, minutes")
+    eta_at: str | None = Field(description="forecast call time, center time, ISO 8601")
     status_url: str
     issued_at: str = Field(description="center time, ISO 8601")
     priority: str | None = None
@@ -98,7 +101,11 @@ class TicketStatusResponse(BaseModel):
     status: str
     counter: int | None
     ahead: int
-    eta_minutes: int
+    eta_minutes: int | None = Field(description="forecast wait in minutes; null when no counter will call it "
+                                                "today as things stand")
+    eta_low: int | None = None
+    eta_high: int | None = None
+    eta_at: str | None = Field(default=None, description="forecast call time, center time, ISO 8601")
     lang: str
 
 

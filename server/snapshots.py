@@ -10,7 +10,7 @@ from typing import Any
 from config.schema import CenterConfig
 from server.core import clock
 from server.core.model import Status, Ticket
-from server.core.queue import counters_room, live_counters, wait_for
+from server.core.queue import live_counters, service_waits
 from server.store import SQLiteStore
 
 
@@ -34,23 +34,27 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
     open_now = clock.is_open(cfg, now)
     with store.read() as tx:
         issued = store.daily_counts(day, "service")
-        center_left = cfg.center.daily_capacity - sum(store.daily_counts(day, "center").values())
+        ceiling = cfg.center.daily_capacity
+        center_left = None if ceiling is None else ceiling - sum(store.daily_counts(day, "center").values())
         waiting = store.waiting_counts(day)
-        counters = live_counters(cfg, tx, day)
+        waits = service_waits(store, tx, now, day) if open_now else {}
         out = []
         for s in cfg.services:
-            left = max(0, min(s.quota - issued.get(s.code, 0), center_left))
-            room = counters_room(cfg, tx, s.code, day, counters)
-            if room is not None:
-                left = max(0, min(left, room))
-            queue_len = waiting.get(s.code, 0)
+            left = max(0, s.quota - issued.get(s.code, 0))
+            if center_left is not None:
+                left = max(0, min(left, center_left))
+            w = waits.get(s.code)
+            # Capacity is counter time: a service whose new ticket no counter would call today
+            # (or not before closing) is shown as unavailable, exactly as issuing would refuse it.
+            bookable = w is not None and w.eta_minutes is not None
             item = {
                 "code": s.code, "letter": s.letter, "area": s.area, "agency": s.agency,
                 "name": _names(s.name), "description": _names(s.description),
                 "documents": [_names(d) for d in s.documents], "priority_groups": list(s.priority_groups),
-                "remaining": left, "waiting": queue_len,
-                "wait_minutes": wait_for(cfg, tx, s, day, queue_len, counters),
-                "target_wait": s.target_wait, "available": open_now and left > 0,
+                "remaining": left, "waiting": waiting.get(s.code, 0),
+                "wait_minutes": w.eta_minutes if w and w.eta_minutes is not None else 0,
+                "wait_low": w.low if w else None, "wait_high": w.high if w else None,
+                "target_wait": s.target_wait, "available": open_now and left > 0 and bookable,
             }
             if lang:
                 item["title"] = s.name.get(lang)

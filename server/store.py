@@ -195,7 +195,22 @@ def _m3_waiting_index(db: sqlite_utils.Database) -> None:
                                      index_name="idx_tickets_waiting")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement, _m3_waiting_index]
+# Sessions die with the account: a generation number compared on every request, bumped by
+# logout, password or role change and disabling. Login attempts replace the hard lock-out:
+# they are the audit of failures and the state of the growing delays (server.auth).
+def _m4_sessions(db: sqlite_utils.Database) -> None:
+    db.table("users").add_column("generation", int, not_null_default=0)
+    db.execute("UPDATE users SET failed = 0, locked_until = 0")
+    db.table("login_attempts").create({
+        "id": int, "at": float, "username": str, "address": str, "state": str, "cleared": int,
+    }, pk="id", defaults={"cleared": 0})
+    db.table("login_attempts").create_index(["address", "at"])
+    db.table("login_attempts").create_index(["username", "address", "at"])
+    db.table("login_attempts").create_index(["at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement, _m3_waiting_index,
+                                                              _m4_sessions]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -315,6 +330,40 @@ class SQLiteTx:
             "SELECT finished_at - started_at FROM tickets WHERE day = ? AND status = 'done' AND service = ? "
             "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", (day, service, limit)).fetchall()
         return [float(r[0]) for r in rows]
+
+    # the hall forecast's inputs
+    def waiting_all(self, day: str) -> list[Ticket]:
+        rows = self._ex("SELECT * FROM tickets WHERE day = ? AND status = 'waiting' ORDER BY issued_at, id",
+                        (day,)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def held_tickets(self) -> dict[int, Ticket]:
+        rows = self._ex("SELECT c.number AS held_by, t.* FROM counters c JOIN tickets t ON t.id = c.ticket_id").fetchall()
+        return {r["held_by"]: _ticket(r) for r in rows}
+
+    def finished_slots(self, first_day: str, before_day: str | None) -> list[tuple[str, int | None, float]]:
+        """(service, counter, seconds from call to finish) of done and no-show tickets, newest first.
+
+        ``before_day`` None: the one day ``first_day``; else the days from ``first_day`` up to
+        ``before_day`` (excluded).
+        """
+        args: tuple[str, ...]
+        if before_day is None:
+            where, args = "day = ?", (first_day,)
+        else:
+            where, args = "day >= ? AND day < ?", (first_day, before_day)
+        rows = self._ex(
+            f"SELECT service, counter, finished_at - called_at FROM tickets WHERE {where} "
+            "AND status IN ('done', 'no_show') AND called_at IS NOT NULL AND finished_at IS NOT NULL "
+            "ORDER BY finished_at DESC", args).fetchall()
+        return [(r[0], r[1], float(r[2])) for r in rows]
+
+    def count_finished(self, day: str) -> int:
+        return int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
+                            (day,)).fetchone()[0])
+
+    def last_seq(self) -> int:
+        return int(self._ex("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     # counters
     def get_counter(self, number: int) -> Counter:
@@ -650,6 +699,11 @@ class SQLiteStore:
             tx.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                             (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        """Forget a setting (e.g. a session secret moved out of the database)."""
+        with self.write() as tx:
+            tx.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     # users and devices (hashes only; the auth module decides)
     def user(self, username: str) -> dict[str, Any] | None:
         """A staff account row."""
@@ -658,30 +712,72 @@ class SQLiteStore:
 
     def users(self) -> list[dict[str, Any]]:
         """All staff accounts (without password hashes)."""
-        rows = self._query("SELECT username, role, disabled, locked_until FROM users ORDER BY username")
+        rows = self._query("SELECT username, role, disabled, created_at FROM users ORDER BY username")
         return [dict(r) for r in rows]
 
     def put_user(self, username: str, pw_hash: str, role: str) -> None:
-        """Create or replace a staff account's password and role."""
+        """Create a staff account, or give it a new password and role (ending its sessions)."""
         with self.write() as tx:
             tx.conn.execute(
-                "INSERT INTO users (username, pw_hash, role, failed, locked_until, created_at, disabled) "
-                "VALUES (?, ?, ?, 0, 0, ?, 0) ON CONFLICT(username) DO UPDATE SET pw_hash = excluded.pw_hash, "
-                "role = excluded.role, failed = 0, locked_until = 0", (username, pw_hash, role, time.time()))
+                "INSERT INTO users (username, pw_hash, role, created_at, disabled, generation) "
+                "VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT(username) DO UPDATE SET pw_hash = excluded.pw_hash, "
+                "role = excluded.role, generation = generation + 1", (username, pw_hash, role, time.time()))
 
-    def login_result(self, username: str, ok: bool, *, max_failures: int, lock_seconds: float) -> None:
-        """Count a failed password (locking the account after too many) or reset on success."""
+    def end_sessions(self, username: str) -> None:
+        """Bump the account's session generation: every session it holds ends (logout)."""
         with self.write() as tx:
-            if ok:
-                tx.conn.execute("UPDATE users SET failed = 0, locked_until = 0 WHERE username = ?", (username,))
+            tx.conn.execute("UPDATE users SET generation = generation + 1 WHERE username = ?", (username,))
+
+    def set_user_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable an account (ending its sessions) or enable it; False if there is no such account."""
+        with self.write() as tx:
+            cur = tx.conn.execute("UPDATE users SET disabled = ?, generation = generation + 1 WHERE username = ?",
+                                  (int(disabled), username))
+            return cur.rowcount == 1
+
+    def begin_login(self, username: str, address: str, now: float, *, window: float, keep: float,
+                    wait: Callable[[int, float, int, float], float]) -> tuple[int, float]:
+        """Reserve one login attempt, or say how long the client must wait first: (id, 0) or (0, seconds).
+
+        ``wait(pair_n, pair_last, address_n, address_last)`` decides from the uncleared failures
+        (attempts in flight included, so parallel guesses count) of this name from this address
+        and of this address, over the last ``window`` seconds. Attempts older than ``keep`` go.
+        """
+        since = now - window
+        with self.write() as tx:
+            pair = tx.conn.execute(
+                "SELECT count(*), max(at) FROM login_attempts WHERE username = ? AND address = ? AND at > ? "
+                "AND cleared = 0", (username, address, since)).fetchone()
+            addr = tx.conn.execute(
+                "SELECT count(*), max(at) FROM login_attempts WHERE address = ? AND at > ? AND cleared = 0",
+                (address, since)).fetchone()
+            delay = wait(pair[0], pair[1] or 0.0, addr[0], addr[1] or 0.0)
+            if delay > 0:
+                return 0, delay
+            cur = tx.conn.execute("INSERT INTO login_attempts (at, username, address, state) VALUES (?, ?, ?, 'pending')",
+                                  (now, username, address))
+            tx.conn.execute("DELETE FROM login_attempts WHERE at < ?", (now - keep,))
+            return int(cur.lastrowid or 0), 0.0
+
+    def end_login(self, attempt: int, ok: bool) -> None:
+        """Settle a reserved attempt: a failure stays (audit, delays); a success clears that name's failures from that address."""
+        with self.write() as tx:
+            if not ok:
+                tx.conn.execute("UPDATE login_attempts SET state = 'failed' WHERE id = ?", (attempt,))
                 return
-            row = tx.conn.execute("SELECT failed FROM users WHERE username = ?", (username,)).fetchone()
-            if row is None:
-                return
-            failed = row[0] + 1
-            locked = time.time() + lock_seconds if failed >= max_failures else 0
-            tx.conn.execute("UPDATE users SET failed = ?, locked_until = ? WHERE username = ?",
-                            (0 if locked else failed, locked, username))
+            row = tx.conn.execute("SELECT username, address FROM login_attempts WHERE id = ?", (attempt,)).fetchone()
+            tx.conn.execute("DELETE FROM login_attempts WHERE id = ?", (attempt,))
+            if row is not None:
+                tx.conn.execute("UPDATE login_attempts SET cleared = 1 WHERE username = ? AND address = ?",
+                                (row[0], row[1]))
+
+    def login_failures(self, *, since: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
+        """Failed logins (name tried, client address, when; ``cleared``: a correct login followed), newest first."""
+        rows = self._query(
+            "SELECT at, username, address, cleared FROM login_attempts WHERE state = 'failed' AND at >= ? "
+            "ORDER BY at DESC, id DESC LIMIT ?", (since, limit))
+        return [{"at": r["at"], "username": r["username"], "address": r["address"], "cleared": bool(r["cleared"])}
+                for r in rows]
 
     def count_users(self) -> int:
         """How many staff accounts exist."""

@@ -47,7 +47,10 @@ def test_services_list_has_capacity_and_wait(client):
     r = client.get("/api/services?lang=az")
     assert r.status_code == 200
     emp2 = next(s for s in r.json["services"] if s["code"] == "EMP-2")
-    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 0
+    # No counter is open yet at 10:00: a new ticket waits for one to open (policy.late_open_minutes),
+    # it is not told "0 min".
+    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 15
+    assert emp2["wait_low"] <= 15 <= emp2["wait_high"] and emp2["available"] is True
     assert emp2["name"] == {"az": "Vakansiyalar", "ru": "Вакансии", "en": "Vacancies"}
     assert client.get("/api/services?lang=xx").status_code == 400
 
@@ -57,7 +60,8 @@ def test_issue_contract(app, client):
     assert r.status_code == 201, r.json
     body = r.json
     assert body["number"] == "Ə-001" and body["service"] == "PEN-1"
-    assert body["ahead"] == 0 and body["eta_minutes"] == 0
+    assert body["ahead"] == 0 and body["eta_minutes"] == 15      # nobody ahead, but no counter open yet
+    assert body["eta_low"] <= 15 <= body["eta_high"] and body["eta_at"].endswith("+04:00")
     assert body["status_url"].startswith("http://novbe.local/t/") and "Ə" not in body["status_url"]
     status = client.get("/api/status/" + body["status_url"].rsplit("/", 1)[1])
     assert status.json["number"] == "Ə-001" and status.json["status"] == "waiting"
@@ -109,17 +113,38 @@ def test_unknown_routes_and_methods_answer_json(client):
     assert r.status_code == 405 and r.json["error"] == "method_not_allowed"
 
 
-def test_login_logout_and_lockout(app, client):
+def test_login_logout_and_growing_delays(app, client, clock):
     assert client.post("/api/login", json={"username": "op1", "password": "wrong"}).status_code == 401
     assert client.post("/api/login", json={"username": "nobody", "password": "x"}).json["error"] == "unauthorized"
-    for _ in range(5):
-        client.post("/api/login", json={"username": "op2", "password": "wrong"})
+    for _ in range(3):
+        assert client.post("/api/login", json={"username": "op2", "password": "wrong"}).status_code == 401
+    # The fourth attempt from this address waits, right password or not: no hard lock, a delay.
     r = client.post("/api/login", json={"username": "op2", "password": "op2-password"})
-    assert r.status_code == 423 and r.json["error"] == "account_locked"
+    assert r.status_code == 429 and r.json["error"] == "rate_limited" and r.headers["Retry-After"] == "2"
+    # Another address is not slowed down by this one's failures.
+    other = app.test_client()
+    r = other.post("/api/login", json={"username": "op2", "password": "op2-password"},
+                   environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert r.status_code == 200, r.json
+    clock.advance(2.5)
+    assert client.post("/api/login", json={"username": "op2", "password": "op2-password"}).status_code == 200
     headers = login(client, "op1")
     assert client.get("/api/me").json["username"] == "op1"
     assert client.post("/api/logout", headers=headers).json["ok"] is True
     assert client.get("/api/me").status_code == 401
+
+
+def test_failed_logins_are_shown_to_supervisors(app, client):
+    client.post("/api/login", json={"username": "root", "password": "guess-1"}, environ_base={"REMOTE_ADDR": "10.0.0.66"})
+    client.post("/api/login", json={"username": "ghost", "password": "guess-2"}, environ_base={"REMOTE_ADDR": "10.0.0.66"})
+    login(client, "op1")
+    assert client.get("/api/login-failures").status_code == 403
+    login(client, "boss")
+    r = client.get("/api/login-failures")
+    assert r.status_code == 200
+    got = [(f["username"], f["address"]) for f in r.json["failures"]]
+    assert got == [("ghost", "10.0.0.66"), ("root", "10.0.0.66")]       # newest first; no passwords anywhere
+    assert "guess" not in r.get_data(as_text=True)
 
 
 def test_csrf_is_required_for_session_posts(app, client):

@@ -276,7 +276,7 @@ def test_center_daily_capacity(tmp_path, clock):
 
 
 def test_counter_daily_limit_on_calls_and_on_issuing(store):
-    # Counter 3 alone serves PEN-2... no: counter 2 also serves PEN-2. Give PEN-2 to counter 3 only.
+    # Give PEN-2 to counter 3 alone (daily limit 3).
     queue.assign_services(store, 2, ["PEN-1", "EMP-1"])
     for _ in range(3):
         issue(store, "PEN-2")
@@ -291,15 +291,32 @@ def test_counter_daily_limit_on_calls_and_on_issuing(store):
         queue.call_next(store, 3)
 
 
-def test_time_aware_cutoff(tmp_path):
+def test_time_aware_cutoff_counts_the_citizens_own_service(tmp_path):
     late = Clock(datetime(2026, 11, 24, 19, 40, tzinfo=BAKU))     # closes 20:00
-    store = SQLiteStore(tmp_path / "d.db", mini_config(), clock=late)
-    # Counters 1 and 2 serve EMP-1; with 10 minutes each, 4 people ahead means 20 minutes.
+    store = SQLiteStore(tmp_path / "d.db", mini_config(policy__closing_grace_minutes=0), clock=late)
+    opened(store, 1)
+    opened(store, 2)
+    # Counters 1 and 2 serve EMP-1 at 10 minutes each: tickets 1-2 are called at 19:40 and
+    # served by 19:50, tickets 3-4 are called at 19:50 and served by 20:00 (allowed). A fifth
+    # would be called at 20:00 - before closing - but served only at 20:10.
     for _ in range(4):
         issue(store, "EMP-1")
     with pytest.raises(errors.CapacityReached) as exc:
         issue(store, "EMP-1")
     assert exc.value.details["scope"] == "closing"
+    # Counter 2 prefers PEN-2 to EMP-1: a PEN-2 ticket is called at once, served by 19:50: issued.
+    assert issue(store, "PEN-2").service == "PEN-2"
+
+
+def test_closing_grace_lets_a_service_end_a_little_after_closing(tmp_path):
+    late = Clock(datetime(2026, 11, 24, 19, 40, tzinfo=BAKU))
+    store = SQLiteStore(tmp_path / "d2.db", mini_config(policy__closing_grace_minutes=10), clock=late)
+    opened(store, 1)
+    opened(store, 2)
+    for _ in range(6):
+        issue(store, "EMP-1")        # the last two end at 20:10, within the grace
+    with pytest.raises(errors.CapacityReached):
+        issue(store, "EMP-1")
 
 
 def test_closed_center_refuses_with_next_opening(tmp_path):
@@ -329,7 +346,8 @@ def test_priority_group_must_exist_and_apply(store):
 def test_numbering_resets_at_local_midnight_and_history_stays(tmp_path):
     evening = Clock(datetime(2026, 11, 24, 23, 30, tzinfo=BAKU))
     store = SQLiteStore(tmp_path / "f.db", mini_config(center__hours={d: "00:00-23:59" for d in
-                                                                      ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}),
+                                                                      ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                                                       policy__closing_grace_minutes=240),
                         clock=evening)
     assert issue(store).number == "A-001"
     assert issue(store).number == "A-002"
@@ -364,14 +382,14 @@ def test_counter_figures_reset_on_a_new_day(tmp_path):
 # --- estimates --------------------------------------------------------------------------
 
 def test_estimates_use_people_ahead_and_the_live_rate(store, clock):
+    opened(store, 1)
     first = queue.issue_ticket(store, "EMP-2")
-    assert (first.ahead, first.eta_minutes) == (0, 0)
+    assert (first.ahead, first.eta_minutes) == (0, 0)      # counter 1 is open and free
     second = queue.issue_ticket(store, "EMP-2")
     assert second.ahead == 1
     # Only counter 1 serves EMP-2 at a 10-minute target: one ahead is 10 minutes.
     assert second.eta_minutes == 10
-    opened(store, 1)
-    # Live rate: a 2-minute service brings the estimate down.
+    # Live rate: a 2-minute slot (call to finish) brings the forecast down.
     queue.call_next(store, 1)
     queue.start_service(store, 1)
     clock.advance(120)

@@ -26,6 +26,15 @@ def closing_time(cfg: CenterConfig, now: float) -> datetime | None:
     return datetime.combine(t.date(), hours.closes, tzinfo=cfg.tz)
 
 
+def opening_time(cfg: CenterConfig, now: float) -> float | None:
+    """Today's opening time (epoch seconds), or None when the center does not open today."""
+    t = local(now, cfg.tz)
+    hours = cfg.center.hours[WEEKDAYS[t.weekday()]]
+    if hours.opens is None:
+        return None
+    return datetime.combine(t.date(), hours.opens, tzinfo=cfg.tz).timestamp()
+
+
 def is_open(cfg: CenterConfig, now: float) -> bool:
     """Whether the center is open at this moment."""
     t = local(now, cfg.tz)

@@ -1,22 +1,94 @@
-"""Wait estimates from the live service rate."""
+"""Service durations learned from finished tickets, for the hall forecast.
+
+What a ticket costs a counter is its *slot*: from its (last) call to its finish, which takes
+in the citizen's walk to the counter, the service itself and, for a no-show, the time the
+operator waited. The mean slot per service is learned from the most recent finished
+tickets (today's first, then earlier days' within ``policy.history_days``); a counter with
+enough of its own data for a service uses its own mean. With no data, a service's
+configured ``target_minutes`` stands in, with a spread of half of it.
+"""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from config.schema import CenterConfig
+
+MIN_COUNTER_SAMPLES = 8       # a counter's own figure for a service needs this many samples
+DEFAULT_CV = 0.5              # spread assumed when nothing is learned yet
 
 
-def service_minutes(recent_durations: Sequence[float], target_minutes: int) -> float:
-    """Average minutes per citizen: the median of recent services, else the configured target."""
-    if not recent_durations:
-        return float(target_minutes)
-    ordered = sorted(recent_durations)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    return max(median / 60.0, 0.5)
+@dataclass(frozen=True)
+class Durations:
+    """Mean and variance (seconds, seconds²) of a ticket's slot, per service and per counter."""
+
+    per_service: dict[str, tuple[float, float]] = field(default_factory=dict)
+    per_counter: dict[tuple[int, str], tuple[float, float]] = field(default_factory=dict)
+    fallback: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+
+    def of(self, counter: int, service: str) -> tuple[float, float]:
+        """(mean, variance) of a slot for ``service`` at ``counter``."""
+        hit = self.per_counter.get((counter, service))
+        if hit is not None:
+            return hit
+        hit = self.per_service.get(service)
+        if hit is not None:
+            return hit
+        mean = self.fallback.get(service, 600.0)
+        return mean, (DEFAULT_CV * mean) ** 2
+
+    def mean(self, service: str) -> float:
+        """The mean slot of ``service`` at any counter."""
+        return self.of(-1, service)[0]
 
 
-def eta_minutes(ahead: int, minutes_each: float, counters: int) -> int:
-    """Minutes until a ticket with ``ahead`` people before it is called."""
-    if ahead <= 0:
-        return 0
-    return math.ceil(ahead * minutes_each / max(counters, 1))
+def _stats(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    if len(values) < 3:
+        return mean, (DEFAULT_CV * mean) ** 2
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, var
+
+
+def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> Durations:
+    """Durations from ``(service, counter, seconds)`` slots, newest first."""
+    window = cfg.policy.service_window
+    fallback = {s.code: s.target_minutes * 60.0 for s in cfg.services}
+    by_service: dict[str, list[float]] = {}
+    by_counter: dict[tuple[int, str], list[float]] = {}
+    for service, counter, seconds in slots:
+        target = fallback.get(service)
+        if target is None or seconds is None:
+            continue
+        # A slot left running (an operator who forgot to press "done") must not teach the
+        # forecast that the service takes an hour.
+        seconds = min(max(seconds, 15.0), max(4 * target, 3600.0))
+        mine = by_service.setdefault(service, [])
+        if len(mine) < window:
+            mine.append(seconds)
+        if counter is not None:
+            theirs = by_counter.setdefault((counter, service), [])
+            if len(theirs) < window:
+                theirs.append(seconds)
+    return Durations(
+        per_service={k: _stats(v) for k, v in by_service.items()},
+        per_counter={k: _stats(v) for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES},
+        fallback=fallback,
+        samples={k: len(v) for k, v in by_service.items()},
+    )
+
+
+def minutes_range(seconds: float, sigma: float) -> tuple[int, int, int]:
+    """(central, low, high) whole minutes for a wait of ``seconds`` ± ``sigma``.
+
+    The central figure rounds up, so a wait of a few seconds behind a busy counter reads
+    "1 min", never "now"; the range is about one standard deviation each side.
+    """
+    if seconds <= 0:
+        return 0, 0, 0
+    central = max(1, math.ceil(seconds / 60 - 0.05))
+    low = max(1 if seconds >= 60 else 0, math.floor((seconds - sigma) / 60))
+    high = max(central, math.ceil((seconds + sigma) / 60))
+    return central, min(low, central), high

@@ -16,6 +16,7 @@ class Status(StrEnum):
     DONE = "done"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"         # still waiting when its business day ended: closed at the next day's start
 
 
 class CounterState(StrEnum):
@@ -87,6 +88,9 @@ class Issued:
     ahead: int
     eta_minutes: int
     seq: int
+    eta_low: int = 0
+    eta_high: int = 0
+    eta_at: float | None = None     # forecast call time, epoch seconds
 
 
 # --- Domain events -------------------------------------------------------
@@ -171,6 +175,11 @@ class TicketCancelled(TicketEvent):
 
 
 @dataclass(frozen=True)
+class TicketExpired(TicketEvent):
+    name: ClassVar[str] = "ticket-expired"
+
+
+@dataclass(frozen=True)
 class PriorityVerified(TicketEvent):
     name: ClassVar[str] = "priority-verified"
 
@@ -188,5 +197,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (TicketIssued, TicketCalled, TicketRecalled, ServiceStarted, TicketFinished,
                 TicketNoShow, TicketTransferred, TicketParked, TicketReturned, TicketCancelled,
-                PriorityVerified, CounterChanged)
+                TicketExpired, PriorityVerified, CounterChanged)
 }

@@ -8,12 +8,14 @@ Socket.IO live elsewhere.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from config.schema import CenterConfig, Service
-from server.core import clock, estimate, machine
+from server.core import capacity, clock, estimate, forecast, machine
 from server.core.errors import (
     CapacityReached, CenterClosed, CounterBusy, CounterClosed, CounterIdle, CounterLimitReached,
     CounterPaused, IllegalTransition, InvalidRequest, NoTicketsWaiting, NotAllowed,
@@ -78,25 +80,87 @@ def serving_counters(cfg: CenterConfig, counters: list[Counter], service: str) -
     return [c for c in counters if service in c.services]
 
 
-def wait_for(cfg: CenterConfig, tx: Tx, service: Service, day: str, ahead: int, counters: list[Counter]) -> int:
-    """Estimated minutes until a ticket with ``ahead`` people before it is called."""
-    serving = serving_counters(cfg, counters, service.code)
-    working = [c for c in serving if c.state != CounterState.CLOSED] or serving
-    minutes_each = estimate.service_minutes(
-        tx.recent_durations(day, service.code, cfg.policy.service_window), service.target_minutes
-    )
-    return estimate.eta_minutes(ahead, minutes_each, len(working))
+# --- the hall forecast's inputs --------------------------------------------------
+
+_durations: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_forecasts: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], forecast.Forecast]]" = weakref.WeakKeyDictionary()
 
 
-def counters_room(cfg: CenterConfig, tx: Tx, service: str, day: str, counters: list[Counter]) -> int | None:
-    """How many more tickets the counters serving ``service`` can take today (None: no limit)."""
-    serving = serving_counters(cfg, counters, service)
-    limits = [cfg.counters_by_number[c.number].daily_limit for c in serving]
-    if not serving or any(limit == 0 for limit in limits):
-        return None
-    remaining = sum(max(0, lim - (c.handled_today if c.day == day else 0)) for c, lim in zip(serving, limits))
-    services = {code for c in serving for code in c.services}
-    return remaining - tx.count_waiting(day, services)
+def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
+    """Slot durations learned from today's and recent days' finished tickets (cached per store)."""
+    cfg = store.cfg
+    memo = _durations.setdefault(store, {})
+    if memo.get("day") != day:
+        first = (date.fromisoformat(day) - timedelta(days=cfg.policy.history_days)).isoformat()
+        memo.clear()
+        memo["day"] = day
+        memo["past"] = tx.finished_slots(first, day) if cfg.policy.history_days else []
+    count = tx.count_finished(day)
+    if memo.get("count") != count:
+        memo["count"] = count
+        memo["value"] = estimate.learn(cfg, [*tx.finished_slots(day, None), *memo["past"]])
+    return memo["value"]  # type: ignore[no-any-return]
+
+
+def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequence[Ticket] = (),
+                  only_ghosts: bool = False) -> forecast.Forecast:
+    """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`)."""
+    counters = tx.counters()
+    held = tx.held_tickets()
+    return forecast.play(store.cfg, now, counters, held, tx.waiting_all(day), learned_durations(store, tx, day),
+                         ghosts=ghosts, only_ghosts=only_ghosts, today=day)
+
+
+def cached_forecast(store: Store, tx: Tx, now: float, day: str) -> forecast.Forecast:
+    """The hall forecast for read-only screens: played again after every event, or every 15 s."""
+    key = (tx.last_seq(), day, int(now // 15))
+    hit = _forecasts.get(store)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = hall_forecast(store, tx, now, day)
+    _forecasts[store] = (key, value)
+    return value
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a citizen is told: people ahead and the wait as a central figure and a range."""
+
+    ahead: int
+    eta_minutes: int | None       # None: no counter will call it today as things stand
+    low: int | None = None
+    high: int | None = None
+    at: float | None = None       # forecast call time, epoch seconds
+
+
+def wait_of(fc: forecast.Forecast, ticket_id: int) -> Wait:
+    """The wait of one ticket (or ghost) in a forecast."""
+    call = fc.calls.get(ticket_id)
+    if call is None:
+        return Wait(ahead=0, eta_minutes=None)
+    central, low, high = estimate.minutes_range(call.at - fc.now, call.sigma)
+    return Wait(ahead=call.ahead, eta_minutes=central, low=low, high=high, at=call.at)
+
+
+def ghost(service: str, now: float, *, priority: str | None = None, ghost_id: int = forecast.GHOST) -> Ticket:
+    """A would-be ticket of ``service`` issued now, for "what if" forecasts."""
+    return Ticket(id=ghost_id, token="", day="", letter="", seq_no=0, number="", service=service,
+                  original_service=service, status=Status.WAITING, issued_at=now, priority=priority)
+
+
+def service_waits(store: Store, tx: Tx, now: float, day: str) -> dict[str, Wait]:
+    """For every service: the wait of a new ordinary ticket issued now (cached like the forecast)."""
+    key = ("services", tx.last_seq(), day, int(now // 15))
+    memo = _durations.setdefault(store, {})
+    hit = memo.get("service_waits")
+    if hit is not None and hit[0] == key:
+        return hit[1]  # type: ignore[no-any-return]
+    codes = [s.code for s in store.cfg.services]
+    ghosts = [ghost(code, now, ghost_id=forecast.GHOST + i) for i, code in enumerate(codes)]
+    fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True)
+    value = {code: wait_of(fc, g.id) for code, g in zip(codes, ghosts)}
+    memo["service_waits"] = (key, value)
+    return value
 
 
 # --- issuing -----------------------------------------------------------------
@@ -106,7 +170,11 @@ def issue_ticket(
     store: Store, service: str, *, kiosk: str | None = None, lang: str = "az",
     priority: str | None = None, printer: str | None = None,
 ) -> Issued:
-    """Issue the next ticket for ``service`` if every daily limit and the closing time allow it."""
+    """Issue the next ticket for ``service`` if the day's limits and the counters' time allow it.
+
+    The rules are :mod:`server.core.capacity`'s; they are judged inside the write
+    transaction, so kiosks racing for the last slot cannot both get it.
+    """
     cfg = store.cfg
     svc = _service(cfg, service)
     if lang not in cfg.center.languages:
@@ -122,28 +190,27 @@ def issue_ticket(
         raise CenterClosed(next_opening=opening.isoformat() if opening else None)
     day = clock.business_day(now, cfg.tz)
     with store.write() as tx:
-        if tx.daily_count(day, "center", "") >= cfg.center.daily_capacity:
+        ceiling = cfg.center.daily_capacity
+        if ceiling is not None and tx.daily_count(day, "center", "") >= ceiling:
             raise CapacityReached("the center has issued all of today's tickets", scope="center",
                                   next_opening=_next_day_opening(cfg, now))
         if tx.daily_count(day, "service", svc.code) >= svc.quota:
             raise CapacityReached("this service has no tickets left today", scope="service",
                                   service=svc.code, next_opening=_next_day_opening(cfg, now))
-        counters = live_counters(cfg, tx, day, svc.code)
-        room = counters_room(cfg, tx, svc.code, day, counters)
-        if room is not None and room <= 0:
-            raise CapacityReached("the counters for this service are fully booked today",
-                                  scope="counters", service=svc.code, next_opening=_next_day_opening(cfg, now))
         draft = Ticket(
             id=0, token=secrets.token_urlsafe(12), day=day, letter=svc.letter, seq_no=0, number="",
             service=svc.code, original_service=svc.code, status=Status.WAITING, issued_at=now,
             lang=lang, priority=priority, kiosk=kiosk,
         )
-        ahead = tx.count_ahead(draft)
-        eta = wait_for(cfg, tx, svc, day, ahead, counters)
+        probe = draft.with_(id=forecast.GHOST)
+        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True)
         closes = clock.closing_time(cfg, now)
-        if closes is not None and now + eta * 60 >= closes.timestamp():
-            raise CapacityReached("the wait would run past closing time", scope="closing",
-                                  service=svc.code, next_opening=_next_day_opening(cfg, now))
+        servers = {c.number for c in tx.counters() if svc.code in _services_today(cfg, c, day)}
+        refusal = capacity.judge_ghost(cfg, fc, forecast.GHOST, servers, closes.timestamp() if closes else None)
+        if refusal is not None:
+            raise CapacityReached(refusal.message, scope=refusal.scope, service=svc.code,
+                                  next_opening=_next_day_opening(cfg, now))
+        wait = wait_of(fc, forecast.GHOST)
         seq_no = tx.next_number(day, svc.letter)
         ticket = tx.insert_ticket(draft.with_(seq_no=seq_no, number=f"{svc.letter}-{seq_no:03d}"))
         tx.bump_daily(day, "center", "")
@@ -152,7 +219,15 @@ def issue_ticket(
                                        service=svc.code, priority=priority is not None))
         if printer:
             tx.add_print_job(ticket.id, printer)
-    return Issued(ticket=ticket, ahead=ahead, eta_minutes=eta, seq=event.seq)
+    return Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
+                  eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
+
+
+def _services_today(cfg: CenterConfig, c: Counter, day: str) -> tuple[str, ...]:
+    conf = cfg.counters_by_number.get(c.number)
+    if conf is None:
+        return ()
+    return c.services if c.day == day else conf.services
 
 
 def _next_day_opening(cfg: CenterConfig, now: float) -> str | None:
@@ -461,19 +536,22 @@ class Position:
 
     ticket: Ticket
     ahead: int
-    eta_minutes: int
+    eta_minutes: int | None    # None: no counter will call it today as things stand
     expired: bool = False      # still "waiting" from an earlier business day: never to be called
+    eta_low: int | None = None
+    eta_high: int | None = None
+    eta_at: float | None = None
 
 
 def position(store: Store, token: str) -> Position:
-    """The ticket behind a status-page token, with people ahead and the estimated wait."""
+    """The ticket behind a status-page token, with people ahead and the forecast wait."""
     cfg = store.cfg
+    now = store.clock()
     with store.read() as tx:
         t = _by_token(tx, token)
         if t.status != Status.WAITING:
             return Position(t, 0, 0)
-        if t.day != clock.business_day(store.clock(), cfg.tz):
+        if t.day != clock.business_day(now, cfg.tz):
             return Position(t, 0, 0, expired=True)
-        ahead = tx.count_ahead(t)
-        svc = cfg.services_by_code[t.service]
-        return Position(t, ahead, wait_for(cfg, tx, svc, t.day, ahead, live_counters(cfg, tx, t.day)))
+        w = wait_of(cached_forecast(store, tx, now, t.day), t.id)
+        return Position(t, w.ahead, w.eta_minutes, eta_low=w.low, eta_high=w.high, eta_at=w.at)

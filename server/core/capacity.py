@@ -1,0 +1,47 @@
+"""Capacity as counter time: whether a new ticket can still be served today.
+
+The rules, in order (a refusal names the first that applies):
+
+1. ``center.daily_capacity``, when set, is a hard ceiling of tickets a day (scope ``center``).
+2. A service's ``quota`` is policy: no more tickets of it a day (scope ``service``).
+3. The hall forecast (:mod:`server.core.forecast`) places the new ticket as a ghost. If no
+   counter will call it: because the counters that serve it reach their daily limits
+   first (scope ``counters``), or because none of them is open or expected today (scope
+   ``unstaffed``).
+4. If it would be called so late that its own service, by the learned duration at the
+   counter that takes it, ends after closing time plus ``policy.closing_grace_minutes``
+   (scope ``closing``).
+
+Otherwise the ticket is issued. So a center stops issuing when its counters' time is
+booked, not at a fixed count, and stops exactly for the services whose counters are full.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.schema import CenterConfig
+from server.core.forecast import Forecast
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a ticket cannot be issued now."""
+
+    scope: str
+    message: str
+
+
+def judge_ghost(cfg: CenterConfig, forecast: Forecast, ghost_id: int, servers: set[int],
+                closes: float | None) -> Refusal | None:
+    """The refusal for a would-be ticket placed as ``ghost_id`` in ``forecast``, or None to issue it.
+
+    ``servers`` are the counters that serve the ticket's service.
+    """
+    call = forecast.calls.get(ghost_id)
+    if call is None:
+        if servers & forecast.limited:
+            return Refusal("counters", "the counters for this service have reached their daily limits")
+        return Refusal("unstaffed", "no counter serves this service for the rest of today")
+    if closes is not None and call.ends > closes + cfg.policy.closing_grace_minutes * 60:
+        return Refusal("closing", "the counters for this service are booked until closing time")
+    return None

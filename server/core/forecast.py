@@ -1,0 +1,243 @@
+"""The hall forecast: when every waiting ticket will be called, and by which counter.
+
+It plays the real routing forward in time (pure Python, no store):
+
+1. Each counter becomes free at a known moment:
+   - open with a ticket in hand: when that ticket's slot is expected to end (its call time
+     plus the learned slot for its service at this counter; if that is already past, a
+     fifth of a slot from now);
+   - open and free: now;
+   - paused: at the end of its planned break if the pause falls in one, else
+     ``policy.pause_minutes`` after the pause began (at least a minute from now);
+   - closed after calling citizens today: not at all (it is out for the day);
+   - closed and not yet opened today: at opening time (or now), until
+     ``policy.late_open_minutes`` after opening. Later it is a *standby* counter: taken to
+     open ``late_open_minutes`` from now, and only for tickets that no open counter can
+     serve (so an unstaffed desk neither makes the others' waits look short nor leaves a
+     citizen of its services without an answer).
+2. The counter that is free first (ties: the lower number) asks ``routing.pick_next`` for
+   its next ticket among those still waiting, as of that moment, with its priority streak
+   and its count of calls today as they will be then. Nothing eligible, or its daily limit
+   reached: it drops out (the forecast knows of no future arrivals).
+3. A called ticket occupies the counter for its learned slot; a counter never calls during
+   one of its planned breaks (the call waits for the break's end).
+4. "People ahead" of a ticket: the tickets called before it at the counters that can serve
+   it, of any service.
+5. The spread: each slot adds its variance to its counter's timeline, so a ticket's range
+   widens with the number of slots ahead of it on the counter that takes it.
+
+*Ghost* tickets ask "when would a new ticket of this service be called?": routing sees
+them like real ones, but picking a ghost records the moment and does not occupy the
+counter, so ghosts change nothing for the real tickets nor for each other. That is exact:
+until a ticket is picked, its presence does not change any other pick.
+
+The same play decides capacity (:mod:`server.core.capacity`) and is what
+``novbe simulate`` measures against what then happens.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from config.schema import CenterConfig
+from server.core import clock
+from server.core.estimate import Durations
+from server.core.model import Counter, CounterState, Status, Ticket
+from server.core.routing import pick_next
+
+
+#: Ghost tickets' ids start here, above any real ticket's, so a ghost issued "now" is
+#: behind every real ticket issued at the same second (first come, first served).
+GHOST = 1 << 60
+
+
+@dataclass(frozen=True)
+class Call:
+    """Where and when one ticket is forecast to be called."""
+
+    ticket_id: int
+    at: float            # epoch seconds
+    counter: int
+    ahead: int           # tickets called before it at the counters that can serve it
+    sigma: float         # seconds: the spread of ``at``
+    ends: float          # when its slot is expected to end (for capacity)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The outcome of one play: a call per reachable ticket, and the ones nobody will call."""
+
+    now: float
+    calls: dict[int, Call] = field(default_factory=dict)
+    unreachable: frozenset[int] = frozenset()
+    # Why the last counters that could have taken an unreachable ticket dropped out.
+    limited: frozenset[int] = frozenset()
+
+    def wait_seconds(self, ticket_id: int) -> float | None:
+        """Seconds from now to the ticket's call, or None if no counter will call it."""
+        call = self.calls.get(ticket_id)
+        return None if call is None else max(0.0, call.at - self.now)
+
+
+@dataclass
+class _Desk:
+    """A counter's state during the play."""
+
+    counter: Counter
+    free_at: float
+    var: float
+    breaks: list[tuple[float, float]]
+    limit: int
+    standby: bool = False
+    calls: int = 0
+
+    def after_breaks(self, t: float) -> float:
+        for b0, b1 in self.breaks:
+            if b0 <= t < b1:
+                t = b1
+        return t
+
+
+def break_spans(cfg: CenterConfig, number: int, now: float) -> list[tuple[float, float]]:
+    """Counter ``number``'s planned breaks today, as epoch seconds."""
+    conf = cfg.counters_by_number.get(number)
+    if conf is None or not conf.breaks:
+        return []
+    d = clock.local(now, cfg.tz).date()
+    return [(datetime.combine(d, a, tzinfo=cfg.tz).timestamp(), datetime.combine(d, b, tzinfo=cfg.tz).timestamp())
+            for a, b in conf.break_spans]
+
+
+def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durations: Durations, now: float,
+                      today: str, breaks: list[tuple[float, float]]) -> tuple[float, float, bool] | None:
+    """(when the counter is free to call, variance of that moment, standby), or None if it will not call today."""
+    p = cfg.policy
+    if c.state == CounterState.CLOSED:
+        if c.day == today and c.handled_today > 0:
+            return None
+        opens = clock.opening_time(cfg, now)
+        if opens is None:
+            return None
+        late = p.late_open_minutes * 60
+        if now <= opens + late:
+            return max(now, opens), 0.0, False
+        return now + late, late ** 2, True
+    if c.state == CounterState.PAUSED:
+        for b0, b1 in breaks:
+            if b0 <= now < b1:
+                return b1, 0.0, False
+        return max(c.since + p.pause_minutes * 60, now + 60), (p.pause_minutes * 60 / 3) ** 2, False
+    if held is not None and held.status in (Status.CALLED, Status.SERVING):
+        mean, var = durations.of(c.number, held.service)
+        start = held.called_at or c.since
+        return max(start + mean, now + 0.2 * mean), var / 2, False
+    return now, 0.0, False
+
+
+def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[int, Ticket],
+         waiting: Iterable[Ticket], durations: Durations, *, ghosts: Sequence[Ticket] = (),
+         only_ghosts: bool = False, today: str | None = None) -> Forecast:
+    """Play the routing forward from ``now`` and forecast every waiting ticket's call.
+
+    ``counters`` are the counters' live states (``Counter.day`` as stored, so that a
+    counter closed today is told from one not yet opened); ``held`` maps a counter number
+    to the ticket in its hands. With ``only_ghosts``, the play stops once every ghost is
+    placed (the issuing path needs no more).
+    """
+    today = today or clock.business_day(now, cfg.tz)
+    limited: set[int] = set()
+    desks: dict[int, _Desk] = {}
+    heap: list[tuple[float, int]] = []
+    for c in counters:
+        conf = cfg.counters_by_number.get(c.number)
+        if conf is None:
+            continue
+        live = c if c.day == today else c.with_(priority_streak=0, handled_today=0, services=conf.services)
+        breaks = break_spans(cfg, c.number, now)
+        avail = counter_available(cfg, live, held.get(c.number), durations, now, today, breaks)
+        if avail is None:
+            continue
+        free_at, var, standby = avail
+        desk = _Desk(live, 0.0, var, breaks, conf.daily_limit, standby=standby)
+        desk.free_at = desk.after_breaks(free_at)
+        if desk.limit and live.handled_today >= desk.limit:
+            limited.add(c.number)
+            continue
+        desks[c.number] = desk
+        heapq.heappush(heap, (desk.free_at, c.number))
+
+    tickets = list(waiting)
+    ghost_ids = {g.id for g in ghosts}
+    everyone = tickets + list(ghosts)
+    # Each desk's candidates, filtered lazily as tickets are called.
+    cands: dict[int, list[Ticket]] = {}
+    active = [d for d in desks.values() if not d.standby]
+    active_numbers = {d.counter.number for d in active}
+    active_services = {code for d in active for code in d.counter.services}
+    for n, desk in desks.items():
+        svc = desk.counter.services
+        mine = [t for t in everyone if (t.target_counter == n if t.target_counter is not None
+                                        else t.service in svc)]
+        if desk.standby:
+            mine = [t for t in mine if (t.target_counter not in active_numbers if t.target_counter is not None
+                                        else t.service not in active_services)]
+        cands[n] = mine
+    # Which counters can serve a ticket: for "people ahead".
+    serve_sets: dict[str, tuple[int, ...]] = {}
+    all_numbers = [c.number for c in counters]
+    services_of = {c.number: (c.services if c.day == today else cfg.counters_by_number[c.number].services)
+                   for c in counters if c.number in cfg.counters_by_number}
+
+    def servers(t: Ticket) -> tuple[int, ...]:
+        if t.target_counter is not None:
+            return (t.target_counter,)
+        hit = serve_sets.get(t.service)
+        if hit is None:
+            hit = serve_sets[t.service] = tuple(n for n in all_numbers if t.service in services_of.get(n, ()))
+        return hit
+
+    gone: set[int] = set()
+    calls: dict[int, Call] = {}
+    called_at_counter: dict[int, int] = {}
+    ghosts_left = len(ghost_ids)
+    while heap:
+        if only_ghosts and ghosts_left == 0:
+            break
+        t_free, n = heapq.heappop(heap)
+        desk = desks[n]
+        pool = cands[n]
+        if len(gone) > 8 and len(pool) > 16:
+            pool = cands[n] = [t for t in pool if t.id not in gone]
+        while True:
+            pick = pick_next(cfg, desk.counter, (t for t in pool if t.id not in gone), t_free)
+            if pick is None or pick.id not in ghost_ids:
+                break
+            # A ghost: note when it would be called, and let the counter pick again.
+            gone.add(pick.id)
+            ghosts_left -= 1
+            mean, var = durations.of(n, pick.service)
+            ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+            calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean)
+        if pick is None:
+            continue
+        gone.add(pick.id)
+        mean, var = durations.of(n, pick.service)
+        ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+        calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean)
+        called_at_counter[n] = called_at_counter.get(n, 0) + 1
+        c = desk.counter
+        desk.counter = c.with_(priority_streak=c.priority_streak + 1 if pick.priority else 0,
+                               handled_today=c.handled_today + 1)
+        desk.var += var
+        desk.calls += 1
+        if desk.limit and desk.counter.handled_today >= desk.limit:
+            limited.add(n)
+            continue
+        desk.free_at = desk.after_breaks(t_free + mean)
+        heapq.heappush(heap, (desk.free_at, n))
+    unreachable = frozenset(t.id for t in everyone if t.id not in calls) if not only_ghosts else \
+        frozenset(g for g in ghost_ids if g not in calls)
+    return Forecast(now=now, calls=calls, unreachable=unreachable, limited=frozenset(limited))
