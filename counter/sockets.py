@@ -16,9 +16,9 @@ and shared by every page that asks (30 pages re-asking after each event would ot
 and send 30 full snapshots).
 
 Who may do what is decided by :func:`server.api.authorize_counter` (login, role, and "an
-operator acts only on the counter they hold"), exactly as for the HTTP views; the
-handshake's session is re-checked against the account store on every action, because a
-socket outlives an HTTP logout or a role change.
+operator acts only on the counter they hold"), exactly as for the HTTP views; through
+:func:`server.auth.current_user`, the handshake's session is re-checked against the account on
+every action, because a socket outlives an HTTP logout or a role change.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 from server import api, auth, snapshots
 from server.core import queue
-from server.core.errors import InvalidRequest, QueueError, RateLimited, Unauthorized
+from server.core.errors import InvalidRequest, QueueError, RateLimited
 from server.realtime import socketio
 from server.schemas import FinishRequest, NumberRequest, PauseRequest, ServicesRequest, TransferRequest
 
@@ -116,14 +116,6 @@ class _Budget:
 budget = _Budget()
 
 
-def _still_valid(user: dict[str, str]) -> dict[str, str]:
-    """The handshake's user, if the account still exists, is enabled and keeps that role."""
-    account = current_app.extensions["novbe"].store.user(user["username"])
-    if account is None or account["disabled"] or account["role"] != user["role"]:
-        raise Unauthorized("your account changed since you logged in: log in again")
-    return user
-
-
 def _body(schema: type[BaseModel] | None, data: dict[str, Any]) -> Any:
     if schema is None:
         return None
@@ -147,7 +139,7 @@ def perform(action: str, data: Any) -> dict[str, Any]:
         if not isinstance(counter, int) or isinstance(counter, bool):
             raise InvalidRequest("counter must be a number", field="counter")
         budget.spend(request.sid)  # type: ignore[attr-defined]
-        user = _still_valid(api.authorize_counter(counter, needed, own=own))
+        user = api.authorize_counter(counter, needed, own=own)
         body = _body(schema, data)
         return handler(current_app.extensions["novbe"].store, counter, user, body)
     except QueueError as exc:
@@ -175,7 +167,7 @@ def verify_priority(data: Any = None) -> dict[str, Any]:
     """Record that a ticket's priority documents were checked (any logged-in staff member)."""
     try:
         budget.spend(request.sid)  # type: ignore[attr-defined]
-        user = _still_valid(auth.require_role("operator"))
+        user = auth.require_role("operator")
         body = _body(NumberRequest, data if isinstance(data, dict) else {})
         store = current_app.extensions["novbe"].store
         return _ticket(queue.verify_priority(store, body.number, actor=user["username"]))

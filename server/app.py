@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,12 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cfg = app.config.get("CENTER_CONFIG") or loader.load(app.config["CENTER"])
     store = SQLiteStore(app.config["DATABASE"], cfg, synchronous=app.config["SYNCHRONOUS"], clock=_clock(app))
-    if not app.config.get("SECRET_KEY"):
-        secret = store.meta("secret_key")
-        if secret is None:
-            secret = secrets.token_hex(32)
-            store.set_meta("secret_key", secret)
-        app.config["SECRET_KEY"] = secret
+    auth.init_sessions(app, store)   # the session secret (file beside the database, or NOVBE_SECRET_KEY)
 
     publisher = Publisher(socketio)
     store.subscribe(publisher.enqueue)

@@ -1,34 +1,67 @@
-"""Staff accounts, roles, browser sessions and device tokens.
+"""Staff accounts, roles, sessions, login throttling and device tokens.
 
-Roles are ordered: operator < supervisor < admin. Passwords are hashed with Werkzeug
-(scrypt); five wrong passwords lock an account for fifteen minutes. Kiosks and display
-boards present a device token (only its SHA-256 is stored). The same checks guard HTTP
-views and Socket.IO connections.
+Roles are ordered: operator < supervisor < admin. Passwords are hashed with Werkzeug (scrypt).
+
+A session cookie carries the user name, the account's session *generation* and when the session
+was last used. :func:`current_user` — the one check behind every staff HTTP view and every
+``/counter`` Socket.IO action — compares it with the account on each call: the account exists,
+is enabled, its generation matches, and the session has not been idle too long; the role comes
+from the database, never from the cookie. Logout, a new password or role, and disabling bump
+the generation, so every older cookie dies, copied ones included.
+
+Wrong passwords slow down whoever types them instead of locking the account: after
+``PAIR_FREE`` failures for one name from one address (or ``ADDRESS_FREE`` from one address for
+any names) within ``WINDOW``, each further attempt must wait twice as long as the last, up to
+``MAX_DELAY``, and is answered ``429 rate_limited`` without the password being looked at. A
+staff PC at another address keeps logging in while someone hammers the account. The state is
+the table of failed attempts, which is also the supervisor's audit of them: the ``limits``
+library counts fixed rates in windows, while a growing delay needs the number and time of the
+failures, which that table holds anyway (and it survives a restart).
+
+The secret that signs the cookies lives in a file readable only by its owner beside the
+database (``<database>.secret``, or ``SECRET_KEY_FILE``), or comes from ``NOVBE_SECRET_KEY``;
+never in the database, so a copy of the database cannot forge sessions.
+
+Kiosks and display boards present a device token (only its SHA-256 is stored).
 """
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import os
 import secrets
+import stat
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.core.errors import AccountLocked, Forbidden, Unauthorized
+from server.core.errors import Forbidden, RateLimited, Unauthorized
 from server.store import SQLiteStore
 
+log = logging.getLogger(__name__)
 ROLES = ("operator", "supervisor", "admin")
 # CSRF is checked after the login check (WTF_CSRF_CHECK_DEFAULT is off), so an anonymous
 # request gets 401 and a logged-in one without the X-CSRFToken header gets csrf_failed.
 csrf = CSRFProtect()
 _SAFE = ("GET", "HEAD", "OPTIONS")
-MAX_FAILURES = 5
-LOCK_SECONDS = 15 * 60
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: failures allowed for one name from one address, and from one address in all, before delays start
+PAIR_FREE, ADDRESS_FREE = 3, 10
+#: the longest wait between attempts, and how long a failure counts
+MAX_DELAY, WINDOW = 300.0, 3600.0
+#: how long failed attempts are kept for the audit
+KEEP_FAILURES = 90 * 86400.0
+#: a session unused this long ends (``SESSION_IDLE_MINUTES``): a working day
+IDLE_MINUTES = 600
 
 # A hash to compare against when the user does not exist, so a login for an unknown
 # name costs the same time as one with a wrong password.
@@ -46,7 +79,7 @@ def generate_password() -> str:
 
 
 def add_user(store: SQLiteStore, username: str, password: str, role: str) -> None:
-    """Create a staff account or reset its password and role."""
+    """Create a staff account or reset its password and role (its open sessions end)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -56,34 +89,92 @@ def add_user(store: SQLiteStore, username: str, password: str, role: str) -> Non
     store.put_user(username, generate_password_hash(password), role)
 
 
-def authenticate(store: SQLiteStore, username: str, password: str) -> dict[str, Any]:
-    """The account for a correct password; Unauthorized or AccountLocked otherwise."""
+# --- login and its throttle ------------------------------------------------------------
+
+def login_delay(pair_n: int, pair_last: float, address_n: int, address_last: float, now: float) -> float:
+    """Seconds a client must still wait before its next attempt, from its recent failures (0: try now)."""
+    def one(n: int, last: float, free: int) -> float:
+        if n < free:
+            return 0.0
+        return last + min(2.0 ** (n - free + 1), MAX_DELAY) - now
+    return max(0.0, one(pair_n, pair_last, PAIR_FREE), one(address_n, address_last, ADDRESS_FREE))
+
+
+def authenticate(store: SQLiteStore, username: str, password: str, address: str) -> dict[str, Any]:
+    """The account for a correct password from ``address``; RateLimited or Unauthorized otherwise."""
+    now = store.clock()
+    attempt, wait = store.begin_login(
+        username[:64], address[:64], now, window=WINDOW, keep=KEEP_FAILURES,
+        wait=lambda pn, pl, an, al: login_delay(pn, pl, an, al, now))
+    if wait:
+        seconds = math.ceil(wait)
+        raise RateLimited(f"too many wrong passwords: try again in {seconds} s", retry_after=seconds)
     user = store.user(username)
-    if user is None or user["disabled"]:
-        check_password_hash(_DUMMY_HASH, password)
-        raise Unauthorized("wrong username or password")
-    if user["locked_until"] and user["locked_until"] > time.time():
-        raise AccountLocked(retry_after=int(user["locked_until"] - time.time()) + 1)
-    ok = check_password_hash(user["pw_hash"], password)
-    store.login_result(username, ok, max_failures=MAX_FAILURES, lock_seconds=LOCK_SECONDS)
-    if not ok:
+    ok = False
+    try:
+        if user is None or user["disabled"] or user["role"] not in ROLES:
+            check_password_hash(_DUMMY_HASH, password)
+        else:
+            ok = check_password_hash(user["pw_hash"], password)
+    finally:
+        store.end_login(attempt, ok)
+    if not ok or user is None:
         raise Unauthorized("wrong username or password")
     return user
 
 
+# --- sessions ----------------------------------------------------------------------
+
+def _store() -> SQLiteStore:
+    return current_app.extensions["novbe"].store  # type: ignore[no-any-return]
+
+
+def idle_seconds(app: Flask) -> float:
+    """How long a session may go unused (``SESSION_IDLE_MINUTES``)."""
+    return float(app.config.get("SESSION_IDLE_MINUTES") or IDLE_MINUTES) * 60
+
+
+def start_session(user: dict[str, Any]) -> None:
+    """Log ``user`` in on this client: a fresh session bound to the account's current generation."""
+    session.clear()
+    session["user"], session["gen"], session["seen"] = user["username"], user["generation"], _store().clock()
+    session.permanent = True
+
+
+def end_session() -> None:
+    """Log out: every session of this account ends (the generation moves on), not just this cookie."""
+    user = current_user()
+    if user is not None:
+        _store().end_sessions(user["username"])
+    session.clear()
+
+
 def current_user() -> dict[str, str] | None:
-    """The logged-in staff member of this request or socket handshake, if any."""
-    name, role = session.get("user"), session.get("role")
-    if not name or role not in ROLES:
+    """The staff member of this request or socket action, checked against their account now; None if none."""
+    name, gen, seen = session.get("user"), session.get("gen"), session.get("seen")
+    if not isinstance(name, str) or not isinstance(gen, int) or not isinstance(seen, (int, float)):
+        if session:
+            session.clear()   # a cookie from before generations, or not ours
         return None
-    return {"username": name, "role": role}
+    store = _store()
+    now, idle = store.clock(), idle_seconds(current_app)
+    account = store.user(name) if now - seen <= idle else None
+    if account is None or account["disabled"] or account["generation"] != gen or account["role"] not in ROLES:
+        session.clear()
+        return None
+    # Last use is kept in the cookie, not the database; rewritten at most once a minute.
+    if now - seen > min(60.0, idle / 10):
+        session["seen"] = now
+    return {"username": name, "role": account["role"]}
 
 
 def require_role(needed: str) -> dict[str, str]:
     """The current user if their role is at least ``needed``; Unauthorized/Forbidden otherwise."""
+    had_session = "user" in session
     user = current_user()
     if user is None:
-        raise Unauthorized()
+        raise Unauthorized("your session has ended (logged out, idle, or the account changed): log in again"
+                           if had_session else None)
     if request.method not in _SAFE:
         csrf.protect()
     if not role_at_least(user["role"], needed):
@@ -100,6 +191,60 @@ def login_required(needed: str = "operator") -> Callable[[F], F]:
             return view(*args, **kwargs)
         return wrapped  # type: ignore[return-value]
     return decorate
+
+
+def init_sessions(app: Flask, store: SQLiteStore) -> None:
+    """Set the session secret (environment, else the file beside the database) and check the idle time."""
+    try:
+        idle = idle_seconds(app)
+    except (TypeError, ValueError):
+        raise ValueError(f"SESSION_IDLE_MINUTES must be a number of minutes, not {app.config['SESSION_IDLE_MINUTES']!r}") from None
+    if idle <= 0:
+        raise ValueError("SESSION_IDLE_MINUTES must be more than 0")
+    # The cookie itself must outlive the idle time, or it would be dropped first.
+    app.permanent_session_lifetime = max(app.permanent_session_lifetime, timedelta(seconds=idle))
+    old = store.meta("secret_key")
+    if app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = str(app.config["SECRET_KEY"])   # NOVBE_SECRET_KEY=123 arrives as a number
+    elif store.path == ":memory:":
+        app.config["SECRET_KEY"] = old or secrets.token_hex(32)
+    else:
+        path = Path(app.config.get("SECRET_KEY_FILE") or store.path + ".secret")
+        app.config["SECRET_KEY"] = secret_file(path, old or secrets.token_hex(32))
+    if old is not None:
+        store.delete_meta("secret_key")   # an older install kept it here: moved out, sessions survive
+
+
+def secret_file(path: Path, new: str) -> str:
+    """The secret kept in ``path`` (made owner-only if it was not), or ``new`` written there with mode 0600."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    if text:
+        if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            log.warning("%s was readable by others: made owner-only (0600)", path)
+            os.chmod(path, 0o600)
+        return text
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(new + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)   # create only if absent: two servers starting at once agree on one secret
+        except FileExistsError:
+            theirs = path.read_text(encoding="utf-8").strip()
+            if theirs:
+                return theirs
+            os.replace(tmp, path)   # an empty file left by a crash
+        except OSError:
+            os.replace(tmp, path)   # a file system without hard links
+    finally:
+        tmp.unlink(missing_ok=True)
+    return new
 
 
 # --- device tokens ------------------------------------------------------------
