@@ -331,6 +331,40 @@ class SQLiteTx:
             "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", (day, service, limit)).fetchall()
         return [float(r[0]) for r in rows]
 
+    # the hall forecast's inputs
+    def waiting_all(self, day: str) -> list[Ticket]:
+        rows = self._ex("SELECT * FROM tickets WHERE day = ? AND status = 'waiting' ORDER BY issued_at, id",
+                        (day,)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def held_tickets(self) -> dict[int, Ticket]:
+        rows = self._ex("SELECT c.number AS held_by, t.* FROM counters c JOIN tickets t ON t.id = c.ticket_id").fetchall()
+        return {r["held_by"]: _ticket(r) for r in rows}
+
+    def finished_slots(self, first_day: str, before_day: str | None) -> list[tuple[str, int | None, float]]:
+        """(service, counter, seconds from call to finish) of done and no-show tickets, newest first.
+
+        ``before_day`` None: the one day ``first_day``; else the days from ``first_day`` up to
+        ``before_day`` (excluded).
+        """
+        args: tuple[str, ...]
+        if before_day is None:
+            where, args = "day = ?", (first_day,)
+        else:
+            where, args = "day >= ? AND day < ?", (first_day, before_day)
+        rows = self._ex(
+            f"SELECT service, counter, finished_at - called_at FROM tickets WHERE {where} "
+            "AND status IN ('done', 'no_show') AND called_at IS NOT NULL AND finished_at IS NOT NULL "
+            "ORDER BY finished_at DESC", args).fetchall()
+        return [(r[0], r[1], float(r[2])) for r in rows]
+
+    def count_finished(self, day: str) -> int:
+        return int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
+                            (day,)).fetchone()[0])
+
+    def last_seq(self) -> int:
+        return int(self._ex("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
     # counters
     def get_counter(self, number: int) -> Counter:
         row = self._ex("SELECT * FROM counters WHERE number = ?", (number,)).fetchone()

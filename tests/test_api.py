@@ -47,7 +47,10 @@ def test_services_list_has_capacity_and_wait(client):
     r = client.get("/api/services?lang=az")
     assert r.status_code == 200
     emp2 = next(s for s in r.json["services"] if s["code"] == "EMP-2")
-    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 0
+    # No counter is open yet at 10:00: a new ticket waits for one to open (policy.late_open_minutes),
+    # it is not told "0 min".
+    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 15
+    assert emp2["wait_low"] <= 15 <= emp2["wait_high"] and emp2["available"] is True
     assert emp2["name"] == {"az": "Vakansiyalar", "ru": "Вакансии", "en": "Vacancies"}
     assert client.get("/api/services?lang=xx").status_code == 400
 
@@ -57,7 +60,8 @@ def test_issue_contract(app, client):
     assert r.status_code == 201, r.json
     body = r.json
     assert body["number"] == "Ə-001" and body["service"] == "PEN-1"
-    assert body["ahead"] == 0 and body["eta_minutes"] == 0
+    assert body["ahead"] == 0 and body["eta_minutes"] == 15      # nobody ahead, but no counter open yet
+    assert body["eta_low"] <= 15 <= body["eta_high"] and body["eta_at"].endswith("+04:00")
     assert body["status_url"].startswith("http://novbe.local/t/") and "Ə" not in body["status_url"]
     status = client.get("/api/status/" + body["status_url"].rsplit("/", 1)[1])
     assert status.json["number"] == "Ə-001" and status.json["status"] == "waiting"
