@@ -1,4 +1,8 @@
-"""Start the device services next to the web server: the print spool and the serial counter devices.
+"""Start the services next to the web server: the turn of the business day, the print spool and
+the serial counter devices.
+
+At start-up and after each local midnight, waiting tickets of earlier days are closed as
+expired (:func:`server.core.housekeeping.expire_stale`).
 
 LED displays listen to committed events (so a call from the page, the API or a keypad
 shows alike); call buttons drive the same domain verbs as the counter page, recorded with
@@ -12,7 +16,7 @@ from typing import Any, Callable
 
 from flask import Flask
 
-from server.core import queue
+from server.core import clock, housekeeping, queue
 from server.core.errors import NoTicketsWaiting, QueueError
 from server.core.model import Event, TicketCalled
 
@@ -33,6 +37,10 @@ def start(app: Flask, novbe: Any) -> None:
     from server.realtime import socketio
 
     store = novbe.store
+    turns = DayTurns(store)
+    turns.check()
+    novbe.extras["day_turns"] = turns
+    socketio.start_background_task(turns.run, socketio.sleep)
 
     def public_url() -> str:
         return app.config.get("PUBLIC_URL") or novbe.cfg.center.base_url or "http://127.0.0.1:5000"
@@ -66,6 +74,43 @@ def start(app: Flask, novbe: Any) -> None:
             buttons.append(b)
             atexit.register(b.stop)
     novbe.extras["buttons"] = buttons
+
+
+class DayTurns:
+    """Closes the waiting tickets of earlier days once per business day (at start-up, then after
+    each local midnight), and retries while the store cannot write."""
+
+    #: at most this long between looks at the clock (a clock set forward or back is noticed)
+    MAX_SLEEP = 600.0
+    RETRY = 60.0
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.done_for: str | None = None   # the business day already tidied
+        self.failed = False
+
+    def check(self) -> int:
+        """Expire stale tickets if the business day turned since the last check; how many."""
+        day = clock.business_day(self.store.clock(), self.store.cfg.tz)
+        if day == self.done_for:
+            return 0
+        try:
+            n = housekeeping.expire_stale(self.store)
+        except QueueError as exc:   # a storage fault: try again later, the server stays up
+            log.warning("day start %s: could not close earlier days' tickets: %s", day, exc.message)
+            self.failed = True
+            return 0
+        self.done_for, self.failed = day, False
+        if n:
+            log.info("day start %s: %d ticket(s) still waiting from earlier days closed as expired", day, n)
+        return n
+
+    def run(self, sleep: Callable[[float], Any]) -> None:
+        """The background loop: sleep until just after the next local midnight, then check."""
+        while True:
+            wait = housekeeping.seconds_to_next_day(self.store.clock(), self.store.cfg.tz) + 1.0
+            sleep(min(wait, self.RETRY if self.failed else self.MAX_SLEEP))
+            self.check()
 
 
 def _display_options(counter: Any) -> dict[str, Any]:

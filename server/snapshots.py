@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.schema import CenterConfig
-from server.core import clock
+from server.core import clock, housekeeping
 from server.core.model import Status, Ticket
 from server.core.queue import live_counters, service_waits
 from server.store import SQLiteStore
@@ -123,9 +123,16 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
         seq = store.last_seq()
         tickets = store.tickets_of_day(day)
         counters = live_counters(cfg, tx, day)
+        # Tickets held or parked across midnight stay visible (and finishable) at their counter.
+        held_over = housekeeping.held_over(tx, day)
+        by_id = {t.id: t for t in (*tickets, *held_over)}
+        for c in counters:
+            if c.ticket_id and c.ticket_id not in by_id:
+                older = tx.get_ticket(c.ticket_id)
+                if older is not None:
+                    by_id[older.id] = older
         jobs = store.print_jobs(20)
         printers = store.printers()
-    by_id = {t.id: t for t in tickets}
     stats: dict[int, dict[str, Any]] = {c.number: {"served": 0, "no_show": 0, "service_seconds": 0.0}
                                         for c in counters}
     for t in tickets:
@@ -165,7 +172,7 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
         "seq": seq, "center": center_info(cfg), "day": day, "now": now,
         "counters": out_counters,
         "waiting": [_staff_ticket(cfg, t, now) for t in waiting],
-        "parked": [_staff_ticket(cfg, t, now) for t in tickets if t.status == Status.PARKED],
+        "parked": [_staff_ticket(cfg, t, now) for t in (*held_over, *tickets) if t.status == Status.PARKED],
         "services": per_service,
         "totals": {"issued": len(tickets), "waiting": len(waiting), "served": len(done),
                    "no_show": sum(1 for t in tickets if t.status == Status.NO_SHOW),
@@ -179,7 +186,7 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
 def _staff_ticket(cfg: CenterConfig, t: Ticket, now: float) -> dict[str, Any]:
     svc = cfg.services_by_code.get(t.service)
     return {
-        "id": t.id, "number": t.number, "service": t.service, "original_service": t.original_service,
+        "id": t.id, "number": t.number, "day": t.day, "service": t.service, "original_service": t.original_service,
         "service_name": _names(svc.name) if svc else {}, "status": t.status.value, "priority": t.priority,
         "priority_verified_by": t.priority_verified_by, "issued_at": t.issued_at,
         "waited_minutes": round(((t.called_at or now) - t.issued_at) / 60, 1), "counter": t.counter,

@@ -306,6 +306,16 @@ class SQLiteTx:
         ).fetchall()
         return [_ticket(r) for r in rows]
 
+    def stale_waiting(self, day: str) -> list[Ticket]:
+        rows = self._ex("SELECT * FROM tickets WHERE day < ? AND status = 'waiting' ORDER BY id", (day,)).fetchall()
+        return [_ticket(r) for r in rows]
+
+    def held_over(self, day: str, since: str) -> list[Ticket]:
+        # A day range on the leading column of idx_tickets_waiting: cheap, however long the history.
+        rows = self._ex("SELECT * FROM tickets WHERE day >= ? AND day < ? AND status IN ('called', 'serving', 'parked') "
+                        "ORDER BY id", (since, day)).fetchall()
+        return [_ticket(r) for r in rows]
+
     def count_waiting(self, day: str, services: Iterable[str]) -> int:
         codes = list(services)
         marks = ", ".join("?" * len(codes)) or "NULL"

@@ -5,7 +5,7 @@ from server.core.errors import IllegalTransition
 from server.core.model import Status, Ticket
 
 W, C, S, P = Status.WAITING, Status.CALLED, Status.SERVING, Status.PARKED
-D, N, X = Status.DONE, Status.NO_SHOW, Status.CANCELLED
+D, N, X, E = Status.DONE, Status.NO_SHOW, Status.CANCELLED, Status.EXPIRED
 
 #: verb -> (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
@@ -18,12 +18,13 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
     "park": (frozenset({C, S}), P),
     "return": (frozenset({P}), C),
     "cancel": (frozenset({W, P}), X),
+    "expire": (frozenset({W}), E),     # a waiting ticket of an earlier business day, at the day's start
 }
 
 _VERB_TEXT = {
     "call": "called", "recall": "recalled", "start": "started", "finish": "finished",
     "no_show": "marked as no-show", "transfer": "transferred", "park": "parked",
-    "return": "returned", "cancel": "cancelled",
+    "return": "returned", "cancel": "cancelled", "expire": "expired",
 }
 
 

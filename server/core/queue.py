@@ -26,6 +26,7 @@ from server.core.model import (
     Ticket, TicketCalled, TicketCancelled, TicketFinished, TicketIssued, TicketNoShow,
     TicketEvent, TicketParked, TicketRecalled, TicketReturned, TicketTransferred,
 )
+from server.core import housekeeping
 from server.core.ports import Store, Tx
 from server.core.routing import eligible, pick_next
 
@@ -430,6 +431,9 @@ def return_parked(store: Store, counter: int, number: str, *, actor: str | None 
         c = _today_counter(cfg, tx, counter, day)
         _ready(c)
         t = tx.find_ticket(day, number)
+        if t is None or t.status != Status.PARKED:
+            # Parked before midnight: still this counter's to take back (server.core.housekeeping).
+            t = housekeeping.parked_held_over(tx, counter, number, day) or t
         if t is None:
             raise UnknownTicket(f"no ticket {number} today", ticket=number)
         target = machine.check(t, "return")
