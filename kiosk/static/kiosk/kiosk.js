@@ -441,6 +441,8 @@
       return modal(t("err_closed_title"), t("err_closed"), body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed");
     }
     if (r.status === 429) return modal(t("err_rate_title"), t("err_rate"), "", "rate");
+    // The server is up but cannot save (disk full, read-only, database unavailable): try again / ask staff.
+    if (r.status === 503 && /^storage_/.test(code || "")) return modal(t("err_storage_title"), t("err_storage"), "", "storage");
     if (r.status >= 500 || r.status === 0) return modal(t("err_unavailable_title"), t("err_unavailable"), "", "unavailable");
     return modal(t("err_generic_title"), t("err_generic"), "", "generic");
   }
