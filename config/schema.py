@@ -132,6 +132,19 @@ class Policy(_Frozen):
         return value
 
 
+class Demand(_Frozen):
+    """A normal day's demand, for ``novbe simulate`` and ``novbe plan`` (not used to serve citizens)."""
+
+    citizens: int = Field(gt=0, description="citizens on a normal day")
+    hourly: tuple[float, ...] = Field(default=(), description="share of arrivals per opening hour, in order")
+    mix: dict[str, float] = Field(default_factory=dict, description="service -> weight (default: its quota)")
+    priority: dict[str, float] = Field(default_factory=dict, description="priority group -> share of the "
+                                       "arrivals of services that honour it")
+    no_show: float = Field(default=0.05, ge=0, le=1)
+    transfer: float = Field(default=0.03, ge=0, le=1)
+    service_cv: float = Field(default=0.5, ge=0, le=3, description="spread of service times")
+
+
 class PriorityGroup(_Frozen):
     """A group of citizens served first."""
 
@@ -232,6 +245,7 @@ class CenterConfig(_Frozen):
     counters: tuple[Counter, ...]
     kiosks: tuple[Kiosk, ...] = ()
     boards: tuple[Board, ...] = ()
+    demand: Demand | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "CenterConfig":
@@ -276,6 +290,11 @@ class CenterConfig(_Frozen):
         for k in self.kiosks:
             for code in k.areas:
                 _ref(code, areas, f"kiosk {k.name!r}: area")
+        if self.demand is not None:
+            for code in self.demand.mix:
+                _ref(code, services, "demand.mix: service")
+            for g in self.demand.priority:
+                _ref(g, groups, "demand.priority: group")
         served = {code for c in self.counters for code in c.services}
         orphans = [s.code for s in self.services if s.code not in served]
         if orphans:

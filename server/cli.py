@@ -207,7 +207,8 @@ def check_config(config: str | None) -> None:
     cfg = _load(config)
     click.echo(f"{cfg.center.name.az}: {len(cfg.areas)} areas, {len(cfg.services)} services, "
                f"{len(cfg.counters)} counters, {len(cfg.kiosks)} kiosks, {len(cfg.boards)} boards, "
-               f"daily capacity {cfg.center.daily_capacity}")
+               (f"daily ceiling {cfg.center.daily_capacity}" if cfg.center.daily_capacity
+                else "no daily ceiling (capacity is counter time)"))
 
 
 @main.group()
@@ -319,6 +320,15 @@ def voices(config: str | None) -> None:
     for lang, state in report.items():
         click.echo(f"{lang}: {state}")
 
+
+def _add_sim_commands() -> None:
+    from server.sim.cli import plan, simulate
+
+    main.add_command(simulate)
+    main.add_command(plan)
+
+
+_add_sim_commands()
 
 if __name__ == "__main__":
     main()

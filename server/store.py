@@ -868,6 +868,12 @@ class SQLiteStore:
         """Every printer's last known state."""
         return [dict(r) for r in self._query("SELECT * FROM printers ORDER BY url")]
 
+    def issue_history(self, days: int = 60) -> list[tuple[float, str]]:
+        """(issued_at, original service) of the tickets of the last ``days`` business days (for simulations)."""
+        rows = self._query("SELECT issued_at, original_service FROM tickets WHERE day IN "
+                           "(SELECT DISTINCT day FROM tickets ORDER BY day DESC LIMIT ?)", (days,))
+        return [(float(r[0]), r[1]) for r in rows]
+
     def integrity_ok(self) -> bool:
         """``PRAGMA integrity_check`` says ok."""
         return self._query("PRAGMA integrity_check").fetchone()[0] == "ok"

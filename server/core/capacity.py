@@ -9,8 +9,11 @@ The rules, in order (a refusal names the first that applies):
    first (scope ``counters``), or because none of them is open or expected today (scope
    ``unstaffed``).
 4. If it would be called so late that its own service, by the learned duration at the
-   counter that takes it, ends after closing time plus ``policy.closing_grace_minutes``
-   (scope ``closing``).
+   counter that takes it, plus one standard deviation of that end (the slots before it
+   and its own vary), ends after closing time plus ``policy.closing_grace_minutes``
+   (scope ``closing``). The deviation keeps a day of late arrivals from running counters
+   long past closing; the grace keeps the rule from turning away the last citizens of a
+   day that is going to plan.
 
 Otherwise the ticket is issued. So a center stops issuing when its counters' time is
 booked, not at a fixed count, and stops exactly for the services whose counters are full.
@@ -42,6 +45,6 @@ def judge_ghost(cfg: CenterConfig, forecast: Forecast, ghost_id: int, servers: s
         if servers & forecast.limited:
             return Refusal("counters", "the counters for this service have reached their daily limits")
         return Refusal("unstaffed", "no counter serves this service for the rest of today")
-    if closes is not None and call.ends > closes + cfg.policy.closing_grace_minutes * 60:
+    if closes is not None and call.ends + call.ends_sigma > closes + cfg.policy.closing_grace_minutes * 60:
         return Refusal("closing", "the counters for this service are booked until closing time")
     return None

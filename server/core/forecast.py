@@ -64,6 +64,7 @@ class Call:
     ahead: int           # tickets called before it at the counters that can serve it
     sigma: float         # seconds: the spread of ``at``
     ends: float          # when its slot is expected to end (for capacity)
+    ends_sigma: float = 0.0   # seconds: the spread of ``ends``
 
 
 @dataclass(frozen=True)
@@ -220,13 +221,15 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             ghosts_left -= 1
             mean, var = durations.of(n, pick.service)
             ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
-            calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean)
+            calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
+                                  math.sqrt(desk.var + var))
         if pick is None:
             continue
         gone.add(pick.id)
         mean, var = durations.of(n, pick.service)
         ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
-        calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean)
+        calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
+                              math.sqrt(desk.var + var))
         called_at_counter[n] = called_at_counter.get(n, 0) + 1
         c = desk.counter
         desk.counter = c.with_(priority_streak=c.priority_streak + 1 if pick.priority else 0,

@@ -1,0 +1,273 @@
+"""One simulated day on the real core and a real SQLite store with a simulated clock.
+
+The operators' behaviour, in order:
+
+1. Every counter opens at opening time and calls the next ticket whenever it is free (at
+   once, and again whenever a citizen arrives while it is idle).
+2. A called citizen walks to the counter (``walk_seconds``, ±50 %) and service starts; its
+   length is drawn from a lognormal around the service's *true* mean, which differs from
+   the configured target by up to ``speed_spread`` (so the forecast has to learn it).
+3. A no-show is recalled once after a minute, then marked no-show a minute later.
+4. A transfer happens halfway through a service, to another service of the same area
+   (or any other), and the ticket waits again with its original issue time.
+5. A counter takes its planned breaks (``breaks`` in the center file): paused at the
+   break's start, or when its current citizen leaves; resumed at the break's end.
+6. After closing, counters serve whoever is still waiting, then close: the time past
+   closing is the day's overtime.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime
+from pathlib import Path
+from typing import Any
+
+from config.schema import CenterConfig
+from server.core import clock as bday
+from server.core import queue
+from server.core.errors import (
+    CapacityReached, CounterLimitReached, NoTicketsWaiting, QueueError,
+)
+from server.sim.demand import Arrival, Demand, arrivals
+
+
+class SimClock:
+    """The store's clock during a simulation."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Told:
+    """What a citizen was told at the kiosk, and what happened."""
+
+    ticket_id: int
+    service: str
+    group: str
+    issued: float
+    ahead: int
+    eta_minutes: int
+    called: float | None = None
+
+
+@dataclass
+class Desk:
+    """A counter during the simulation."""
+
+    number: int
+    state: str = "closed"           # closed | idle | busy | break | done
+    break_pending: bool = False
+    busy: list[tuple[float, float]] = field(default_factory=list)
+    since: float = 0.0
+    last_free: float = 0.0
+    opened: float = 0.0
+    breaks: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class DayResult:
+    """Everything a simulated day measured."""
+
+    center: str
+    citizens: int
+    seed: int
+    opens: float
+    closes: float
+    told: list[Told]
+    refusals: list[tuple[float, str, str]]          # (time, service, scope)
+    desks: dict[int, Desk]
+    overtime_minutes: float
+    wrongful_refusals: int
+    elapsed_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _spans(cfg: CenterConfig, number: int, day: date) -> list[tuple[float, float]]:
+    conf = cfg.counters_by_number[number]
+    out = []
+    for text in getattr(conf, "breaks", ()):
+        a, b = text.split("-")
+        t0 = datetime.combine(day, dtime.fromisoformat(a), tzinfo=cfg.tz).timestamp()
+        t1 = datetime.combine(day, dtime.fromisoformat(b), tzinfo=cfg.tz).timestamp()
+        out.append((t0, t1))
+    return sorted(out)
+
+
+def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(2026, 12, 1),
+            counters: list[int] | None = None, workdir: str | None = None) -> DayResult:
+    """Play one day; ``counters`` limits which counters are staffed (default: all)."""
+    import time as wall
+
+    from server.store import SQLiteStore
+
+    started = wall.perf_counter()
+    rng = random.Random(seed)
+    hours = cfg.center.hours[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]]
+    assert hours.opens and hours.closes, f"{cfg.center.id} is closed on {day}"
+    opens = datetime.combine(day, hours.opens, tzinfo=cfg.tz).timestamp()
+    closes = datetime.combine(day, hours.closes, tzinfo=cfg.tz).timestamp()
+    true_mean = {s.code: s.target_minutes * 60 * rng.uniform(1 - demand.speed_spread, 1 + demand.speed_spread)
+                 for s in cfg.services}
+    sigma = math.sqrt(math.log(1 + demand.service_cv ** 2))
+    staffed = counters if counters is not None else [c.number for c in cfg.counters]
+    same_area = {s.code: [o.code for o in cfg.services if o.area == s.area and o.code != s.code]
+                 for s in cfg.services}
+    served_by: dict[str, list[int]] = {}
+    for n in staffed:
+        for code in cfg.counters_by_number[n].services:
+            served_by.setdefault(code, []).append(n)
+
+    tmp = tempfile.TemporaryDirectory(dir=workdir)
+    sim_clock = SimClock(opens - 60)
+    store = SQLiteStore(Path(tmp.name) / "sim.db", cfg, clock=sim_clock, synchronous="OFF")
+    events: list[tuple[float, int, str, Any]] = []
+    order = 0
+
+    def push(at: float, kind: str, data: Any = None) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(events, (at, order, kind, data))
+
+    desks = {n: Desk(n, breaks=_spans(cfg, n, day)) for n in staffed}
+    told: dict[int, Told] = {}
+    refusals: list[tuple[float, str, str]] = []
+    for n, desk in desks.items():
+        push(opens, "open", n)
+        for b0, b1 in desk.breaks:
+            push(b0, "break-start", n)
+            push(b1, "break-end", n)
+    for a in arrivals(cfg, demand, opens, closes, rng):
+        push(a.at, "arrive", a)
+
+    def in_break(desk: Desk, t: float) -> bool:
+        return any(b0 <= t < b1 for b0, b1 in desk.breaks)
+
+    def try_call(desk: Desk, t: float) -> None:
+        if desk.state != "idle":
+            return
+        try:
+            ticket = queue.call_next(store, desk.number, actor="sim")
+        except NoTicketsWaiting:
+            if t >= closes:
+                queue.close_counter(store, desk.number, actor="sim")
+                desk.state = "done"
+            return
+        except CounterLimitReached:
+            desk.state = "done"
+            return
+        desk.state, desk.since = "busy", t
+        record = told.get(ticket.id)
+        if record is not None and record.called is None:
+            record.called = t
+        if rng.random() < demand.no_show:
+            push(t + 60, "recall", desk.number)
+            return
+        walk = demand.walk_seconds * rng.uniform(0.5, 1.5)
+        push(t + walk, "start", (desk.number, ticket.service))
+
+    def free(desk: Desk, t: float) -> None:
+        desk.busy.append((desk.since, t))
+        desk.last_free = t
+        desk.state = "idle"
+        if desk.break_pending or in_break(desk, t):
+            desk.break_pending = False
+            if in_break(desk, t):
+                queue.pause_counter(store, desk.number, reason="break", actor="sim")
+                desk.state = "break"
+                return
+        try_call(desk, t)
+
+    while events:
+        t, _, kind, data = heapq.heappop(events)
+        sim_clock.now = t
+        if kind == "arrive":
+            a: Arrival = data
+            try:
+                got = queue.issue_ticket(store, a.service, priority=a.priority, kiosk="sim")
+            except CapacityReached as exc:
+                refusals.append((t, a.service, str(exc.details.get("scope"))))
+                continue
+            told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
+                                       got.eta_minutes)
+            for n in served_by.get(a.service, ()):
+                try_call(desks[n], t)
+        elif kind == "open":
+            queue.open_counter(store, data, operator=f"op{data}")
+            desks[data].state, desks[data].opened = "idle", t
+            try_call(desks[data], t)
+        elif kind == "start":
+            n, service = data
+            queue.start_service(store, n, actor="sim")
+            length = rng.lognormvariate(math.log(true_mean[service]) - sigma ** 2 / 2, sigma)
+            if rng.random() < demand.transfer and (same_area[service] or len(cfg.services) > 1):
+                push(t + length / 2, "transfer", (n, service))
+            else:
+                push(t + length, "finish", n)
+        elif kind == "finish":
+            queue.finish(store, data, actor="sim")
+            free(desks[data], t)
+        elif kind == "transfer":
+            n, service = data
+            choices = [c for c in same_area[service] if c in served_by] or \
+                [c for c in served_by if c != service]
+            queue.transfer(store, n, service=rng.choice(choices), actor="sim")
+            free(desks[n], t)
+        elif kind == "recall":
+            queue.recall(store, data, actor="sim")
+            push(t + 60, "no-show", data)
+        elif kind == "no-show":
+            queue.mark_no_show(store, data, actor="sim")
+            free(desks[data], t)
+        elif kind == "break-start":
+            desk = desks[data]
+            if desk.state == "idle":
+                queue.pause_counter(store, data, reason="break", actor="sim")
+                desk.state = "break"
+            elif desk.state == "busy":
+                desk.break_pending = True
+        elif kind == "break-end":
+            desk = desks[data]
+            desk.break_pending = False
+            if desk.state == "break":
+                queue.resume_counter(store, data, actor="sim")
+                desk.state = "idle"
+                try_call(desk, t)
+        # After closing, an idle counter with nothing left closes for the day.
+        if t >= closes:
+            for desk in desks.values():
+                if desk.state == "idle":
+                    try_call(desk, t)
+    overtime = max([0.0] + [d.last_free - closes for d in desks.values()]) / 60
+    store.close()
+    tmp.cleanup()
+    result = DayResult(center=cfg.center.id, citizens=demand.citizens, seed=seed, opens=opens, closes=closes,
+                       told=list(told.values()), refusals=refusals, desks=desks, overtime_minutes=overtime,
+                       wrongful_refusals=0)
+    result.wrongful_refusals = _wrongful(cfg, result, true_mean, served_by)
+    result.elapsed_seconds = wall.perf_counter() - started
+    return result
+
+
+def _wrongful(cfg: CenterConfig, r: DayResult, true_mean: dict[str, float], served_by: dict[str, list[int]]) -> int:
+    """Refusals while a counter serving the service then stayed idle for over twice its service time before closing."""
+    bad = 0
+    for t, service, scope in r.refusals:
+        if scope in ("service", "center"):       # a quota or the ceiling: policy, not counter time
+            continue
+        window = r.closes - t
+        for n in served_by.get(service, ()):
+            desk = r.desks[n]
+            busy = sum(max(0.0, min(b, r.closes) - max(a, t)) for a, b in desk.busy)
+            pauses = sum(max(0.0, min(b1, r.closes) - max(b0, t)) for b0, b1 in desk.breaks)
+            if window - busy - pauses > 2 * true_mean[service]:
+                bad += 1
+                break
+    return bad
