@@ -61,8 +61,12 @@ class PageLike:
         self.timer: threading.Timer | None = None
         self.sio.on("snapshot", self._apply, namespace="/counter")
         self.sio.on("*", self._event, namespace="/counter")
-        self.sio.connect(url, namespaces=["/counter"], headers={"Cookie": cookie}, transports=["websocket"],
-                         wait_timeout=10)
+        import requests
+
+        # A /counter socket needs the session's CSRF token, as the page has it from /api/me.
+        csrf = requests.get(url + "/api/me", headers={"Cookie": cookie}, timeout=10).json()["csrf_token"]
+        self.sio.connect(url, namespaces=["/counter"], headers={"Cookie": cookie}, auth={"csrf_token": csrf},
+                         transports=["websocket"], wait_timeout=10)
 
     def _apply(self, snap: dict[str, Any] | None) -> None:
         now = time.time()

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import loader
 from config.schema import CenterConfig
@@ -89,8 +91,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
     app.register_blueprint(api.bp)
     _register_clients(app)
-    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins=[],
+    # Sockets only from pages of this server: the Host the browser used, or the configured public
+    # address (an empty list would switch engineio's origin check off; see PITFALLS.md).
+    socketio.init_app(app, async_mode=app.config["ASYNC_MODE"], cors_allowed_origins=_origin_check(app, cfg),
                       ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024)
+    if app.config.get("PROXY"):
+        # Behind one reverse proxy (NOVBE_PROXY=1): trust its X-Forwarded-* headers for the client
+        # address, scheme and host. Outermost, so Socket.IO's origin check sees the public host too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    _register_headers(app)
     publisher.start()
     if app.config["START_DEVICES"]:
         from server import devices
@@ -124,6 +133,56 @@ def _register_clients(app: Flask) -> None:
         from flask import render_template
 
         return render_template("index.html", center=app.extensions["novbe"].cfg.center)
+
+
+# One policy for every response: no inline script or style anywhere (pages keep their scripts in
+# static files and pass server data in <script type="application/json"> blocks, which are not
+# executed). 'self' covers the same-origin ws:/wss: of Socket.IO in CSP3 browsers (Chromium does);
+# blob: is the board's silent sound probe; data: is the favicon placeholder. Nothing is framed.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "media-src 'self' blob:", "font-src 'self'", "connect-src 'self'", "object-src 'none'",
+    "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if request.path.startswith("/t/"):   # the citizen's status page: its address is the ticket's secret
+            resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL as a browser sends it in ``Origin`` (no default port)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _origin_check(app: Flask, cfg: CenterConfig) -> Callable[[str, dict[str, Any]], bool]:
+    """Socket.IO's origin check: the page's own origin (as the browser reached this server), or the
+    center's ``base_url`` / ``PUBLIC_URL``."""
+    configured = {o for o in (_origin(cfg.center.base_url or ""), _origin(app.config.get("PUBLIC_URL") or "")) if o}
+
+    def allowed(origin: str, environ: dict[str, Any]) -> bool:
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in configured
+
+    return allowed
 
 
 def _wants_json() -> bool:

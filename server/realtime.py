@@ -5,11 +5,13 @@ Namespaces and who may join:
     /display  a display board's device token      room "hall": every public event
     /kiosk    a kiosk's device token               room "hall"
     /status   anyone holding a ticket's token      room "hall" + "ticket-<id>" for its own updates
-    /counter  a logged-in operator or higher       room "staff": events with the actor
+    /counter  a logged-in operator or higher,      room "staff": events with the actor
+              with ``auth={"csrf_token": ...}``
 
 Every connect (and reconnect) gets a full ``snapshot`` first; every event carries ``seq``,
 so a client that sees a gap emits ``snapshot`` to ask for a fresh one. Events reach the
-sockets through one publisher task, in commit order, after the commit.
+sockets through one publisher task, in commit order, after the commit. Every namespace takes
+connections only from pages of this server (the origin check in :mod:`server.app`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Any
 
 from flask import current_app, request
 from flask_socketio import SocketIO, join_room
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from server import auth, snapshots
 from server.core.errors import QueueError
@@ -140,11 +144,27 @@ def status_connect(auth_data: Any = None) -> bool:
     return True
 
 
+def _csrf_ok(auth_data: Any) -> bool:
+    """Whether the handshake's ``auth`` carries this session's CSRF token (``{"csrf_token": ...}``)."""
+    token = auth_data.get("csrf_token") if isinstance(auth_data, dict) else None
+    if not isinstance(token, str) or not token:
+        return False
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
 @socketio.on("connect", namespace="/counter")
 def counter_connect(auth_data: Any = None) -> bool:
     # A login_required decorator cannot refuse a socket: the handler must return False.
     user = auth.current_user()
     if user is None:
+        return False
+    # The session cookie reaches a WebSocket from any page of the same site (another port of this
+    # host too): the page must also prove it read the CSRF token from /api/login or /api/me.
+    if not _csrf_ok(auth_data):
         return False
     join_room("staff")
     socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=_sid())

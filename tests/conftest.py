@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -117,8 +118,8 @@ def live_server(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's headless Chromium driven by Playwright (no browser download)."""
+def chromium():
+    """Debian's headless Chromium driven by Playwright (no browser download), one per test session."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make system-deps)")
     from playwright.sync_api import sync_playwright
@@ -127,6 +128,78 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+# What Chromium says (console or uncaught error) when the Content-Security-Policy blocks something:
+# "Executing inline script violates the following Content Security Policy directive ..." (Chromium
+# 156; older ones: "Refused to execute inline script because it violates ..."), and the same words
+# for a blocked style, font, connection or eval.
+CSP_MESSAGES = ("Content Security Policy", "Content-Security-Policy")
+
+
+class CspWatch:
+    """Every CSP violation met by the pages of one test (console messages and uncaught errors)."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+        self.contexts: list[Any] = []
+
+    def note(self, where: str, text: str) -> None:
+        if any(m in text for m in CSP_MESSAGES):
+            self.violations.append(f"{where}: {text}")
+
+    def attach(self, context: Any) -> Any:
+        self.contexts.append(context)
+        context.on("console", lambda msg: self.note(f"console {msg.type} on {msg.page.url if msg.page else '?'}",
+                                                    msg.text))
+        context.on("weberror", lambda err: self.note(f"page error on {err.page.url if err.page else '?'}",
+                                                     str(err.error)))
+        return context
+
+
+class WatchedBrowser:
+    """A Playwright browser whose every context reports CSP violations to a ``CspWatch``.
+
+    Under ``script-src 'self'`` Playwright's ``wait_for_function`` with a bare expression string
+    polls through ``eval`` and is refused: write predicates as functions, ``"() => ..."``.
+    """
+
+    def __init__(self, real: Any, watch: CspWatch) -> None:
+        self._real, self._watch = real, watch
+        self.csp = watch   # a test may look at (and clear) what the guard saw
+
+    def new_context(self, **kwargs: Any) -> Any:
+        assert not kwargs.get("bypass_csp"), "browser tests run under the pages' real CSP"
+        return self._watch.attach(self._real.new_context(**kwargs))
+
+    def new_page(self, **kwargs: Any) -> Any:
+        return self.new_context(**kwargs).new_page()
+
+    @property
+    def browser_type(self) -> Any:
+        watch, real_type = self._watch, self._real.browser_type
+
+        class _Type:
+            def launch(self, **kwargs: Any) -> WatchedBrowser:
+                return WatchedBrowser(real_type.launch(**kwargs), watch)
+
+        return _Type()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.fixture
+def browser(chromium: Any):
+    """The session's Chromium for one test; the test fails if any page broke the Content-Security-Policy."""
+    watch = CspWatch()
+    yield WatchedBrowser(chromium, watch)
+    for context in watch.contexts:   # closing delivers the console messages still in flight
+        try:
+            context.close()
+        except Exception:
+            pass   # already closed by the test, or its browser is gone
+    assert not watch.violations, "Content-Security-Policy violations:\n" + "\n".join(watch.violations)
 
 
 @pytest.fixture

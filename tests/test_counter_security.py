@@ -263,7 +263,9 @@ def test_logout_ends_the_session(app: Any) -> None:
 
 def socket_for(app: Any, role: str) -> Any:
     flask_client = app.test_client() if role == "anonymous" else login(app, role)
-    return socketio.test_client(app, namespace="/counter", flask_test_client=flask_client)
+    csrf = flask_client.environ_base.get("HTTP_X_CSRFTOKEN")   # the page sends it in the handshake's auth
+    return socketio.test_client(app, namespace="/counter", flask_test_client=flask_client,
+                                auth={"csrf_token": csrf} if csrf else None)
 
 
 def test_counter_namespace_refuses_anonymous_and_accepts_staff(app: Any) -> None:

@@ -62,8 +62,8 @@ def shot(page: Any, screenshot_dir: Path, name: str) -> None:
 
 
 def wait_loaded(page: Any) -> None:
-    page.wait_for_function("document.querySelector('#s-start') && !document.querySelector('#s-start').hidden")
-    page.wait_for_function("JSON.parse(localStorage.getItem('novbe.kiosk.services') || 'null') !== null")
+    page.wait_for_function("() => document.querySelector('#s-start') && !document.querySelector('#s-start').hidden")
+    page.wait_for_function("() => JSON.parse(localStorage.getItem('novbe.kiosk.services') || 'null') !== null")
 
 
 def staff_ticket(server: Any, number: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_kiosk_flow(browser, live_server, screenshot_dir, lang):
         number = page.locator("#ticketNumber").inner_text()
         assert re.fullmatch(r"[A-ZƏŞ]-\d{3}", number)
         assert words["ticket"] in page.locator("#s-ticket").inner_text()
-        page.wait_for_function("document.getElementById('ticketQr').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('ticketQr').naturalWidth > 0")
         if words["prio"]:
             assert words["prio"] in page.locator("#ticketPriority").inner_text()
         else:
@@ -334,7 +334,7 @@ def test_kiosk_survives_restart(browser, live_server, screenshot_dir):
         # The socket is back: a ticket issued elsewhere shows up in the waiting count by itself.
         assert live_server.issue("PEN-06").status_code == 201
         page.wait_for_function(
-            "document.querySelector('#serviceList [data-service=PEN-06]').innerText.includes('Növbədə: 1')",
+            "() => document.querySelector('#serviceList [data-service=PEN-06]').innerText.includes('Növbədə: 1')",
             timeout=10000)
         card.tap()
         tap(page, "#takeBtn")
@@ -379,7 +379,7 @@ def test_status_page_turns_called(browser, live_server, screenshot_dir):
             called = op.post(live_server.url + "/api/counters/5/call-next", timeout=5).json()
             assert called["number"] == first["number"]
             # Someone ahead was called: the page follows the hall.
-            page.wait_for_function("document.getElementById('ahead').innerText === 'никого'", timeout=5000)
+            page.wait_for_function("() => document.getElementById('ahead').innerText === 'никого'", timeout=5000)
             assert op.post(live_server.url + "/api/counters/5/no-show", timeout=5).ok
             called = op.post(live_server.url + "/api/counters/5/call-next", timeout=5).json()
             assert called["number"] == mine["number"]

@@ -88,8 +88,8 @@ def test_counter_namespace_refuses_anonymous_and_accepts_staff(live_server):
     sio = socketio.Client(reconnection=False)
     sio.on("snapshot", got.append, namespace="/counter")
     try:
-        sio.connect(live_server.url, namespaces=["/counter"], headers={"Cookie": cookie}, transports=["websocket"],
-                    wait_timeout=5)
+        sio.connect(live_server.url, namespaces=["/counter"], headers={"Cookie": cookie},
+                    auth={"csrf_token": staff.headers["X-CSRFToken"]}, transports=["websocket"], wait_timeout=5)
         deadline = time.monotonic() + 5
         while not got and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -135,14 +135,21 @@
 
     connect() {
       if (this.socket) return;
-      const s = (this.socket = io("/counter", { transports: ["websocket", "polling"], reconnectionDelayMax: 3000 }));
+      // The server takes a /counter socket only with the session's CSRF token (read at every
+      // (re)connect: a new login brings a new token).
+      const s = (this.socket = io("/counter", { transports: ["websocket", "polling"], reconnectionDelayMax: 3000,
+                                                auth: (cb) => cb({ csrf_token: N.csrf }) }));
       s.on("connect", () => { this.connected = true; this.onStatus.forEach((f) => f(true)); });
       s.on("disconnect", () => { this.connected = false; this.onStatus.forEach((f) => f(false)); });
       s.on("connect_error", (err) => {
         this.connected = false;
         this.onStatus.forEach((f) => f(false, err));
-        // The server refuses a socket without a valid login: check the session over HTTP.
-        N.me().then((u) => { if (!u) N.onLoggedOut.forEach((f) => f()); }).catch(() => {});
+        // The server refuses a socket without a valid login or CSRF token: check the session over
+        // HTTP (which also fetches a fresh token) and, still logged in, try again in a moment.
+        N.me().then((u) => {
+          if (!u) N.onLoggedOut.forEach((f) => f());
+          else if (!s.active) setTimeout(() => { if (this.socket === s && !s.active) s.connect(); }, 3000);
+        }).catch(() => {});
       });
       s.on("snapshot", (snap) => this.apply(snap));
       s.onAny((name, data) => {

@@ -1,0 +1,301 @@
+"""Sockets and pages locked to the center's own origin (issue 9, item 3), against a real server.
+
+- every Socket.IO namespace refuses a handshake whose ``Origin`` is another origin (another port
+  of the same host included), on the WebSocket and the polling transport alike;
+- a ``/counter`` socket needs, besides the session cookie, the session's CSRF token in the
+  handshake's ``auth`` (a page of another origin has the cookie but cannot read the token);
+- every page and API answer carries the security headers, and no page has inline script or
+  style for the Content-Security-Policy to block (the browser tests run the pages under it).
+"""
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from live import PASSWORDS, LiveServer, free_port
+
+FOREIGN = "http://127.0.0.1:{port}"   # the same host, another port: the case cookies do not tell apart
+
+
+def cookie_of(session: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def connect(url: str, namespace: str, *, origin: str | None = None, transport: str = "websocket",
+            auth: dict[str, Any] | None = None, cookie: str | None = None, host: str | None = None) -> socketio.Client:
+    """A python-socketio client connected to ``namespace``; raises ConnectionError when refused.
+
+    ``origin`` is sent as the browser would: the WebSocket handshake's own Origin header (not a
+    second one), or a header on every polling request.
+    """
+    options: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if cookie:
+        headers["Cookie"] = cookie
+    if origin is not None:
+        if transport == "websocket":
+            options["origin"] = origin
+        else:
+            headers["Origin"] = origin
+    if host is not None:
+        options["host"] = host
+        headers["Host"] = host
+    sio = socketio.Client(reconnection=False, websocket_extra_options=options)
+    sio.on("snapshot", lambda *_: None, namespace=namespace)
+    try:
+        sio.connect(url, namespaces=[namespace], headers=headers, auth=auth, transports=[transport], wait_timeout=5)
+    except socketio.exceptions.ConnectionError:
+        sio.disconnect()
+        raise
+    return sio
+
+
+def refused(url: str, namespace: str, **kw: Any) -> bool:
+    try:
+        sio = connect(url, namespace, **kw)
+    except socketio.exceptions.ConnectionError:
+        return True
+    sio.disconnect()
+    return False
+
+
+# --- the origin check -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_sockets_from_another_origin_are_refused(live_server: Any, transport: str) -> None:
+    foreign = FOREIGN.format(port=free_port())
+    staff = live_server.login("op1")
+    board = {"token": live_server.display_token()}
+    kiosk = {"token": live_server.kiosk_token()}
+    counter = {"csrf_token": staff.headers["X-CSRFToken"]}
+    try:
+        # The same handshakes are accepted from the server's own origin (the test could fail)...
+        for ns, auth, cookie in (("/display", board, None), ("/kiosk", kiosk, None), ("/counter", counter, cookie_of(staff))):
+            connect(live_server.url, ns, origin=live_server.url, transport=transport, auth=auth, cookie=cookie).disconnect()
+        # ...and refused from another port of the same host, cookie and tokens notwithstanding.
+        for ns, auth, cookie in (("/display", board, None), ("/kiosk", kiosk, None), ("/counter", counter, cookie_of(staff))):
+            assert refused(live_server.url, ns, origin=foreign, transport=transport, auth=auth, cookie=cookie), ns
+        # A client that sends no Origin at all (not a browser) still needs the token or session.
+        connect(live_server.url, "/display", auth=board, transport=transport).disconnect()
+    finally:
+        staff.close()
+
+
+def test_foreign_origin_gets_no_cors_grant_on_polling(live_server: Any) -> None:
+    foreign = FOREIGN.format(port=free_port())
+    r = requests.get(live_server.url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": foreign}, timeout=5)
+    assert r.status_code == 400 and "Access-Control-Allow-Origin" not in r.headers
+    own = requests.get(live_server.url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": live_server.url},
+                       timeout=5)
+    assert own.status_code == 200 and own.headers["Access-Control-Allow-Origin"] == live_server.url
+
+
+def test_the_public_address_is_an_accepted_origin(live_server: Any) -> None:
+    """A page loaded from the configured public address (PUBLIC_URL, here http://127.0.0.1:<port>)
+    may open a socket even when the server is reached under another name (Host: localhost:<port>)."""
+    board = {"token": live_server.display_token()}
+    localhost = live_server.url.replace("127.0.0.1", "localhost")
+    connect(localhost, "/display", origin=live_server.url, auth=board).disconnect()
+    connect(localhost, "/display", origin=localhost, auth=board).disconnect()   # its own Host
+    assert refused(localhost, "/display", origin=f"http://localhost:{free_port()}", auth=board)
+
+
+def test_behind_a_reverse_proxy_the_forwarded_host_is_the_origin(tmp_path: Path) -> None:
+    """With NOVBE_PROXY=1 the proxy's X-Forwarded-Host/-Proto name the page's origin; without it they are ignored."""
+    proxied = {"X-Forwarded-Host": "novbe.example", "X-Forwarded-Proto": "https"}
+    path = "/socket.io/?EIO=4&transport=polling"
+    (tmp_path / "plain").mkdir()
+    plain = LiveServer(tmp_path / "plain").start()
+    try:
+        r = requests.get(plain.url + path, headers={**proxied, "Origin": "https://novbe.example"}, timeout=5)
+        assert r.status_code == 400   # a client cannot name its own origin by sending forwarding headers
+    finally:
+        plain.stop()
+    (tmp_path / "proxy").mkdir()
+    server = LiveServer(tmp_path / "proxy", env={"NOVBE_PROXY": "1"}).start()
+    try:
+        r = requests.get(server.url + path, headers={**proxied, "Origin": "https://novbe.example"}, timeout=5)
+        assert r.status_code == 200, r.text
+        r = requests.get(server.url + path, headers={**proxied, "Origin": "http://novbe.example"}, timeout=5)
+        assert r.status_code == 400   # the page was served over HTTPS: plain http is another origin
+    finally:
+        server.stop()
+
+
+# --- the CSRF token of a /counter socket -------------------------------------------------------
+
+def test_counter_socket_needs_the_sessions_csrf_token(live_server: Any) -> None:
+    op1, op2 = live_server.login("op1"), live_server.login("op2")
+    try:
+        cookie = cookie_of(op1)
+        assert refused(live_server.url, "/counter", cookie=cookie)                               # no auth at all
+        assert refused(live_server.url, "/counter", cookie=cookie, auth={"token": "x"})          # no csrf_token
+        assert refused(live_server.url, "/counter", cookie=cookie, auth={"csrf_token": "forged"})
+        assert refused(live_server.url, "/counter", cookie=cookie, auth={"csrf_token": ["a"]})
+        # A valid token of another session (op2's) does not open op1's socket.
+        assert refused(live_server.url, "/counter", cookie=cookie, auth={"csrf_token": op2.headers["X-CSRFToken"]})
+        # The token without the session is no login either.
+        assert refused(live_server.url, "/counter", auth={"csrf_token": op1.headers["X-CSRFToken"]})
+        # The page's way: the token from /api/login (or /api/me) in the handshake's auth.
+        for token in (op1.headers["X-CSRFToken"], op1.get(live_server.url + "/api/me", timeout=5).json()["csrf_token"]):
+            got: list[dict] = []
+            sio = socketio.Client(reconnection=False)
+            sio.on("snapshot", got.append, namespace="/counter")
+            sio.connect(live_server.url, namespaces=["/counter"], headers={"Cookie": cookie},
+                        auth={"csrf_token": token}, transports=["websocket"], wait_timeout=5)
+            try:
+                view = sio.call("counter-snapshot", {"counter": 1}, namespace="/counter", timeout=5)
+                assert got and view["scope"] == 1
+            finally:
+                sio.disconnect()
+    finally:
+        op1.close()
+        op2.close()
+
+
+# --- headers and pages ------------------------------------------------------------------------
+
+class _Inline(HTMLParser):
+    """Finds what a script-src/style-src 'self' policy would block in a page's markup."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._in: str | None = None
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.found += [f"<{tag} {k}=...>" for k in a if k.startswith("on") or k == "style"]
+        if any((v or "").strip().lower().startswith("javascript:") for v in a.values()):
+            self.found.append(f"<{tag}> with a javascript: URL")
+        if tag == "style":
+            self.found.append("<style> block")
+        if tag == "script":
+            self.scripts += 1
+            if not a.get("src") and a.get("type") != "application/json":
+                self._in = "script"
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "script" and data.strip():
+            self.found.append(f"inline <script>: {data.strip()[:60]}")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+
+def inline_parts(html: str) -> tuple[list[str], int]:
+    p = _Inline()
+    p.feed(html)
+    return p.found, p.scripts
+
+
+def check_headers(r: requests.Response, *, referrer: str = "same-origin") -> None:
+    where = f"{r.request.method} {r.url} ({r.status_code})"
+    csp = {d.split(" ", 1)[0]: d.split(" ", 1)[1] if " " in d else ""
+           for d in (part.strip() for part in r.headers.get("Content-Security-Policy", "").split(";")) if d}
+    assert csp.get("script-src") == "'self'", where
+    assert csp.get("style-src") == "'self'", where
+    assert csp.get("default-src") == "'self'", where
+    assert csp.get("connect-src") == "'self'", where
+    assert csp.get("frame-ancestors") == "'none'", where
+    assert csp.get("object-src") == "'none'", where
+    assert r.headers.get("X-Frame-Options") == "DENY", where
+    assert r.headers.get("X-Content-Type-Options") == "nosniff", where
+    assert r.headers.get("Referrer-Policy") == referrer, where
+
+
+def test_every_page_and_api_answer_carries_the_headers(live_server: Any) -> None:
+    url = live_server.url
+    issued = live_server.issue("EMP-01")
+    assert issued.status_code == 201
+    status_url = issued.json()["status_url"]
+    status_path = status_url[status_url.index("/t/"):]
+    op1, boss = live_server.login("op1"), live_server.login("boss")
+    anon = requests.Session()
+    pages = [
+        (anon, "/", 200), (anon, f"/kiosk/?token={live_server.kiosk_token()}", 200), (anon, "/kiosk/", 200),
+        (anon, status_path, 200), (anon, status_path + "?lang=ru", 200), (anon, "/t/no-such-ticket", 404),
+        (anon, f"/display/?board=hall-1&token={live_server.display_token()}", 200), (anon, "/display/", 200),
+        (anon, "/display/?board=nowhere", 404), (anon, "/counter/", 200), (anon, "/counter/supervisor", 200),
+        (op1, "/counter/", 200), (op1, "/counter/supervisor", 403), (boss, "/counter/supervisor", 200),
+        (anon, "/no-such-page", 404),
+    ]
+    try:
+        for session, path, status in pages:
+            r = session.get(url + path, timeout=5)
+            assert r.status_code == status, (path, r.status_code)
+            check_headers(r, referrer="no-referrer" if path.startswith("/t/") else "same-origin")
+            if "text/html" in r.headers["Content-Type"]:
+                found, _ = inline_parts(r.text)
+                assert found == [], (path, found)
+        kiosk = {"Authorization": f"Bearer {live_server.kiosk_token()}"}
+        answers = [
+            anon.get(url + "/api/health", timeout=5), anon.get(url + "/api/openapi.json", timeout=5),
+            anon.get(url + "/api/me", timeout=5), anon.get(url + "/api/services", headers=kiosk, timeout=5),
+            anon.post(url + "/api/tickets", json={"service": "nope"}, headers=kiosk, timeout=5),
+            anon.get(url + "/api/no-such-route", timeout=5), op1.get(url + "/api/me", timeout=5),
+            op1.post(url + "/api/counters/1/open", timeout=5),
+            op1.post(url + "/api/counters/1/open", headers={"X-CSRFToken": "wrong"}, timeout=5),   # csrf_failed
+            anon.get(url + "/api/status/" + status_path[3:], timeout=5),
+            anon.get(url + "/kiosk/qr.svg", params={"data": status_url}, timeout=5),
+            anon.get(url + "/static/vendor/socket.io.min.js", timeout=5),
+            anon.get(url + "/kiosk/static/kiosk/status.js", timeout=5),
+            anon.get(url + "/counter/static/common.js", timeout=5),
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 401, 200, 404, 404, 200, 200, 400, 200, 200, 200, 200,
+                                                    200], [(a.url, a.status_code) for a in answers]
+        for a in answers:
+            check_headers(a)
+    finally:
+        op1.close()
+        boss.close()
+
+
+def test_pages_keep_server_data_out_of_executed_script(live_server: Any) -> None:
+    """Server data reaches the scripts in JSON blocks, HTML-escaped, so markup in a name cannot run."""
+    issued = live_server.issue("EMP-01").json()
+    r = requests.get(issued["status_url"], timeout=5)
+    found, scripts = inline_parts(r.text)
+    assert found == [] and scripts == 2     # the JSON block and status.js
+    assert '<script id="status-boot" type="application/json">' in r.text
+    block = r.text.split('type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in block and ">" not in block    # tojson escapes them: the block cannot end early
+
+
+def test_session_cookie_can_be_marked_secure(tmp_path: Path) -> None:
+    """NOVBE_SESSION_COOKIE_SECURE=true (HTTPS behind a reverse proxy) marks the session cookie Secure."""
+    for env, secure in (({}, False), ({"NOVBE_SESSION_COOKIE_SECURE": "true", "NOVBE_PROXY": "1"}, True)):
+        folder = tmp_path / ("secure" if secure else "plain")
+        folder.mkdir()
+        server = LiveServer(folder, env=env).start()
+        try:
+            r = requests.post(server.url + "/api/login", json={"username": "op1", "password": PASSWORDS["op1"]},
+                              headers={"X-Forwarded-Proto": "https"}, timeout=5)
+            assert r.status_code == 200
+            cookie = r.headers["Set-Cookie"]
+            assert ("; Secure" in cookie) is secure, cookie
+            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        finally:
+            server.stop()
+
+
+def test_browser_guard_catches_an_inline_script(browser: Any, live_server: Any) -> None:
+    """The CSP guard of the browser fixture (tests/conftest.py) sees a blocked inline script."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live_server.url + "/")
+    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';
+                             document.body.appendChild(s); }""")
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.ran") is None          # the policy blocked it
+    context.close()
+    # Chromium 156 says "Executing inline script violates the following Content Security Policy directive".
+    assert any("inline script" in v and "Content Security Policy" in v for v in browser.csp.violations), \
+        browser.csp.violations
+    browser.csp.violations.clear()
