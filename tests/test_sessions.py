@@ -232,3 +232,29 @@ def test_an_idle_session_expires_and_an_active_one_does_not(tmp_path: Path) -> N
         assert active.get(server.url + "/api/me", timeout=5).status_code == 401
     finally:
         server.stop()
+
+
+@pytest.mark.browser
+def test_the_supervisor_sees_failed_logins(browser: Any, live_server: LiveServer, screenshot_dir: Path) -> None:
+    for _ in range(2):
+        assert login(live_server, "admin", "not-the-password").status_code == 401
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(live_server.url + "/counter/supervisor")
+        page.locator("#login-form").wait_for()
+        page.fill("#login-form input[name=username]", "boss")
+        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
+        page.click("#login-form button[type=submit]")
+        page.locator(".tabs button[data-tab=audit]").click()
+        rows = page.locator("#tab-audit table.login-failures tbody tr")
+        rows.first.wait_for(timeout=5_000)
+        assert rows.count() == 2
+        assert "admin" in rows.first.inner_text() and "127.0.0.1" in rows.first.inner_text()
+        assert page.locator("#tab-audit h3").inner_text() == "Uğursuz girişlər"
+        page.screenshot(path=str(screenshot_dir / "counter-supervisor-login-failures.png"))
+        assert errors == []
+    finally:
+        context.close()

@@ -96,8 +96,13 @@
   async function loadAudit() {
     if (tab !== "audit") return;
     try {
-      const r = await N.api("GET", "/api/audit");
-      $("tab-audit").innerHTML = `<p><button type="button" class="btn tiny" id="audit-refresh">${N.esc(N.t("audit_refresh"))}</button></p>
+      const [r, lf] = await Promise.all([N.api("GET", "/api/audit"), N.api("GET", "/api/login-failures")]);
+      // Failed staff logins of the last week (name tried, address): a hammered account shows here.
+      const failed = lf.failures.length ? `<h3>${N.esc(N.t("login_failures"))}</h3><table class="grid login-failures"><thead><tr>
+        <th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_address"))}</th></tr></thead><tbody>
+        ${lf.failures.map((f) => `<tr><td>${N.esc(new Date(f.at * 1000).toLocaleDateString("en-CA", { timeZone: "Asia/Baku" }))}
+          ${N.esc(N.fmtClock(f.at))}</td><td>${N.esc(f.username)}</td><td>${N.esc(f.address)}</td></tr>`).join("")}</tbody></table>` : "";
+      $("tab-audit").innerHTML = `<p><button type="button" class="btn tiny" id="audit-refresh">${N.esc(N.t("audit_refresh"))}</button></p>${failed}
         <table class="grid audit"><thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_event"))}</th>
         <th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_counter"))}</th><th>${N.esc(N.t("col_ticket"))}</th></tr></thead><tbody>
         ${r.events.map((e) => `<tr><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(e.event)}</td><td>${N.esc(e.actor || "")}</td>
