@@ -131,7 +131,8 @@ def _store() -> SQLiteStore:
 
 def idle_seconds(app: Flask) -> float:
     """How long a session may go unused (``SESSION_IDLE_MINUTES``)."""
-    return float(app.config.get("SESSION_IDLE_MINUTES") or IDLE_MINUTES) * 60
+    minutes = app.config.get("SESSION_IDLE_MINUTES")
+    return float(IDLE_MINUTES if minutes is None or minutes == "" else minutes) * 60
 
 
 def start_session(user: dict[str, Any]) -> None:

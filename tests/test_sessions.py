@@ -258,3 +258,42 @@ def test_the_supervisor_sees_failed_logins(browser: Any, live_server: LiveServer
         assert errors == []
     finally:
         context.close()
+
+
+def _app(db: Path, **extra: Any) -> Any:
+    from server.app import create_app
+
+    return create_app({"DATABASE": str(db), "TESTING": True, "START_DEVICES": False, **extra})
+
+
+def test_an_old_install_keeps_its_secret_but_not_in_the_database(tmp_path: Path) -> None:
+    from config import loader
+    from server.store import SQLiteStore
+
+    db = tmp_path / "novbe.db"
+    store = SQLiteStore(db, loader.load(None))
+    store.set_meta("secret_key", "the-first-wave-secret")        # where the first version kept it
+    store.close()
+    app = _app(db)
+    secret_file = Path(str(db) + ".secret")
+    assert app.config["SECRET_KEY"] == "the-first-wave-secret"    # old cookies stay valid
+    assert secret_file.read_text().strip() == "the-first-wave-secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert app.extensions["novbe"].store.meta("secret_key") is None
+    app.extensions["novbe"].store.close()
+    secret_file.chmod(0o644)                                     # loosened by a careless copy
+    again = _app(db)
+    assert again.config["SECRET_KEY"] == "the-first-wave-secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    again.extensions["novbe"].store.close()
+
+
+def test_a_secret_from_the_environment_wins_and_a_bad_idle_time_is_named(tmp_path: Path) -> None:
+    app = _app(tmp_path / "a.db", SECRET_KEY=12345678901234567890)   # NOVBE_SECRET_KEY=digits arrives as a number
+    assert app.config["SECRET_KEY"] == "12345678901234567890"
+    assert not Path(str(tmp_path / "a.db") + ".secret").exists()
+    app.extensions["novbe"].store.close()
+    with pytest.raises(ValueError, match="SESSION_IDLE_MINUTES"):
+        _app(tmp_path / "b.db", SESSION_IDLE_MINUTES="a day")
+    with pytest.raises(ValueError, match="SESSION_IDLE_MINUTES"):
+        _app(tmp_path / "c.db", SESSION_IDLE_MINUTES=0)
