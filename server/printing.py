@@ -8,15 +8,27 @@ and told to the kiosks over Socket.IO.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable
 
 from printers import PrintJob, Spool, TicketView, render_bytes
 from server.core import queue
-from server.core.errors import QueueError
+from server.core.errors import QueueError, StorageError
 from server.store import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _keep_going(what: str) -> Iterator[None]:
+    """A storage fault while recording a job's outcome is one log line: the spool goes on printing
+    (a job left 'sending' is marked uncertain at the next start, never printed twice)."""
+    try:
+        yield
+    except StorageError as exc:
+        log.warning("print spool: could not record %s: %s", what, exc.message)
 
 
 class StoreJobs:
@@ -58,39 +70,48 @@ class StoreJobs:
 
     # --- JobQueue ---------------------------------------------------------------
     def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
+        rows: list[dict[str, Any]] = []
+        with _keep_going("the claim of due jobs"):   # nothing claimed: the next round tries again
+            rows = self.store.claim_print_jobs(limit)
         jobs = []
-        for row in self.store.claim_print_jobs(limit):
+        for row in rows:
             view = self.view(row["id"])
             if view is None:
-                self.store.finish_print_job(row["id"], "failed", "ticket not found")
+                with _keep_going(f"job {row['id']} as failed"):
+                    self.store.finish_print_job(row["id"], "failed", "ticket not found")
                 continue
             profile, paper = self.layout(row["printer"])
             try:
                 data = render_bytes(view, profile=profile, paper=paper)
             except Exception as exc:   # a layout bug must not stop the spool
                 log.exception("cannot render job %s", row["id"])
-                self.store.finish_print_job(row["id"], "failed", f"render: {exc}")
+                with _keep_going(f"job {row['id']} as failed"):
+                    self.store.finish_print_job(row["id"], "failed", f"render: {exc}")
                 continue
             # The store counts this try already; the spool counts tries before this one.
             jobs.append(PrintJob(id=row["id"], printer=row["printer"], data=data, attempts=row["attempts"] - 1))
         return jobs
 
     def finish_print_job(self, job_id: int) -> None:
-        self.store.finish_print_job(job_id, "printed")
+        with _keep_going(f"job {job_id} as printed"):
+            self.store.finish_print_job(job_id, "printed")
 
     def retry_print_job(self, job_id: int, error: str, delay_s: float) -> None:
-        self.store.finish_print_job(job_id, "pending", error, delay_s)
+        with _keep_going(f"job {job_id} for a retry"):
+            self.store.finish_print_job(job_id, "pending", error, delay_s)
         t = self.store.print_job_ticket(job_id)
         # The kiosk showing this number keeps it on screen longer: the paper will come later.
         self.notify("print-retry", {"job": job_id, "number": t.number if t else None, "status": f"retry: {error}"})
 
     def fail_print_job(self, job_id: int, error: str) -> None:
-        self.store.finish_print_job(job_id, "failed", error)
+        with _keep_going(f"job {job_id} as failed"):
+            self.store.finish_print_job(job_id, "failed", error)
         t = self.store.print_job_ticket(job_id)
         self.notify("print-failed", {"job": job_id, "number": t.number if t else None, "error": error})
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
-        self.store.set_printer_status(printer, state, detail)
+        with _keep_going(f"the state of printer {printer}"):
+            self.store.set_printer_status(printer, state, detail)
         kiosk = self._kiosks.get(printer)
         self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None, "state": state})
 
