@@ -207,8 +207,8 @@ def check_config(config: str | None) -> None:
     cfg = _load(config)
     click.echo(f"{cfg.center.name.az}: {len(cfg.areas)} areas, {len(cfg.services)} services, "
                f"{len(cfg.counters)} counters, {len(cfg.kiosks)} kiosks, {len(cfg.boards)} boards, "
-               (f"daily ceiling {cfg.center.daily_capacity}" if cfg.center.daily_capacity
-                else "no daily ceiling (capacity is counter time)"))
+               + (f"daily ceiling {cfg.center.daily_capacity}" if cfg.center.daily_capacity
+                  else "no daily ceiling (capacity is counter time)"))
 
 
 @main.group()

@@ -144,8 +144,8 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         for b0, b1 in desk.breaks:
             push(b0, "break-start", n)
             push(b1, "break-end", n)
-    for a in arrivals(cfg, demand, opens, closes, rng):
-        push(a.at, "arrive", a)
+    for comer in arrivals(cfg, demand, opens, closes, rng):
+        push(comer.at, "arrive", comer)
 
     def in_break(desk: Desk, t: float) -> bool:
         return any(b0 <= t < b1 for b0, b1 in desk.breaks)

@@ -87,7 +87,8 @@ def plan(cfg: CenterConfig, demand: Demand, *, share: float = 0.9, seeds: Sequen
             else:
                 hi = mid - 1
         return best, tried
-    best, extra = full, []
+    best = full
+    extra: list[int] = []
     for _ in range(max_added):
         candidates = _worst_counters(cfg, best)
         options = [judge(evaluate(with_counters(cfg, [c.number for c in cfg.counters], [*extra, n]), demand, seeds,
@@ -162,6 +163,8 @@ def chart(cfg: CenterConfig, option: Option, path: str, *, target: float | None 
     width, height, left, bottom, top = 900, 480, 70, 60, 50
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
+    font: Any
+    bold: Any
     try:
         font = ImageFont.truetype("DejaVuSans.ttf", 15)
         bold = ImageFont.truetype("DejaVuSans-Bold.ttf", 17)

@@ -1,0 +1,212 @@
+"""The hall forecast: hand-worked cases, and a property: played on without arrivals, the day
+happens exactly as forecast (every ticket called at its forecast time, by its forecast counter)."""
+from __future__ import annotations
+
+import heapq
+from datetime import datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import BAKU, Clock, mini_config
+from server.core import errors, queue, routing
+from server.core.estimate import Durations
+from server.core.forecast import play
+from server.core.model import Counter, CounterState, Status, Ticket
+
+DAY = "2026-11-24"
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=BAKU).timestamp()
+MIN = 60.0
+
+
+def ticket(tid: int, service: str, *, ago: float = 0.0, priority: str | None = None,
+           target: int | None = None, status: Status = Status.WAITING, called_ago: float | None = None) -> Ticket:
+    return Ticket(id=tid, token=f"t{tid}", day=DAY, letter="A", seq_no=tid, number=f"A-{tid:03d}", service=service,
+                  original_service=service, status=status, issued_at=NOW - ago, priority=priority,
+                  target_counter=target, called_at=None if called_ago is None else NOW - called_ago)
+
+
+def counter(number: int, services: tuple[str, ...], state: CounterState = CounterState.OPEN, **kw) -> Counter:
+    return Counter(number=number, state=state, services=services, day=DAY, **kw)
+
+
+# Fixed durations (no spread) so the cases can be worked by hand: EMP 10 min, PEN 15 min.
+FIXED = Durations(per_service={"EMP-1": (600.0, 0.0), "EMP-2": (600.0, 0.0), "PEN-1": (900.0, 0.0),
+                               "PEN-2": (600.0, 0.0)})
+
+
+def test_a_busy_single_counter_is_not_zero_minutes():
+    cfg = mini_config()
+    # Counter 3 alone serves PEN-2; it called a ticket 4 minutes ago (a 10-minute slot).
+    desks = [counter(3, ("PEN-2",), ticket_id=1)]
+    held = {3: ticket(1, "PEN-2", ago=20 * MIN, status=Status.CALLED, called_ago=4 * MIN)}
+    fc = play(cfg, NOW, desks, held, [ticket(2, "PEN-2")], FIXED, today=DAY)
+    call = fc.calls[2]
+    assert (call.at - NOW, call.counter, call.ahead) == (6 * MIN, 3, 0)
+
+
+def test_a_counter_that_prefers_another_service():
+    cfg = mini_config()
+    # Counter 2 serves PEN-1 first, then PEN-2, then EMP-1. The EMP-1 ticket came first,
+    # but the two PEN-1 tickets go before it: 15 + 15 minutes.
+    desks = [counter(2, ("PEN-1", "PEN-2", "EMP-1"))]
+    waiting = [ticket(1, "EMP-1", ago=5 * MIN), ticket(2, "PEN-1", ago=4 * MIN), ticket(3, "PEN-1", ago=3 * MIN)]
+    fc = play(cfg, NOW, desks, {}, waiting, FIXED, today=DAY)
+    assert fc.calls[2].at == NOW and fc.calls[3].at == NOW + 15 * MIN
+    assert fc.calls[1].at == NOW + 30 * MIN and fc.calls[1].ahead == 2     # of another service
+
+
+def test_paused_and_closed_counters():
+    cfg = mini_config(policy__pause_minutes=15)
+    # Counter 1 paused 5 minutes ago (expected back in 10); counter 2 closed after working today.
+    desks = [counter(1, ("EMP-1", "EMP-2"), CounterState.PAUSED, since=NOW - 5 * MIN),
+             counter(2, ("PEN-1", "PEN-2", "EMP-1"), CounterState.CLOSED, handled_today=7)]
+    fc = play(cfg, NOW, desks, {}, [ticket(1, "EMP-1"), ticket(2, "PEN-1")], FIXED, today=DAY)
+    assert fc.calls[1].at == NOW + 10 * MIN and fc.calls[1].counter == 1
+    assert 2 in fc.unreachable                 # only counter 2 serves PEN-1, and it is out for the day
+
+
+def test_a_counter_not_yet_opened_is_a_standby_for_what_nobody_else_serves():
+    cfg = mini_config(policy__late_open_minutes=15)
+    # 10:00, opened at 08:00: counter 3 never opened today. It takes PEN-2 (nobody open serves
+    # it) 15 minutes from now, but not EMP-1, which the open counter 1 serves.
+    desks = [counter(1, ("EMP-1", "EMP-2")),
+             Counter(number=3, state=CounterState.CLOSED, services=("PEN-2", "EMP-1"), day="2026-11-23")]
+    waiting = [ticket(1, "EMP-1"), ticket(2, "EMP-1"), ticket(3, "PEN-2")]
+    fc = play(cfg, NOW, desks, {}, waiting, FIXED, today=DAY)
+    assert [fc.calls[i].counter for i in (1, 2, 3)] == [1, 1, 3]
+    assert fc.calls[2].at == NOW + 10 * MIN and fc.calls[3].at == NOW + 15 * MIN
+
+
+def test_a_named_transfer_waits_for_its_counter():
+    cfg = mini_config()
+    desks = [counter(1, ("EMP-1", "EMP-2")), counter(2, ("PEN-1", "PEN-2", "EMP-1"), ticket_id=9)]
+    held = {2: ticket(9, "PEN-1", ago=30 * MIN, status=Status.SERVING, called_ago=5 * MIN)}
+    # Ticket 1 was sent to counter 2 by name: counter 1 is free but may not take it; it goes
+    # before counter 2's other tickets (rule 4) when counter 2 is free in 10 minutes.
+    waiting = [ticket(2, "PEN-1", ago=20 * MIN), ticket(1, "EMP-1", ago=10 * MIN, target=2)]
+    fc = play(cfg, NOW, desks, held, waiting, FIXED, today=DAY)
+    assert fc.calls[1].counter == 2 and fc.calls[1].at == NOW + 10 * MIN
+    assert fc.calls[2].at == NOW + 20 * MIN
+
+
+def test_a_planned_break_moves_the_next_call_to_its_end():
+    cfg = mini_config(counters=[{"number": 1, "services": ["EMP-1", "EMP-2", "PEN-1", "PEN-2"],
+                                 "breaks": ["10:05-10:45"]}])
+    waiting = [ticket(1, "EMP-1", ago=2 * MIN), ticket(2, "EMP-1", ago=1 * MIN)]
+    fc = play(cfg, NOW, [counter(1, ("EMP-1", "EMP-2", "PEN-1", "PEN-2"))], {}, waiting, FIXED, today=DAY)
+    assert fc.calls[1].at == NOW                       # called before the break, served into it
+    assert fc.calls[2].at == NOW + 45 * MIN            # 10:45, when the break ends
+
+
+def test_a_priority_stream_cannot_starve_a_lower_rank():
+    cfg = mini_config()     # EMP-1 target wait 30 minutes; shehid-qazi rank 1, disability rank 2
+    c = counter(1, ("EMP-1",))
+    disabled = ticket(1, "EMP-1", ago=20 * MIN, priority="disability")
+    stream = [ticket(10 + i, "EMP-1", ago=(19 - i) * MIN, priority="shehid-qazi") for i in range(10)]
+    # 20 minutes in: rank 1 goes first.
+    assert routing.pick_next(cfg, c, [disabled, *stream], NOW).priority == "shehid-qazi"
+    # 31 minutes in (past its target wait), it goes before every newer rank-1 ticket.
+    assert routing.pick_next(cfg, c, [disabled, *stream], NOW + 11 * MIN) is disabled
+    # In the forecast, with 10-minute slots, it is called at the first call after 10:10.
+    fc = play(cfg, NOW, [c], {}, [disabled, *stream], FIXED, today=DAY)
+    assert fc.calls[1].at == NOW + 20 * MIN
+
+
+def test_ordinary_tickets_still_get_their_turn_in_a_priority_stream():
+    cfg = mini_config(policy__priority_streak=2)
+    c = counter(1, ("EMP-1",))
+    waiting = [ticket(1, "EMP-1", ago=MIN)] + [ticket(10 + i, "EMP-1", priority="shehid-qazi") for i in range(5)]
+    fc = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY)
+    assert fc.calls[1].at == NOW + 20 * MIN        # after two priority calls in a row
+
+
+def test_capacity_refusal_names_the_counters_daily_limit(store):
+    queue.assign_services(store, 2, ["PEN-1", "EMP-1"])     # PEN-2: counter 3 alone, 3 a day
+    queue.open_counter(store, 3, operator="op")
+    for _ in range(3):
+        queue.issue_ticket(store, "PEN-2")
+    with pytest.raises(errors.CapacityReached) as exc:
+        queue.issue_ticket(store, "PEN-2")
+    assert exc.value.details["scope"] == "counters"
+
+
+# --- the property: without arrivals, the day goes as forecast -----------------------------
+
+SERVICES = ("EMP-1", "EMP-2", "PEN-1", "PEN-2")
+GROUPS = (None, None, None, "shehid-qazi", "disability")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrivals=st.lists(st.tuples(st.sampled_from(SERVICES), st.sampled_from(GROUPS), st.integers(0, 600)),
+                      min_size=1, max_size=25),
+    opened=st.lists(st.sampled_from((1, 2, 3)), min_size=1, max_size=3, unique=True),
+    busy=st.lists(st.sampled_from((1, 2, 3)), max_size=3, unique=True),
+)
+def test_played_on_without_arrivals_every_ticket_is_called_when_and_where_forecast(tmp_path_factory, arrivals,
+                                                                                   opened, busy):
+    from server.store import SQLiteStore
+
+    clock = Clock(datetime(2026, 11, 24, 9, 0, tzinfo=BAKU))
+    cfg = mini_config(**{"center__hours": {d: "08:00-23:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                         "policy__late_open_minutes": 0, "policy__closing_grace_minutes": 600})
+    store = SQLiteStore(tmp_path_factory.mktemp("prop") / "p.db", cfg, clock=clock)
+    for n in opened:
+        queue.open_counter(store, n, operator=f"op{n}")
+    for n in (1, 2, 3):
+        if n not in opened:     # closed after working today: out for the day
+            queue.open_counter(store, n, operator="x")
+            queue.issue_ticket(store, cfg.counters_by_number[n].services[0])
+            queue.call_next(store, n)
+            queue.finish(store, n)
+            queue.close_counter(store, n)
+    for service, group, gap in arrivals:
+        clock.advance(gap)
+        priority = group if group in cfg.services_by_code[service].priority_groups else None
+        try:
+            queue.issue_ticket(store, service, priority=priority)
+        except errors.CapacityReached:
+            pass
+    for n in busy:
+        if n in opened:
+            try:
+                queue.call_next(store, n)
+            except errors.NoTicketsWaiting:
+                pass
+    clock.advance(30)
+    now = clock()
+    with store.read() as tx:
+        fc = queue.hall_forecast(store, tx, now, DAY)
+        durations = queue.learned_durations(store, tx, DAY)
+        held = tx.held_tickets()
+    # Play the day on with the real verbs: each slot lasts exactly its learned mean.
+    heap: list[tuple[float, int]] = []
+    for n in opened:
+        if n in held:
+            mean = durations.of(n, held[n].service)[0]
+            heap.append((max(held[n].called_at + mean, now + 0.2 * mean), n))
+        else:
+            heap.append((now, n))
+    heapq.heapify(heap)
+    seen: dict[int, tuple[float, int]] = {}
+    holding = set(held)
+    while heap:
+        t, n = heapq.heappop(heap)
+        clock.now = t
+        if n in holding:
+            queue.finish(store, n)
+            holding.discard(n)
+        try:
+            called = queue.call_next(store, n)
+        except (errors.NoTicketsWaiting, errors.CounterLimitReached):
+            continue
+        holding.add(n)
+        seen[called.id] = (t, n)
+        heapq.heappush(heap, (t + durations.of(n, called.service)[0], n))
+    assert set(seen) == set(fc.calls), "the forecast places exactly the tickets that get called"
+    for tid, (t, n) in seen.items():
+        assert fc.calls[tid].counter == n, f"ticket {tid}"
+        assert fc.calls[tid].at == pytest.approx(t, abs=1e-6), f"ticket {tid}"
+    store.close()

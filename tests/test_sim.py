@@ -1,0 +1,52 @@
+"""``novbe simulate`` and ``novbe plan`` play real days on the real core (small ones here)."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from PIL import Image
+
+from config import loader
+from server.cli import main
+from server.sim import day, demand, plan
+
+
+def test_a_simulated_day_serves_everyone_it_issued_and_measures_the_forecast():
+    cfg = loader.load("fuzuli")
+    r = day.run_day(cfg, demand.default(cfg, 60), seed=7)
+    called = [t for t in r.told if t.called is not None]
+    assert len(r.told) + len(r.refusals) == 60
+    assert len(called) == len(r.told), "every issued ticket is called by the end of the day"
+    assert all(t.called >= t.issued for t in called)
+    assert r.overtime_minutes >= 0
+
+
+def test_simulate_prints_json_figures():
+    result = CliRunner().invoke(main, ["simulate", "--config", "fuzuli", "--citizens", "60", "--seeds", "1",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["center"] == "fuzuli" and data["days"] == 1
+    assert {g["group"] for g in data["groups"]} >= {"ordinary", "all", "shehid-qazi"}
+    assert set(data["forecast"]) == {"mae_minutes", "bias_minutes", "late_over_10_share"}
+    bad = CliRunner().invoke(main, ["simulate", "--config", "fuzuli", "--seeds", "x"])
+    assert bad.exit_code != 0 and "seeds look like" in bad.output
+
+
+def test_plan_finds_fewer_counters_for_a_light_day_and_draws_a_chart(tmp_path):
+    png = tmp_path / "plan.png"
+    result = CliRunner().invoke(main, ["plan", "--config", "fuzuli", "--citizens", "40", "--seeds", "1",
+                                       "--chart", str(png), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["counters"]) < 8, "40 citizens a day do not need all 8 counters"
+    assert data["options"][0]["label"] == "all 8 counters"
+    with Image.open(png) as img:
+        assert img.size == (900, 480)
+
+
+def test_with_counters_keeps_a_valid_center():
+    cfg = loader.load("fuzuli")
+    smaller = plan.with_counters(cfg, [1, 3, 4, 5, 6, 7, 8], extra=[3])
+    assert [c.number for c in smaller.counters] == [1, 3, 4, 5, 6, 7, 8, 9]
+    assert smaller.counters_by_number[9].services == cfg.counters_by_number[3].services
