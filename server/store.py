@@ -101,6 +101,7 @@ _TICKET_FIELDS = tuple(Ticket.__dataclass_fields__)
 
 
 _COLUMNS = tuple(f for f in _TICKET_FIELDS if f != "id")
+_SELECT_TICKET = ", ".join(_TICKET_FIELDS)
 _INSERT_TICKET = f"INSERT INTO tickets ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE id = ?"
 
@@ -343,9 +344,17 @@ class SQLiteTx:
 
     # the hall forecast's inputs
     def waiting_all(self, day: str) -> list[Ticket]:
-        rows = self._ex("SELECT * FROM tickets WHERE day = ? AND status = 'waiting' ORDER BY issued_at, id",
-                        (day,)).fetchall()
-        return [_ticket(r) for r in rows]
+        # The forecast reads every waiting ticket on every issue: build them positionally.
+        rows = self._ex(f"SELECT {_SELECT_TICKET} FROM tickets WHERE day = ? AND status = 'waiting' "
+                        "ORDER BY issued_at, id", (day,)).fetchall()
+        waiting, specific = Status.WAITING, _TICKET_FIELDS.index("specific_call")
+        status = _TICKET_FIELDS.index("status")
+        out = []
+        for r in rows:
+            values = list(r)
+            values[status], values[specific] = waiting, bool(values[specific])
+            out.append(Ticket(*values))
+        return out
 
     def held_tickets(self) -> dict[int, Ticket]:
         rows = self._ex("SELECT c.number AS held_by, t.* FROM counters c JOIN tickets t ON t.id = c.ticket_id").fetchall()

@@ -102,14 +102,23 @@ class _Desk:
         return t
 
 
+_spans: dict[tuple[tuple[str, ...], str, str], list[tuple[float, float]]] = {}
+
+
 def break_spans(cfg: CenterConfig, number: int, now: float) -> list[tuple[float, float]]:
     """Counter ``number``'s planned breaks today, as epoch seconds."""
     conf = cfg.counters_by_number.get(number)
     if conf is None or not conf.breaks:
         return []
     d = clock.local(now, cfg.tz).date()
-    return [(datetime.combine(d, a, tzinfo=cfg.tz).timestamp(), datetime.combine(d, b, tzinfo=cfg.tz).timestamp())
-            for a, b in conf.break_spans]
+    key = (conf.breaks, cfg.center.timezone, d.isoformat())
+    hit = _spans.get(key)
+    if hit is None:
+        if len(_spans) > 4096:
+            _spans.clear()
+        hit = _spans[key] = [(datetime.combine(d, a, tzinfo=cfg.tz).timestamp(),
+                              datetime.combine(d, b, tzinfo=cfg.tz).timestamp()) for a, b in conf.break_spans]
+    return hit
 
 
 def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durations: Durations, now: float,
@@ -173,19 +182,34 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     tickets = list(waiting)
     ghost_ids = {g.id for g in ghosts}
     everyone = tickets + list(ghosts)
-    # Each desk's candidates, filtered lazily as tickets are called.
-    cands: dict[int, list[Ticket]] = {}
+    # Tickets of one class (same service, priority group and named counter) are always
+    # called oldest first: every routing key orders them by issue time. So each desk needs
+    # to show routing only the head of each class it may take, which keeps a play of a
+    # large hall to a few milliseconds.
+    classes: dict[tuple[str, str | None, int | None], list[Ticket]] = {}
+    for t in sorted(everyone, key=lambda t: (t.issued_at, t.id)):
+        classes.setdefault((t.service, t.priority, t.target_counter), []).append(t)
+    head = {k: 0 for k in classes}
     active = [d for d in desks.values() if not d.standby]
     active_numbers = {d.counter.number for d in active}
     active_services = {code for d in active for code in d.counter.services}
+    desk_classes: dict[int, list[tuple[str, str | None, int | None]]] = {}
     for n, desk in desks.items():
         svc = desk.counter.services
-        mine = [t for t in everyone if (t.target_counter == n if t.target_counter is not None
-                                        else t.service in svc)]
+        mine = [k for k in classes if (k[2] == n if k[2] is not None else k[0] in svc)]
         if desk.standby:
-            mine = [t for t in mine if (t.target_counter not in active_numbers if t.target_counter is not None
-                                        else t.service not in active_services)]
-        cands[n] = mine
+            mine = [k for k in mine if (k[2] not in active_numbers if k[2] is not None
+                                        else k[0] not in active_services)]
+        desk_classes[n] = mine
+
+    def heads(n: int) -> list[Ticket]:
+        return [classes[k][head[k]] for k in desk_classes[n] if head[k] < len(classes[k])]
+
+    def take(t: Ticket) -> None:
+        k = (t.service, t.priority, t.target_counter)
+        assert classes[k][head[k]] is t, "routing picked a ticket behind an older one of its class"
+        head[k] += 1
+
     # Which counters can serve a ticket: for "people ahead".
     serve_sets: dict[str, tuple[int, ...]] = {}
     all_numbers = [c.number for c in counters]
@@ -200,7 +224,6 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             hit = serve_sets[t.service] = tuple(n for n in all_numbers if t.service in services_of.get(n, ()))
         return hit
 
-    gone: set[int] = set()
     calls: dict[int, Call] = {}
     called_at_counter: dict[int, int] = {}
     ghosts_left = len(ghost_ids)
@@ -209,15 +232,12 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             break
         t_free, n = heapq.heappop(heap)
         desk = desks[n]
-        pool = cands[n]
-        if len(gone) > 8 and len(pool) > 16:
-            pool = cands[n] = [t for t in pool if t.id not in gone]
         while True:
-            pick = pick_next(cfg, desk.counter, (t for t in pool if t.id not in gone), t_free)
+            pick = pick_next(cfg, desk.counter, heads(n), t_free)
             if pick is None or pick.id not in ghost_ids:
                 break
             # A ghost: note when it would be called, and let the counter pick again.
-            gone.add(pick.id)
+            take(pick)
             ghosts_left -= 1
             mean, var = durations.of(n, pick.service)
             ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
@@ -225,15 +245,16 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
                                   math.sqrt(desk.var + var))
         if pick is None:
             continue
-        gone.add(pick.id)
+        take(pick)
         mean, var = durations.of(n, pick.service)
         ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
         calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
                               math.sqrt(desk.var + var))
         called_at_counter[n] = called_at_counter.get(n, 0) + 1
         c = desk.counter
-        desk.counter = c.with_(priority_streak=c.priority_streak + 1 if pick.priority else 0,
-                               handled_today=c.handled_today + 1)
+        # A plain constructor: dataclasses.replace costs more than the routing itself here.
+        desk.counter = Counter(c.number, c.state, c.reason, c.operator, c.ticket_id, c.since, c.services,
+                               c.priority_streak + 1 if pick.priority else 0, c.handled_today + 1, c.day)
         desk.var += var
         desk.calls += 1
         if desk.limit and desk.counter.handled_today >= desk.limit:
