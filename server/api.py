@@ -71,11 +71,17 @@ def _app() -> Any:
 
 def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, tag: str,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-             status: int = 200, errors: tuple[int, ...] = (), security: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view with its schemas: the body is validated and passed as ``body``."""
+             status: int = 200, errors: tuple[int, ...] = (), security: str | None = None,
+             query: dict[str, dict[str, Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view with its schemas: the body is validated and passed as ``body``.
+
+    ``query`` documents optional query parameters (name -> JSON Schema); the view reads them.
+    """
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "integer" if conv == "int" else "string"}}
               for conv, name in _CONVERTER.findall(rule)]
+    params += [{"name": name, "in": "query", "required": False, "schema": schema}
+               for name, schema in (query or {}).items()]
     ROUTES.append({"path": "/api" + _CONVERTER.sub(r"{\2}", rule), "methods": methods, "summary": summary,
                    "tag": tag, "body": body, "response": response, "status": status,
                    # Any route that touches the store can meet a storage fault (503 storage_*).
@@ -164,7 +170,7 @@ def health() -> Any:
 
 
 @endpoint("/services", summary="Areas and services with remaining capacity and current wait", tag="public",
-          response=ServicesResponse)
+          response=ServicesResponse, errors=(400,), query={"lang": {"type": "string", "enum": ["az", "ru", "en"]}})
 def list_services() -> Any:
     lang = request.args.get("lang") or None
     if lang is not None and lang not in ("az", "ru", "en"):

@@ -169,12 +169,73 @@ SCHEMAS: list[type[BaseModel]] = [
 ]
 
 
+_ERROR = {"description": "error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+# A page's 404: a friendly HTML page for a browser, the JSON error for a client asking for JSON.
+_PAGE_404 = {"description": "not found", "content": {"text/html": {"schema": {"type": "string"}},
+                                                     "application/json": {
+                                                         "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+
+#: Routes outside /api that clients reach by address (the ticket's QR code, the boards' audio):
+#: documented here so the document lists every route the server answers.
+PAGES: dict[str, dict[str, Any]] = {
+    "/api/openapi.json": {"get": {
+        "summary": "This document (OpenAPI 3.1)", "tags": ["public"],
+        "responses": {"200": {"description": "the OpenAPI document", "content": {"application/json": {
+            "schema": {"type": "object"}}}}},
+    }},
+    "/display/audio": {"get": {
+        "summary": "One call's announcement, chime then speech, as one WAV: for a call made today to that counter "
+                   "(no token), or anything well-formed for a display board's token",
+        "tags": ["display"],
+        "security": [{}, {"device": []}],
+        "parameters": [
+            {"name": "number", "in": "query", "required": True,
+             "schema": {"type": "string", "pattern": "^[A-ZƏÇĞİÖŞÜ]-[0-9]{1,4}$", "examples": ["A-015"]}},
+            {"name": "counter", "in": "query", "required": True,
+             "schema": {"type": "integer", "minimum": 1, "examples": [7]}},
+        ],
+        "responses": {
+            "200": {"description": "the announcement (or the chime alone when speech is unavailable)",
+                    "content": {"audio/wav": {"schema": {"type": "string", "contentMediaType": "audio/wav"}}}},
+            "400": _ERROR,
+            "401": {**_ERROR, "description": "unauthorized: a token that is not a display board's"},
+            "404": {**_ERROR, "description": "call_not_found: no such call today"},
+            "410": {**_ERROR, "description": "announcement_expired: an earlier call no longer kept"},
+        },
+    }},
+    "/kiosk/qr.svg": {"get": {
+        "summary": "A QR code of one of this server's status-page addresses, as SVG",
+        "tags": ["kiosk"],
+        "parameters": [{"name": "data", "in": "query", "required": True,
+                        "schema": {"type": "string", "examples": ["http://127.0.0.1:5000/t/AbCdEfGh12345678"]}}],
+        "responses": {
+            "200": {"description": "the QR code", "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+            "404": _PAGE_404,
+        },
+    }},
+    "/t/{token}": {"get": {
+        "summary": "The citizen's live status page (what the ticket's QR code opens)",
+        "tags": ["public"],
+        "parameters": [
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}},
+            "404": _PAGE_404,
+        },
+    }},
+}
+
+
 def build_openapi(routes: list[dict[str, Any]], version: str) -> dict[str, Any]:
-    """The OpenAPI 3 document: schemas from pydantic, assembled by apispec."""
+    """The OpenAPI 3.1 document: schemas from pydantic (JSON Schema 2020-12, as 3.1 takes it), assembled by apispec."""
     spec = APISpec(
-        title="Növbə API", version=version, openapi_version="3.0.3",
+        title="Növbə API", version=version, openapi_version="3.1.0",
         info={"description": "Queue management for DOST service centers. Errors: "
-                             '{"ok": false, "error": "<stable code>", "message": "..."}'},
+                             '{"ok": false, "error": "<stable code>", "message": "..."}. Any route may answer '
+                             "503 (storage_full, storage_read_only, storage_unavailable) when the disk fails."},
     )
     spec.components.security_scheme("device", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
@@ -193,15 +254,17 @@ def build_openapi(routes: list[dict[str, Any]], version: str) -> dict[str, Any]:
             **({"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ok_model.__name__}"}}}}
                if ok_model else {}),
         }
-        for code in r.get("errors", ()):
-            op["responses"][str(code)] = {"description": "error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        errors = set(r.get("errors", ())) | {503}
+        if r.get("security") == "session" and set(r["methods"]) - {"GET"}:
+            errors.add(400)  # csrf_failed: a staff change without the X-CSRFToken header
+        for code in sorted(errors):
+            op["responses"][str(code)] = _ERROR
         if r.get("security"):
             op["security"] = [{r["security"]: []}]
         if r.get("parameters"):
             op["parameters"] = r["parameters"]
         for method in r["methods"]:
             by_path.setdefault(r["path"], {})[method.lower()] = op
-    for path, ops in by_path.items():
+    for path, ops in {**by_path, **PAGES}.items():
         spec.path(path=path, operations=ops)
     return spec.to_dict()
