@@ -456,7 +456,9 @@
     $("ticketService").textContent = svc ? nm(svc.name) : k.service_name;
     $("ticketArea").textContent = [area ? nm(area.name) : "", hallName(area)].filter(Boolean).join(" · ");
     $("ticketAhead").textContent = k.ahead > 0 ? t("ahead", { n: k.ahead }) : t("ahead_none");
-    $("ticketEta").textContent = k.eta_minutes > 0 ? t("eta", { m: k.eta_minutes }) : t("eta_now");
+    // The forecast's range when it is wider than a minute; "soon" only when a counter is free now.
+    $("ticketEta").textContent = k.eta_high > k.eta_low + 1 ? t("eta_range", { a: k.eta_low, b: k.eta_high })
+      : k.eta_minutes > 0 ? t("eta", { m: k.eta_minutes }) : t("eta_now");
     const group = k.priorityGroup && state.data ? state.data.priority_groups.find((g) => g.code === k.priorityGroup) : null;
     $("ticketPriority").hidden = !group;
     $("ticketPriority").textContent = group ? t("priority_mark", { group: nm(group.name) }) : "";
