@@ -10,7 +10,7 @@ from typing import Any
 from config.schema import CenterConfig
 from server.core import clock, housekeeping
 from server.core.model import Status, Ticket
-from server.core.queue import live_counters, service_waits
+from server.core.queue import cached_forecast, live_counters, service_waits, wait_of
 from server.store import SQLiteStore
 
 
@@ -92,6 +92,17 @@ def display(store: SQLiteStore) -> dict[str, Any]:
             held = tx.get_ticket(ticket_id)
             if held is not None:
                 current[ticket_id] = held
+        # The hall forecast's answer for the board: minutes until each area's last waiting
+        # citizen is called (None where no counter will call them today).
+        fc = cached_forecast(store, tx, now, day)
+        area_wait: dict[str, int | None] = {}
+        for t in tx.waiting_all(day):
+            svc = cfg.services_by_code.get(t.service)
+            if svc is None:
+                continue
+            w = wait_of(fc, t.id).eta_minutes
+            prev = area_wait.get(svc.area, 0)
+            area_wait[svc.area] = None if w is None or prev is None else max(prev, w)
     per_area: dict[str, int] = {a.code: 0 for a in cfg.areas}
     for code, n in waiting.items():
         svc = cfg.services_by_code.get(code)
@@ -102,7 +113,7 @@ def display(store: SQLiteStore) -> dict[str, Any]:
         "calls": [_call(cfg, t) for t in sorted(current.values(), key=lambda t: t.called_at or 0, reverse=True)
                   if t.status in (Status.CALLED, Status.SERVING)],
         "history": [_call(cfg, t) for t in calls],
-        "waiting": per_area, "waiting_services": waiting,
+        "waiting": per_area, "waiting_services": waiting, "area_wait_minutes": area_wait,
         "counters": [{"number": c.number, "state": c.state.value,
                       "ticket": current[c.ticket_id].number if c.ticket_id in current else None}
                      for c in counters],
@@ -133,6 +144,8 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
                     by_id[older.id] = older
         jobs = store.print_jobs(20)
         printers = store.printers()
+        fc = cached_forecast(store, tx, now, day)
+        waits = service_waits(store, tx, now, day) if clock.is_open(cfg, now) else {}
     stats: dict[int, dict[str, Any]] = {c.number: {"served": 0, "no_show": 0, "service_seconds": 0.0}
                                         for c in counters}
     for t in tickets:
@@ -166,12 +179,15 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
             longest = max(now - t.issued_at for t in mine) / 60
             per_service.append({"service": svc.code, "name": _names(svc.name), "waiting": len(mine),
                                 "longest_wait_minutes": round(longest, 1), "target_wait": svc.target_wait,
-                                "over_target": longest > svc.target_wait})
+                                "over_target": longest > svc.target_wait,
+                                "new_ticket_wait": waits[svc.code].eta_minutes if svc.code in waits else None})
     done = [t for t in tickets if t.status == Status.DONE]
     return {
         "seq": seq, "center": center_info(cfg), "day": day, "now": now,
         "counters": out_counters,
-        "waiting": [_staff_ticket(cfg, t, now) for t in waiting],
+        "waiting": [{**_staff_ticket(cfg, t, now), "eta_minutes": wait_of(fc, t.id).eta_minutes,
+                     "forecast_counter": fc.calls[t.id].counter if t.id in fc.calls else None}
+                    for t in waiting],
         "parked": [_staff_ticket(cfg, t, now) for t in (*held_over, *tickets) if t.status == Status.PARKED],
         "services": per_service,
         "totals": {"issued": len(tickets), "waiting": len(waiting), "served": len(done),
