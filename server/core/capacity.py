@@ -41,6 +41,8 @@ def judge_ghost(cfg: CenterConfig, forecast: Forecast, ghost_id: int, servers: s
     ``servers`` are the counters that serve the ticket's service.
     """
     call = forecast.calls.get(ghost_id)
+    if call is None and forecast.cut:
+        return Refusal("closing", "the counters for this service are booked until closing time")
     if call is None:
         if servers & forecast.limited:
             return Refusal("counters", "the counters for this service have reached their daily limits")

@@ -74,8 +74,9 @@ class Forecast:
     now: float
     calls: dict[int, Call] = field(default_factory=dict)
     unreachable: frozenset[int] = frozenset()
-    # Why the last counters that could have taken an unreachable ticket dropped out.
+    # Counters that dropped out at their daily limit.
     limited: frozenset[int] = frozenset()
+    cut: bool = False      # the play stopped at its horizon with tickets still unplaced
 
     def wait_seconds(self, ticket_id: int) -> float | None:
         """Seconds from now to the ticket's call, or None if no counter will call it."""
@@ -149,13 +150,14 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
 
 def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[int, Ticket],
          waiting: Iterable[Ticket], durations: Durations, *, ghosts: Sequence[Ticket] = (),
-         only_ghosts: bool = False, today: str | None = None) -> Forecast:
+         only_ghosts: bool = False, today: str | None = None, horizon: float | None = None) -> Forecast:
     """Play the routing forward from ``now`` and forecast every waiting ticket's call.
 
     ``counters`` are the counters' live states (``Counter.day`` as stored, so that a
     counter closed today is told from one not yet opened); ``held`` maps a counter number
     to the ticket in its hands. With ``only_ghosts``, the play stops once every ghost is
-    placed (the issuing path needs no more).
+    placed (the issuing path needs no more); with ``horizon``, it stops at that moment
+    (issuing needs no call later than closing time plus the grace).
     """
     today = today or clock.business_day(now, cfg.tz)
     limited: set[int] = set()
@@ -227,8 +229,12 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     calls: dict[int, Call] = {}
     called_at_counter: dict[int, int] = {}
     ghosts_left = len(ghost_ids)
+    cut = False
     while heap:
         if only_ghosts and ghosts_left == 0:
+            break
+        if horizon is not None and heap[0][0] > horizon:
+            cut = True
             break
         t_free, n = heapq.heappop(heap)
         desk = desks[n]
@@ -264,4 +270,4 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         heapq.heappush(heap, (desk.free_at, n))
     unreachable = frozenset(t.id for t in everyone if t.id not in calls) if not only_ghosts else \
         frozenset(g for g in ghost_ids if g not in calls)
-    return Forecast(now=now, calls=calls, unreachable=unreachable, limited=frozenset(limited))
+    return Forecast(now=now, calls=calls, unreachable=unreachable, limited=frozenset(limited), cut=cut)

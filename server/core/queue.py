@@ -104,12 +104,12 @@ def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
 
 
 def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequence[Ticket] = (),
-                  only_ghosts: bool = False) -> forecast.Forecast:
+                  only_ghosts: bool = False, horizon: float | None = None) -> forecast.Forecast:
     """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`)."""
     counters = tx.counters()
     held = tx.held_tickets()
     return forecast.play(store.cfg, now, counters, held, tx.waiting_all(day), learned_durations(store, tx, day),
-                         ghosts=ghosts, only_ghosts=only_ghosts, today=day)
+                         ghosts=ghosts, only_ghosts=only_ghosts, today=day, horizon=horizon)
 
 
 def cached_forecast(store: Store, tx: Tx, now: float, day: str) -> forecast.Forecast:
@@ -204,8 +204,10 @@ def issue_ticket(
             lang=lang, priority=priority, kiosk=kiosk,
         )
         probe = draft.with_(id=forecast.GHOST)
-        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True)
         closes = clock.closing_time(cfg, now)
+        # No call after closing plus the grace can be admitted: the play need not go further.
+        horizon = closes.timestamp() + cfg.policy.closing_grace_minutes * 60 if closes else None
+        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True, horizon=horizon)
         servers = {c.number for c in tx.counters() if svc.code in _services_today(cfg, c, day)}
         refusal = capacity.judge_ghost(cfg, fc, forecast.GHOST, servers, closes.timestamp() if closes else None)
         if refusal is not None:
