@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,98 @@ def test_browser_guard_catches_an_inline_script(browser: Any, live_server: Any) 
     assert any("inline script" in v and "Content Security Policy" in v for v in browser.csp.violations), \
         browser.csp.violations
     browser.csp.violations.clear()
+
+
+# --- in Chromium: the operator's own browser, visiting a page on another port ---------------------
+
+ATTACKER_PAGE = """<!doctype html><meta charset="utf-8"><title>elsewhere</title>
+<script src="{server}/static/vendor/socket.io.min.js"></script>
+<script>
+window.result = {{}};
+function attempt(name, transports) {{
+  var s = io("{server}/counter", {{ transports: transports, reconnection: false, auth: {{ csrf_token: "guess" }} }});
+  s.on("connect", function () {{ window.result[name] = "connected"; }});
+  s.on("connect_error", function (e) {{ window.result[name] = "refused: " + e.message; }});
+}}
+attempt("websocket", ["websocket"]);
+attempt("polling", ["polling"]);
+fetch("{server}/api/me", {{ credentials: "include" }}).then(function (r) {{ return r.json(); }})
+  .then(function (d) {{ window.result.me = "read " + JSON.stringify(d); }},
+        function (e) {{ window.result.me = "unreadable: " + e.message; }});
+</script>"""
+
+
+def serve_once(html: str) -> tuple[str, Any]:
+    """A page on another port of the same host (what a foreign site on the LAN looks like)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/", httpd
+
+
+def test_a_page_on_another_port_cannot_drive_the_operators_counter(browser: Any, live_server: Any) -> None:
+    context = browser.new_context()
+    httpd = None
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/counter/")
+        page.fill("#login-form input[name=username]", "op1")
+        page.fill("#login-form input[name=password]", PASSWORDS["op1"])
+        page.click("#login-form button[type=submit]")
+        # The real page connects over WebSocket under its CSP ('self' covers same-origin ws:).
+        page.wait_for_function("() => window.Novbe && Novbe.live.connected", timeout=10_000)
+        assert page.evaluate("() => Novbe.live.socket.io.engine.transport.name") == "websocket"
+        # The same browser, cookie and all, on a page of another port of the same host.
+        url, httpd = serve_once(ATTACKER_PAGE.format(server=live_server.url))
+        other = context.new_page()
+        other.goto(url)
+        other.wait_for_function("() => ['websocket', 'polling', 'me'].every(k => window.result[k])", timeout=10_000)
+        result = other.evaluate("() => window.result")
+        # Refused at the handshake by the origin check ("websocket error"), before the namespace's
+        # CSRF check would say "Connection rejected by server"; polling is refused (and unreadable).
+        assert result["websocket"] == "refused: websocket error", result
+        assert result["polling"].startswith("refused"), result
+        assert result["me"].startswith("unreadable"), result   # no CORS grant: the CSRF token stays unread
+        assert page.evaluate("() => Novbe.live.connected") is True   # the operator's own page is untouched
+    finally:
+        context.close()
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+
+
+def test_pages_use_websocket_under_the_policy(browser: Any, live_server: Any) -> None:
+    """The board and the status page upgrade to WebSocket: the CSP's connect-src 'self' lets ws: through."""
+    context = browser.new_context()
+    try:
+        opened: dict[str, list[str]] = {"board": [], "status": []}
+        board = context.new_page()
+        board.on("websocket", lambda ws: opened["board"].append(ws.url))
+        board.goto(f"{live_server.url}/display/?board=hall-1&token={live_server.display_token()}")
+        board.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+        status = context.new_page()
+        status.on("websocket", lambda ws: opened["status"].append(ws.url))
+        status.goto(live_server.issue("EMP-01").json()["status_url"])
+        status.locator("#live:not(.off)").wait_for(timeout=10_000)
+        # Engine.IO upgrades its first polling connection to WebSocket shortly after connecting.
+        for name, page in (("board", board), ("status", status)):
+            deadline = time.monotonic() + 10
+            while not opened[name] and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            assert [u for u in opened[name] if u.startswith(live_server.url.replace("http:", "ws:"))], (name, opened)
+    finally:
+        context.close()
