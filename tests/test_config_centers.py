@@ -93,7 +93,20 @@ def test_services_are_sensible(name: str) -> None:
         assert 5 <= s.target_minutes <= 25, s.code
         assert 15 <= s.target_wait <= 45, s.code
         assert s.priority_groups, s.code
-    assert sum(s.quota for s in cfg.services) > cfg.center.daily_capacity
+    assert cfg.demand is not None and sum(s.quota for s in cfg.services) > cfg.demand.citizens
+    # Capacity is counter time: no fixed daily ceiling turns citizens away on a busy day.
+    assert cfg.center.daily_capacity is None
+
+
+@pytest.mark.parametrize("name", CENTERS)
+def test_lunch_is_taken_in_two_shifts(name: str) -> None:
+    cfg = loader.load(name)
+    shifts = {c.breaks for c in cfg.counters}
+    assert shifts == {("13:00-13:45",), ("13:45-14:30",)}
+    for s in cfg.services:      # every service keeps a counter at lunch unless a single counter serves it
+        serving = [c for c in cfg.counters if s.code in c.services]
+        if len(serving) > 1:
+            assert len({c.breaks for c in serving}) == 2 or len(serving) > 2, s.code
 
 
 @pytest.mark.parametrize("name", CENTERS)
@@ -112,7 +125,7 @@ def test_counters_serve_their_own_area_first(name: str) -> None:
 
 def test_absheron_center(absheron: CenterConfig) -> None:
     c = absheron.center
-    assert c.daily_capacity == 400
+    assert c.daily_capacity is None and absheron.demand is not None and absheron.demand.citizens == 400
     assert c.kind == "center"
     assert c.languages == ("az", "ru", "en") and c.announce_languages == ("az", "ru")
     assert "142" in c.footer.az
@@ -171,7 +184,7 @@ def test_absheron_policy(absheron: CenterConfig) -> None:
 
 def test_fuzuli_point(fuzuli: CenterConfig) -> None:
     assert fuzuli.center.kind == "point"
-    assert fuzuli.center.daily_capacity == 120
+    assert fuzuli.demand is not None and fuzuli.demand.citizens == 120
     assert len(fuzuli.counters) <= 10
     assert len(fuzuli.kiosks) == 1 and len(fuzuli.boards) == 1
     assert {"employment", "business", "coordination"} <= set(fuzuli.areas_by_code)
