@@ -18,7 +18,7 @@ import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from server import api
-from server.core.errors import QueueError
+from server.core.errors import UnknownTicket
 
 HERE = Path(__file__).resolve().parent
 LANGS = ("az", "ru", "en")
@@ -88,7 +88,9 @@ def status(token: str) -> Any:
     """The citizen's live status page (the ticket's QR code), in the ticket's language."""
     try:
         data = api.ticket_status(token=token).get_json()
-    except QueueError:
+    except UnknownTicket:
+        # Only an unknown ticket is "not found": a storage fault must not tell a citizen
+        # their ticket is gone (it answers 503 through the app's error handler).
         # A friendly page in the three languages, not the API's JSON.
         lang = request.args.get("lang")
         resp = Response(render_template("kiosk/status_404.html", i18n=catalog(),
