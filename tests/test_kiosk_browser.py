@@ -423,3 +423,84 @@ def test_status_page_cancel_and_unknown(browser, live_server, screenshot_dir):
         shot(page, screenshot_dir, "status_404")
     finally:
         context.close()
+
+
+# --- the status page's end states (issue 10) ----------------------------------------------------
+
+# status → (ticket language, words of the state box, words of the closed mark)
+END_STATES = {
+    "done": ("az", "Xidmət başa çatıb. Təşəkkür edirik!", "Bilet bağlanıb — bu səhifə artıq yenilənmir"),
+    "no_show": ("ru", "Вы не подошли по вызову; талон закрыт.", "Талон закрыт — страница больше не обновляется"),
+    "cancelled": ("en", "The ticket was cancelled.", "Ticket closed — this page no longer updates"),
+    "expired": ("az", "Bu bilet keçmiş günə aiddir", "Bilet bağlanıb — bu səhifə artıq yenilənmir"),
+}
+RECONNECTING = ("Əlaqə bərpa edilir…", "Восстанавливаем связь…", "Reconnecting…")
+
+
+def expire_waiting_tickets(server: Any) -> int:
+    """What the server does at the next day's start, done now on its database (a day later on the clock)."""
+    import time
+
+    from config import loader
+    from server.core import housekeeping
+    from server.store import SQLiteStore
+
+    store = SQLiteStore(server.db, loader.load(server.center), clock=lambda: time.time() + server.offset + 86400)
+    try:
+        return housekeeping.expire_stale(store)
+    finally:
+        store.close()
+
+
+def test_status_page_end_states(browser, live_server, screenshot_dir):
+    """Done, no-show, cancelled and expired are final: their own message, never "reconnecting…"."""
+    tickets = {st: live_server.issue("PEN-04", lang=lang).json() for st, (lang, _, _) in END_STATES.items()}
+    pages: dict[str, Any] = {}
+    try:
+        for st, t in tickets.items():
+            context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            page.goto(t["status_url"])
+            page.wait_for_selector("#live:not(.off)", timeout=10000)   # live while waiting
+            pages[st] = (page, errors)
+
+        with live_server.login("op1") as op:
+            url = live_server.url + "/api/counters/5"
+            assert op.post(url + "/open", timeout=5).ok
+            assert op.post(url + "/call-next", timeout=5).json()["number"] == tickets["done"]["number"]
+            assert op.post(url + "/finish", json={"outcome": "served"}, timeout=5).ok
+            assert op.post(url + "/call-next", timeout=5).json()["number"] == tickets["no_show"]["number"]
+            assert op.post(url + "/no-show", timeout=5).ok
+        r = requests.post(live_server.url + "/api/status/" + tickets["cancelled"]["token"] + "/cancel", timeout=5)
+        assert r.ok, r.text
+        # The last one is still waiting when the day ends: the next day's start closes it.
+        assert expire_waiting_tickets(live_server) == 1
+
+        for st, (lang, words, closed) in END_STATES.items():
+            page, errors = pages[st]
+            if st == "expired":
+                page.reload()   # the citizen opens the link the next day
+            page.wait_for_selector(f"#state[data-status={st}]", timeout=5000)
+        # Long enough for a socket to drop and a "reconnecting…" to show, were it still shown.
+        pages["done"][0].wait_for_timeout(1500)
+        for st, (lang, words, closed) in END_STATES.items():
+            page, errors = pages[st]
+            assert page.locator("html").get_attribute("lang") == lang
+            state = page.locator("#state")
+            assert words in state.inner_text()
+            assert "over" in (state.get_attribute("class") or "")
+            mark = page.locator("#live")
+            assert mark.inner_text() == closed and "final" in (mark.get_attribute("class") or "")
+            body = page.locator("body").inner_text()
+            assert not any(w in body for w in RECONNECTING), body
+            assert page.locator("#facts").is_hidden() and page.locator("#cancelBox").is_hidden()
+            if st in ("no_show", "cancelled"):
+                assert page.locator("#state .next").is_visible()   # what to do now: a new ticket
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            shot(page, screenshot_dir, f"status_{lang}_{st}")
+            assert errors == [], errors
+    finally:
+        for page, _ in pages.values():
+            page.context.close()

@@ -29,7 +29,16 @@
     } else if (st === "parked") {
       box.textContent = T.st_parked;
     } else if (FINAL[st]) {
-      box.className = "state over"; box.textContent = T["st_" + st];
+      // A final state: its own message, and nothing more will change (no "reconnecting…").
+      box.className = "state over " + st;
+      box.textContent = "";
+      box.appendChild(document.createTextNode(T["st_" + st]));
+      if (st === "no_show" || st === "cancelled") {
+        var next = document.createElement("span");
+        next.className = "next";
+        next.textContent = T.st_new_ticket;
+        box.appendChild(next);
+      }
     } else {
       box.textContent = T.st_waiting;
     }
@@ -44,6 +53,7 @@
     document.title = (st === "called" ? "🔔 " + f("st_go_counter", { counter: data.counter }) + " — " : "") + data.number;
     if (st === "called" && !wasCalled && navigator.vibrate) { try { navigator.vibrate([400, 150, 400]); } catch (e) {} }
     wasCalled = st === "called";
+    if (FINAL[st]) live(false);
   }
 
   // Refetch the ticket's position: at once for our own updates, at most every 1.5 s for the hall's.
@@ -67,7 +77,11 @@
   function soon() { if (!timer) timer = setTimeout(function () { timer = null; refetch(); }, 1500); }
 
   var socket = null;
-  function live(on) { $("live").className = "live" + (on ? "" : " off"); $("live").textContent = on ? T.st_live : T.st_offline; }
+  function live(on) {
+    var final = !!FINAL[data.status];
+    $("live").className = "live" + (final ? " final" : on ? "" : " off");
+    $("live").textContent = final ? T.st_final : on ? T.st_live : T.st_offline;
+  }
   function connect() {
     if (typeof io !== "function" || FINAL[data.status]) return;
     socket = io("/status", { auth: { token: TOKEN }, reconnectionDelayMax: 10000 });
