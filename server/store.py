@@ -377,6 +377,10 @@ class SQLiteTx:
             "ORDER BY finished_at DESC", args).fetchall()
         return [(r[0], r[1], float(r[2])) for r in rows]
 
+    def issued_today(self, day: str) -> list[tuple[float, str, str | None]]:
+        rows = self._ex("SELECT issued_at, original_service, priority FROM tickets WHERE day = ?", (day,)).fetchall()
+        return [(float(r[0]), r[1], r[2]) for r in rows]
+
     def count_finished(self, day: str) -> int:
         return int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
                             (day,)).fetchone()[0])

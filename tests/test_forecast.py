@@ -178,7 +178,7 @@ def test_played_on_without_arrivals_every_ticket_is_called_when_and_where_foreca
     clock.advance(30)
     now = clock()
     with store.read() as tx:
-        fc = queue.hall_forecast(store, tx, now, DAY)
+        fc = queue.hall_forecast(store, tx, now, DAY, with_arrivals=False)
         durations = queue.learned_durations(store, tx, DAY)
         held = tx.held_tickets()
     # Play the day on with the real verbs: each slot lasts exactly its learned mean.
@@ -210,3 +210,32 @@ def test_played_on_without_arrivals_every_ticket_is_called_when_and_where_foreca
         assert fc.calls[tid].counter == n, f"ticket {tid}"
         assert fc.calls[tid].at == pytest.approx(t, abs=1e-6), f"ticket {tid}"
     store.close()
+
+
+# --- expected arrivals -------------------------------------------------------------------------
+
+def test_expected_arrivals_follow_todays_rate_and_mix():
+    from server.core.forecast import expected_arrivals
+
+    cfg = mini_config()
+    # 40 tickets in the last hour, one in ten for the disability group.
+    issued = [(NOW - 3600 + 90 * i, "EMP-1", "disability" if i % 10 == 0 else None) for i in range(40)]
+    coming = expected_arrivals(cfg, issued, NOW, NOW + 3600)
+    assert 38 <= len(coming) <= 41                           # the same rate: 40 an hour
+    assert all(NOW < t.issued_at < NOW + 3600 for t in coming)
+    priority = [t for t in coming if t.priority == "disability"]
+    assert 3 <= len(priority) <= 5 and priority[0].issued_at < NOW + 1200   # within the first 20 minutes
+    assert expected_arrivals(cfg, [], NOW, NOW + 3600) == []                # nothing issued: nothing expected
+
+
+def test_an_expected_priority_arrival_goes_before_an_ordinary_ticket():
+    cfg = mini_config()
+    c = counter(1, ("EMP-1",))
+    waiting = [ticket(1, "EMP-1", ago=MIN), ticket(2, "EMP-1")]
+    coming = [Ticket(id=(1 << 59), token="", day=DAY, letter="", seq_no=0, number="", service="EMP-1",
+                     original_service="EMP-1", status=Status.WAITING, issued_at=NOW + 5 * MIN, priority="disability")]
+    alone = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY)
+    told = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY, arrivals=coming)
+    assert alone.calls[2].at == NOW + 10 * MIN
+    assert told.calls[2].at == NOW + 20 * MIN          # the 10:05 priority citizen is called at 10:10
+    assert (1 << 59) not in told.calls and told.calls[2].ahead == 1     # expected people are not "ahead"

@@ -28,7 +28,8 @@ def test_simulate_prints_json_figures():
     data = json.loads(result.output)
     assert data["center"] == "fuzuli" and data["days"] == 1
     assert {g["group"] for g in data["groups"]} >= {"ordinary", "all", "shehid-qazi"}
-    assert set(data["forecast"]) == {"mae_minutes", "bias_minutes", "late_over_10_share"}
+    assert set(data["forecast"]) == {"mae_minutes", "bias_minutes", "late_over_10_share",
+                                     "late_over_10_past_range_share"}
     bad = CliRunner().invoke(main, ["simulate", "--config", "fuzuli", "--seeds", "x"])
     assert bad.exit_code != 0 and "seeds look like" in bad.output
 

@@ -36,6 +36,7 @@ The same play decides capacity (:mod:`server.core.capacity`) and is what
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,59 @@ from server.core import clock
 from server.core.estimate import Durations
 from server.core.model import Counter, CounterState, Status, Ticket
 from server.core.routing import pick_next
+
+
+#: Expected (future) tickets' ids start here.
+EXPECTED = 1 << 59
+#: How far ahead expected arrivals are placed, and the window their rate is taken from.
+EXPECT_HORIZON = 2 * 3600.0
+RATE_WINDOW = 3600.0
+
+
+def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str | None]], now: float,
+                      until: float) -> list[Ticket]:
+    """Tickets expected between now and ``until``, at today's rate, by service and priority group.
+
+    ``issued`` are today's (issue time, service, priority group). The hall's rate is the
+    last hour's (or since opening, at least a quarter of an hour); its mix is today's, with
+    the services' quotas as a prior while the day is young. Arrivals are placed evenly
+    (a class expected 2.4 times an hour comes every 25 minutes, the first after 12.5).
+    """
+    until = min(until, now + EXPECT_HORIZON)
+    opens = clock.opening_time(cfg, now)
+    if until <= now or opens is None:
+        return []
+    window = max(900.0, min(RATE_WINDOW, now - opens))
+    recent = sum(1 for at, _, _ in issued if now - window <= at <= now)
+    if recent == 0:
+        return []
+    rate = recent / window
+    prior_weight = 10.0
+    quotas = {s.code: float(s.quota) for s in cfg.services}
+    total_quota = sum(quotas.values()) or 1.0
+    counts: dict[tuple[str, str | None], float] = {}
+    for _, service, priority in issued:
+        counts[(service, priority)] = counts.get((service, priority), 0.0) + 1
+    for code, q in quotas.items():
+        counts[(code, None)] = counts.get((code, None), 0.0) + prior_weight * q / total_quota
+    norm = len(issued) + prior_weight
+    # One stream at the hall's rate; arrival i goes to the class whose next turn comes first,
+    # a class with share p taking turns at 0.5/p, 1.5/p, ... (smooth weighted round robin):
+    # a group that is 1 arrival in 20 is expected every 20th arrival from the start, not
+    # once its own slow clock comes round.
+    turns = [((0.5 * norm) / n, i, k) for i, (k, n) in enumerate(counts.items()) if n > 0]
+    heapq.heapify(turns)
+    out: list[Ticket] = []
+    every = 1.0 / rate
+    at = now + every / 2
+    while at < until and turns:
+        turn, i, (service, priority) = heapq.heappop(turns)
+        heapq.heappush(turns, (turn + norm / counts[(service, priority)], i, (service, priority)))
+        out.append(Ticket(id=EXPECTED + len(out), token="", day="", letter="", seq_no=0, number="",
+                          service=service, original_service=service, status=Status.WAITING, issued_at=at,
+                          priority=priority))
+        at += every
+    return out
 
 
 #: Ghost tickets' ids start here, above any real ticket's, so a ghost issued "now" is
@@ -150,14 +204,19 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
 
 def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[int, Ticket],
          waiting: Iterable[Ticket], durations: Durations, *, ghosts: Sequence[Ticket] = (),
-         only_ghosts: bool = False, today: str | None = None, horizon: float | None = None) -> Forecast:
+         only_ghosts: bool = False, today: str | None = None, horizon: float | None = None,
+         arrivals: Sequence[Ticket] = ()) -> Forecast:
     """Play the routing forward from ``now`` and forecast every waiting ticket's call.
 
     ``counters`` are the counters' live states (``Counter.day`` as stored, so that a
     counter closed today is told from one not yet opened); ``held`` maps a counter number
     to the ticket in its hands. With ``only_ghosts``, the play stops once every ghost is
     placed (the issuing path needs no more); with ``horizon``, it stops at that moment
-    (issuing needs no call later than closing time plus the grace).
+    (issuing needs no call later than closing time plus the grace). ``arrivals`` are
+    *expected* tickets (issued in the future, e.g. at today's rate per service and priority
+    group): each joins the queue at its issue time and takes a counter like a real one, so
+    the forecast knows that a later priority citizen, or one of a service a counter prefers,
+    will go first. They are not reported.
     """
     today = today or clock.business_day(now, cfg.tz)
     limited: set[int] = set()
@@ -184,6 +243,8 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     tickets = list(waiting)
     ghost_ids = {g.id for g in ghosts}
     everyone = tickets + list(ghosts)
+    coming = sorted((a for a in arrivals if a.issued_at > now), key=lambda t: (t.issued_at, t.id))
+    expected_ids = {a.id for a in coming}
     # Tickets of one class (same service, priority group and named counter) are always
     # called oldest first: every routing key orders them by issue time. So each desk needs
     # to show routing only the head of each class it may take, which keeps a play of a
@@ -191,18 +252,38 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     classes: dict[tuple[str, str | None, int | None], list[Ticket]] = {}
     for t in sorted(everyone, key=lambda t: (t.issued_at, t.id)):
         classes.setdefault((t.service, t.priority, t.target_counter), []).append(t)
+    for t in coming:
+        classes.setdefault((t.service, t.priority, t.target_counter), [])
     head = {k: 0 for k in classes}
     active = [d for d in desks.values() if not d.standby]
     active_numbers = {d.counter.number for d in active}
     active_services = {code for d in active for code in d.counter.services}
-    desk_classes: dict[int, list[tuple[str, str | None, int | None]]] = {}
+    desk_classes: dict[int, list[tuple[str, str | None, int | None]]] = {n: [] for n in desks}
+    desks_of_service: dict[str, list[int]] = {}
     for n, desk in desks.items():
-        svc = desk.counter.services
-        mine = [k for k in classes if (k[2] == n if k[2] is not None else k[0] in svc)]
-        if desk.standby:
-            mine = [k for k in mine if (k[2] not in active_numbers if k[2] is not None
-                                        else k[0] not in active_services)]
-        desk_classes[n] = mine
+        for code in desk.counter.services:
+            desks_of_service.setdefault(code, []).append(n)
+    for k in classes:
+        named = k[2]
+        for n in ([named] if named is not None else desks_of_service.get(k[0], [])):
+            desk_n = desks.get(n)
+            if desk_n is None:
+                continue
+            if desk_n.standby and (named in active_numbers if named is not None else k[0] in active_services):
+                continue
+            desk_classes[n].append(k)
+    # When each desk could next get an expected arrival (for a desk that finds nothing now).
+    desk_arrivals: dict[int, list[float]] = {}
+    by_class: dict[tuple[str, str | None, int | None], list[float]] = {}
+    for t in coming:
+        by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
+
+    def arrivals_for(n: int) -> list[float]:
+        hit = desk_arrivals.get(n)
+        if hit is None:
+            hit = desk_arrivals[n] = sorted(x for k in desk_classes[n] for x in by_class.get(k, ()))
+        return hit
+    next_coming = 0
 
     def heads(n: int) -> list[Ticket]:
         return [classes[k][head[k]] for k in desk_classes[n] if head[k] < len(classes[k])]
@@ -238,6 +319,10 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             break
         t_free, n = heapq.heappop(heap)
         desk = desks[n]
+        while next_coming < len(coming) and coming[next_coming].issued_at <= t_free:
+            a = coming[next_coming]
+            classes[(a.service, a.priority, a.target_counter)].append(a)
+            next_coming += 1
         while True:
             pick = pick_next(cfg, desk.counter, heads(n), t_free)
             if pick is None or pick.id not in ghost_ids:
@@ -250,13 +335,21 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
                                   math.sqrt(desk.var + var))
         if pick is None:
+            later = arrivals_for(n) if coming else None
+            if later:
+                i = bisect.bisect_right(later, t_free)
+                if i < len(later):
+                    heapq.heappush(heap, (desk.after_breaks(later[i]), n))
             continue
         take(pick)
         mean, var = durations.of(n, pick.service)
-        ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
-        calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
-                              math.sqrt(desk.var + var))
-        called_at_counter[n] = called_at_counter.get(n, 0) + 1
+        if pick.id in expected_ids:
+            pass                    # an expected citizen: takes the counter, is nobody's "ahead" yet
+        else:
+            ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+            calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
+                                  math.sqrt(desk.var + var))
+            called_at_counter[n] = called_at_counter.get(n, 0) + 1
         c = desk.counter
         # A plain constructor: dataclasses.replace costs more than the routing itself here.
         desk.counter = Counter(c.number, c.state, c.reason, c.operator, c.ticket_id, c.since, c.services,

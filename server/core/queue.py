@@ -103,13 +103,36 @@ def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
     return memo["value"]  # type: ignore[no-any-return]
 
 
+def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
+    """Tickets expected later today at today's rate (cached per store for a minute or until a ticket is issued)."""
+    cfg = store.cfg
+    closes = clock.closing_time(cfg, now)
+    if closes is None or now >= closes.timestamp():
+        return []
+    # Rates move slowly: the expected arrivals are worked out once a minute.
+    key = (day, int(now // 60))
+    memo = _durations.setdefault(store, {})
+    hit = memo.get("expected")
+    if hit is not None and hit[0] == key:
+        return hit[1]  # type: ignore[no-any-return]
+    value = forecast.expected_arrivals(cfg, tx.issued_today(day), now, closes.timestamp())
+    memo["expected"] = (key, value)
+    return value
+
+
 def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequence[Ticket] = (),
-                  only_ghosts: bool = False, horizon: float | None = None) -> forecast.Forecast:
-    """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`)."""
+                  only_ghosts: bool = False, horizon: float | None = None,
+                  with_arrivals: bool = True) -> forecast.Forecast:
+    """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`).
+
+    ``with_arrivals``: count on the citizens expected later today at today's rate (what a
+    citizen should be told); without, the play knows only who is here now.
+    """
     counters = tx.counters()
     held = tx.held_tickets()
+    coming = expected(store, tx, now, day) if with_arrivals else []
     return forecast.play(store.cfg, now, counters, held, tx.waiting_all(day), learned_durations(store, tx, day),
-                         ghosts=ghosts, only_ghosts=only_ghosts, today=day, horizon=horizon)
+                         ghosts=ghosts, only_ghosts=only_ghosts, today=day, horizon=horizon, arrivals=coming)
 
 
 def cached_forecast(store: Store, tx: Tx, now: float, day: str) -> forecast.Forecast:

@@ -55,6 +55,7 @@ class Told:
     issued: float
     ahead: int
     eta_minutes: int
+    eta_high: int = 0                # the top of the range the citizen was shown
     called: float | None = None
 
 
@@ -102,8 +103,11 @@ def _spans(cfg: CenterConfig, number: int, day: date) -> list[tuple[float, float
 
 
 def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(2026, 12, 1),
-            counters: list[int] | None = None, workdir: str | None = None) -> DayResult:
-    """Play one day; ``counters`` limits which counters are staffed (default: all)."""
+            counters: list[int] | None = None, workdir: str | None = None, keep_db: str | None = None) -> DayResult:
+    """Play one day; ``counters`` limits which counters are staffed (default: all).
+
+    ``keep_db``: copy the day's database there (to look at every ticket and event).
+    """
     import time as wall
 
     from server.store import SQLiteStore
@@ -196,7 +200,7 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                 refusals.append((t, a.service, str(exc.details.get("scope"))))
                 continue
             told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
-                                       got.eta_minutes)
+                                       got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
             for n in served_by.get(a.service, ()):
                 try_call(desks[n], t)
         elif kind == "open":
@@ -246,6 +250,8 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                 if desk.state == "idle":
                     try_call(desk, t)
     overtime = max([0.0] + [d.last_free - closes for d in desks.values()]) / 60
+    if keep_db:
+        _copy(store.path, keep_db)
     store.close()
     tmp.cleanup()
     result = DayResult(center=cfg.center.id, citizens=demand.citizens, seed=seed, opens=opens, closes=closes,
@@ -256,11 +262,21 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
     return result
 
 
+def _copy(path: str, target: str) -> None:
+    import sqlite3
+
+    src, dst = sqlite3.connect(path), sqlite3.connect(target)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
 def _wrongful(cfg: CenterConfig, r: DayResult, true_mean: dict[str, float], served_by: dict[str, list[int]]) -> int:
     """Refusals while a counter serving the service then stayed idle for over twice its service time before closing."""
     bad = 0
     for t, service, scope in r.refusals:
-        if scope in ("service", "center"):       # a quota or the ceiling: policy, not counter time
+        if scope == "service":       # a service's quota is policy, not counter time
             continue
         window = r.closes - t
         for n in served_by.get(service, ()):
