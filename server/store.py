@@ -210,8 +210,16 @@ def _m4_sessions(db: sqlite_utils.Database) -> None:
     db.table("login_attempts").create_index(["at"])
 
 
+# Printers keep their last error after they recover (staff see what happened and when); a job
+# reprinted by staff is aged from the reprint, not from the ticket (server.printing holds old jobs).
+def _m5_printer_health(db: sqlite_utils.Database) -> None:
+    db.table("printers").add_column("last_error", str)
+    db.table("printers").add_column("last_error_at", float)
+    db.table("print_jobs").add_column("queued_at", float)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement, _m3_waiting_index,
-                                                              _m4_sessions]
+                                                              _m4_sessions, _m5_printer_health]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -857,10 +865,10 @@ class SQLiteStore:
                             "WHERE status = 'sending'")
 
     def requeue_print_job(self, job_id: int) -> bool:
-        """Send a job again (a supervisor's reprint)."""
+        """Send a job again (a supervisor's reprint; held jobs too, aged from now)."""
         with self.write() as tx:
-            cur = tx.conn.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL "
-                                  "WHERE id = ? AND status IN ('failed', 'printed')", (job_id,))
+            cur = tx.conn.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL, queued_at = ? "
+                                  "WHERE id = ? AND status IN ('failed', 'printed', 'held')", (time.time(), job_id))
             return cur.rowcount == 1
 
     def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -877,11 +885,17 @@ class SQLiteStore:
         return _ticket(row) if row else None
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
-        """Remember a printer's last known state."""
+        """Remember a printer's last known state; any state but ok also becomes its last error."""
+        now = time.time()
+        error, error_at = (None, None) if state == "ok" else (detail or state, now)
         with self.write() as tx:
-            tx.conn.execute("INSERT INTO printers (url, state, detail, updated_at) VALUES (?, ?, ?, ?) "
+            tx.conn.execute("INSERT INTO printers (url, state, detail, updated_at, last_error, last_error_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?) "
                             "ON CONFLICT(url) DO UPDATE SET state = excluded.state, detail = excluded.detail, "
-                            "updated_at = excluded.updated_at", (printer, state, detail, time.time()))
+                            "updated_at = excluded.updated_at, "
+                            "last_error = coalesce(excluded.last_error, printers.last_error), "
+                            "last_error_at = coalesce(excluded.last_error_at, printers.last_error_at)",
+                            (printer, state, detail, now, error, error_at))
 
     def printers(self) -> list[dict[str, Any]]:
         """Every printer's last known state."""
