@@ -10,7 +10,7 @@ from typing import Any
 from config.schema import CenterConfig
 from server.core import clock, housekeeping
 from server.core.model import Status, Ticket
-from server.core.queue import cached_forecast, live_counters, service_waits, wait_of
+from server.core.queue import cached_forecast, live_counters, service_outlook, service_waits, wait_of
 from server.store import SQLiteStore
 
 
@@ -37,16 +37,18 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
         ceiling = cfg.center.daily_capacity
         center_left = None if ceiling is None else ceiling - sum(store.daily_counts(day, "center").values())
         waiting = store.waiting_counts(day)
-        waits = service_waits(store, tx, now, day) if open_now else {}
+        outlook = service_outlook(store, tx, now, day) if open_now else {}
         out = []
         for s in cfg.services:
             left = max(0, s.quota - issued.get(s.code, 0))
             if center_left is not None:
                 left = max(0, min(left, center_left))
-            w = waits.get(s.code)
-            # Capacity is counter time: a service whose new ticket no counter would call today
-            # (or not before closing) is shown as unavailable, exactly as issuing would refuse it.
-            bookable = w is not None and w.eta_minutes is not None
+            w, refusal = outlook.get(s.code, (None, None))
+            # Capacity is counter time: a service whose new ticket issuing would refuse now is
+            # shown as unavailable, with the same reason.
+            reason = ("center" if center_left is not None and center_left <= 0 else
+                      "service" if s.quota - issued.get(s.code, 0) <= 0 else
+                      refusal.scope if refusal is not None else None) if open_now else "closed"
             item = {
                 "code": s.code, "letter": s.letter, "area": s.area, "agency": s.agency,
                 "name": _names(s.name), "description": _names(s.description),
@@ -54,7 +56,7 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
                 "remaining": left, "waiting": waiting.get(s.code, 0),
                 "wait_minutes": w.eta_minutes if w and w.eta_minutes is not None else 0,
                 "wait_low": w.low if w else None, "wait_high": w.high if w else None,
-                "target_wait": s.target_wait, "available": open_now and left > 0 and bookable,
+                "target_wait": s.target_wait, "available": reason is None, "unavailable": reason,
             }
             if lang:
                 item["title"] = s.name.get(lang)

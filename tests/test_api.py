@@ -50,7 +50,7 @@ def test_services_list_has_capacity_and_wait(client):
     # No counter is open yet at 10:00: a new ticket waits for one to open (policy.late_open_minutes),
     # it is not told "0 min".
     assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 15
-    assert emp2["wait_low"] <= 15 <= emp2["wait_high"] and emp2["available"] is True
+    assert emp2["wait_low"] <= 15 <= emp2["wait_high"] and emp2["available"] is True and emp2["unavailable"] is None
     assert emp2["name"] == {"az": "Vakansiyalar", "ru": "Вакансии", "en": "Vacancies"}
     assert client.get("/api/services?lang=xx").status_code == 400
 
@@ -75,6 +75,8 @@ def test_capacity_reached_is_409_with_code(app, client):
     r = client.post("/api/tickets", json={"service": "EMP-2"}, headers=kiosk(app))
     assert r.status_code == 409 and r.json["error"] == "capacity_reached" and r.json["ok"] is False
     assert r.json["next_opening"]
+    emp2 = next(s for s in client.get("/api/services").json["services"] if s["code"] == "EMP-2")
+    assert emp2["available"] is False and emp2["unavailable"] == "service"     # the list says why, beforehand
 
 
 def test_issue_needs_a_kiosk_token(app, client):

@@ -174,16 +174,33 @@ def ghost(service: str, now: float, *, priority: str | None = None, ghost_id: in
 
 def service_waits(store: Store, tx: Tx, now: float, day: str) -> dict[str, Wait]:
     """For every service: the wait of a new ordinary ticket issued now (cached like the forecast)."""
+    return {code: w for code, (w, _) in service_outlook(store, tx, now, day).items()}
+
+
+def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tuple[Wait, capacity.Refusal | None]]:
+    """For every service: a new ordinary ticket's wait, and the refusal issuing it now would meet (if any).
+
+    The counter-time rules of :mod:`server.core.capacity` (quotas and the ceiling are the
+    caller's), from one play with a ghost per service; cached per event and 15 s.
+    """
+    cfg = store.cfg
     key = ("services", tx.last_seq(), day, int(now // 15))
     memo = _durations.setdefault(store, {})
-    hit = memo.get("service_waits")
+    hit = memo.get("service_outlook")
     if hit is not None and hit[0] == key:
         return hit[1]  # type: ignore[no-any-return]
-    codes = [s.code for s in store.cfg.services]
+    codes = [s.code for s in cfg.services]
     ghosts = [ghost(code, now, ghost_id=forecast.GHOST + i) for i, code in enumerate(codes)]
-    fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True)
-    value = {code: wait_of(fc, g.id) for code, g in zip(codes, ghosts)}
-    memo["service_waits"] = (key, value)
+    closes = clock.closing_time(cfg, now)
+    horizon = closes.timestamp() + cfg.policy.closing_grace_minutes * 60 if closes else None
+    fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True, horizon=horizon)
+    counters = tx.counters()
+    value = {}
+    for code, g in zip(codes, ghosts):
+        servers = {c.number for c in counters if code in _services_today(cfg, c, day)}
+        value[code] = (wait_of(fc, g.id), capacity.judge_ghost(cfg, fc, g.id, servers,
+                                                                closes.timestamp() if closes else None))
+    memo["service_outlook"] = (key, value)
     return value
 
 

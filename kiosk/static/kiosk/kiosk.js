@@ -149,7 +149,7 @@
   function connectSocket() {
     if (typeof io !== "function") return;
     socket = io("/kiosk", { auth: { token: TOKEN }, reconnectionDelay: 1000, reconnectionDelayMax: 4000 });
-    socket.on("connect", () => { setOnline(true, "socket"); if (state.screen === "setup") goStart(); requestRefresh(); });
+    socket.on("connect", () => { setOnline(true, "socket"); if (state.screen === "setup") goStart(); requestRefresh(); heartbeat(); });
     socket.on("disconnect", () => setOnline(false, "socket"));
     socket.on("connect_error", () => {
       if (!socket.active) {
@@ -166,15 +166,26 @@
       printEvent(name, d);
       requestRefresh();
     });
+    setInterval(heartbeat, (BOOT.heartbeat_seconds || 15) * 1000);   // the server flags silence after 4 missed
   }
-  /** A print failure published for our ticket (if the server publishes one) keeps it on screen. */
+  /** The heartbeat: the supervisor's device list shows this kiosk's page version and its last print. */
+  let lastPrint = null;
+  function heartbeat() {
+    if (!socket || !socket.connected) return;
+    const k = state.ticket;
+    if (k) lastPrint = k.print === "delayed" ? "delayed" : (k.print === "staff" || k.printFailed) ? "failed" : "ok";
+    socket.emit("heartbeat", { version: BOOT.version || "", printer: lastPrint });
+  }
+  /** Our ticket's print job as the spool tells it (server/printing.py): "delayed" while it retries,
+   *  "staff" once it is given up or held, "printing" again when it printed after all. */
+  const PRINT_EVENTS = { "print-retry": "delayed", "print-done": "printing", "print-held": "staff", "print-failed": "staff" };
   function printEvent(name, d) {
-    if (!/print/i.test(name) || !d || !state.ticket || d.number !== state.ticket.number) return;
-    const st = String(d.status || d.state || d.error || "");
-    if (d.ok === false || /fail|error|offline|paper|not_reading|uncertain|retry/i.test(st)) {
-      state.ticket.printFailed = true;
-      if (state.screen === "ticket") { renderTicket(); startTicketCountdown(); }
-    }
+    const next = PRINT_EVENTS[name];
+    if (!next || !d || !state.ticket || d.number !== state.ticket.number) return;
+    if (state.ticket.print === "staff" || state.ticket.print === next) return;   // given up is final
+    state.ticket.print = next;
+    state.ticket.printFailed = next !== "printing";
+    if (state.screen === "ticket") { renderTicket(); startTicketCountdown(); }
   }
 
   // --- navigation ----------------------------------------------------------------------------
@@ -287,7 +298,13 @@
     const d = state.data;
     if (!d) return t("err_unavailable");
     if (!d.open) return t("closed_now") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
-    if (s.remaining <= 0) return t("full_today") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
+    const next = d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "";
+    if (s.remaining <= 0) return t("full_today") + next;
+    // Counter time: why issuing would refuse this service now, and the next chance.
+    const withNext = (text) => text.replace(/\.\s*$/, "") + next;    // one full stop, not two
+    if (s.unavailable === "closing") return withNext(t("err_closing"));
+    if (s.unavailable === "counters") return withNext(t("err_counters_full"));
+    if (s.unavailable === "unstaffed") return withNext(t("err_unstaffed"));
     return t("not_available");
   }
 
@@ -432,7 +449,8 @@
     const code = body && body.error;
     if (r.status === 401) return showSetup(true);
     if (code === "capacity_reached") {
-      const text = body.scope === "center" ? t("err_center_full") : body.scope === "closing" ? t("err_closing") : t("err_full");
+      const text = body.scope === "center" ? t("err_center_full") : body.scope === "closing" ? t("err_closing")
+        : body.scope === "counters" ? t("err_counters_full") : body.scope === "unstaffed" ? t("err_unstaffed") : t("err_full");
       fetchServices();
       return modal(t("err_full_title"), text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity");
     }
@@ -463,9 +481,13 @@
     $("ticketPriority").hidden = !group;
     $("ticketPriority").textContent = group ? t("priority_mark", { group: nm(group.name) }) : "";
     const ps = $("printState");
-    ps.className = "print-state" + (k.printFailed ? " fault" : "");
-    ps.dataset.state = k.printFailed ? "failed" : "printing";
-    if (k.printFailed) fill(ps, el("strong", {}, t("print_failed_title")), el("span", {}, t("print_failed")));
+    // printing; delayed (the spool retries: keep the number); staff (given up); failed (no printer answer at issue).
+    const print = k.print || (k.printFailed ? "failed" : "printing");
+    ps.className = "print-state" + (print === "printing" ? "" : print === "delayed" ? " delayed" : " fault");
+    ps.dataset.state = print;
+    if (print === "delayed") fill(ps, el("strong", {}, t("print_delayed_title")), el("span", {}, t("print_delayed")));
+    else if (print === "staff") fill(ps, el("strong", {}, t("print_staff_title")), el("span", {}, t("print_staff")));
+    else if (print === "failed") fill(ps, el("strong", {}, t("print_failed_title")), el("span", {}, t("print_failed")));
     else fill(ps, el("span", {}, t("take_paper")));
     const qr = "/kiosk/qr.svg?data=" + encodeURIComponent(k.status_url);
     if ($("ticketQr").getAttribute("src") !== qr) $("ticketQr").setAttribute("src", qr);
