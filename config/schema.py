@@ -118,6 +118,12 @@ class Policy(_Frozen):
     pause_minutes: int = Field(default=15, ge=1, description="how long an unplanned pause is expected to last")
     late_open_minutes: int = Field(default=15, ge=0, description="a counter not opened this long after opening "
                                    "is taken as unstaffed today")
+    print_hold_minutes: float = Field(default=5, gt=0, description="a ticket not printed this long after it was "
+                                      "issued is held for staff (who can reprint it), not printed late")
+    print_backlog_seconds: float = Field(default=3, ge=0, description="after a printer outage, the tickets that "
+                                         "waited print one per this many seconds, not in one burst")
+    printer_poll_seconds: float = Field(default=5, ge=1, le=300, description="idle printers are asked their "
+                                        "state this often")
 
 
     @field_validator("kiosk_rate_limit")

@@ -26,8 +26,10 @@ def _prepare_escpos() -> None:
 _prepare_escpos()
 
 from .errors import (  # noqa: E402
+    CoverOpen,
     PaperOut,
     PrinterError,
+    PrinterFault,
     PrinterNotReading,
     PrinterOffline,
     PrinterURLError,
@@ -35,17 +37,22 @@ from .errors import (  # noqa: E402
 )
 from .layout import TicketView, needs_raster, render_ticket, text_image  # noqa: E402
 from .spool import JobQueue, PrintJob, Spool  # noqa: E402
+from .status import STATES, PrinterStatus  # noqa: E402
 from .testpage import print_test, sample_ticket  # noqa: E402
-from .transport import check_ready, open_printer, render_bytes, send  # noqa: E402
+from .transport import check_ready, open_printer, probe, render_bytes, send  # noqa: E402
 
 __all__ = [
+    "STATES",
+    "CoverOpen",
     "JobQueue",
     "PaperOut",
     "PrintJob",
     "PrintUncertain",
     "PrinterError",
+    "PrinterFault",
     "PrinterNotReading",
     "PrinterOffline",
+    "PrinterStatus",
     "PrinterURLError",
     "Spool",
     "TicketView",
@@ -53,6 +60,7 @@ __all__ = [
     "needs_raster",
     "open_printer",
     "print_test",
+    "probe",
     "render_bytes",
     "render_ticket",
     "sample_ticket",

@@ -4,10 +4,12 @@
     ├── PrinterURLError       the printer URL in the configuration is wrong
     ├── PrinterOffline        nothing answers, or the printer reports itself offline
     ├── PaperOut              the printer reports that its paper has run out
+    ├── CoverOpen             the printer reports that its cover is open
+    ├── PrinterFault          the printer reports an error (autocutter, head too hot, …)
     ├── PrinterNotReading     it accepted the connection but never answered a status query
     └── PrintUncertain        bytes were written, but the printer never confirmed them
 
-The first four are raised before any ticket byte is written, so a retry cannot
+The first six are raised before any ticket byte is written, so a retry cannot
 print twice.  ``PrintUncertain`` is raised after writing: retrying could print
 the ticket twice, so staff must decide.  Each class carries the ``state`` that
 the spool reports for the printer.
@@ -16,7 +18,9 @@ the spool reports for the printer.
 from __future__ import annotations
 
 __all__ = [
+    "CoverOpen",
     "PaperOut",
+    "PrinterFault",
     "PrintUncertain",
     "PrinterError",
     "PrinterNotReading",
@@ -47,6 +51,18 @@ class PaperOut(PrinterError):
     """The printer has run out of paper."""
 
     state = "paper_out"
+
+
+class CoverOpen(PrinterError):
+    """The printer's cover is open."""
+
+    state = "cover_open"
+
+
+class PrinterFault(PrinterError):
+    """The printer reports an error of its own (autocutter jam, print head too hot, …)."""
+
+    state = "error"
 
 
 class PrinterNotReading(PrinterError):

@@ -28,6 +28,7 @@ __all__ = [
     "TEXT_CODEPAGES",
     "TicketView",
     "needs_raster",
+    "render_comparison",
     "render_ticket",
     "text_encoding",
     "text_image",
@@ -302,6 +303,7 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
     # ESC @ resets the printer's code page and styles; the encoder must forget
     # the page it last selected or it would skip the switch on a reused object.
     printer.hw("INIT")
+    printer.charcode("AUTO")
     printer.magic.encoding = None
 
     _line(printer, page, ticket.center_name, size=_SIZE_TITLE, bold=True)
@@ -330,3 +332,28 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
     printer.cut()
     # Leave the object as we found it for any other user of it.
     printer.charcode("AUTO")
+
+
+def render_comparison(printer: Any, text: str, *, paper: str = "80mm") -> str | None:
+    """Print a line as text (in a code page the profile declares, if one encodes it) and as an image.
+
+    For ``novbe print-test``: where the text copy shows boxes or wrong letters, the printer's
+    code page table is not the profile's; pick another profile.  Returns the code page used
+    for the text copy, or None when the profile declares none that encodes the line.
+    """
+    page = _page(printer, paper)
+    text = _clean(text)
+    encoding = text_encoding(text, page.codepages)
+    if encoding is None:
+        _line(printer, page, "text: no code page of this profile has all of it", size=_SIZE_SMALL)
+    else:
+        _line(printer, page, f"text ({encoding}):", size=_SIZE_SMALL)
+        printer.set(align="center")
+        printer.charcode(encoding)
+        printer.text("\n".join(textwrap.wrap(text, page.columns)) + "\n")
+        printer.charcode("AUTO")
+    _line(printer, page, "image:", size=_SIZE_SMALL)
+    printer.image(text_image(text, _SIZE_TEXT, False, page.width))
+    printer.ln()
+    printer.charcode("AUTO")  # _line may have fixed a code page: leave the object as we found it
+    return encoding

@@ -2,13 +2,20 @@
 
 Rules, so that a ticket is never lost and never printed twice:
 
-* the printer refused before any byte was written (offline, paper out, not
-  reading): the job goes back to pending with a back-off delay;
+* the printer refused before any byte was written (offline, paper out, cover open,
+  printer error, not reading): the job goes back to pending with a back-off delay;
 * bytes were written but the printer never confirmed them (``PrintUncertain``)
   or an unexpected error happened: the job is failed as "uncertain" and staff
   decide, because an automatic retry could print the ticket twice;
 * jobs of one printer keep their order: after a refusal, the later jobs of the
-  same printer in that round are put back with the same delay, untried.
+  same printer in that round are put back with the same delay, untried;
+* a job older than ``max_age`` seconds is not printed automatically: it is held for
+  staff (the citizen has most likely left; a reprint is one click away).  Retries stop
+  at that age, so the kiosk can say "ask staff" when it is reached;
+* a backlog (jobs that already waited) prints one ticket per ``gap`` seconds per
+  printer, so that after an outage each citizen can take their own ticket;
+* idle printers are asked their state every ``poll_every`` seconds (two or four
+  DLE EOT bytes), so staff see paper-out before the next citizen does.
 
 Plain ``threading``; no Flask, no gevent assumptions.
 """
@@ -16,14 +23,17 @@ Plain ``threading``; no Flask, no gevent assumptions.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from . import transport
 from .errors import PrinterError, PrinterURLError, PrintUncertain
+from .status import PrinterStatus
 
-__all__ = ["JobQueue", "PrintJob", "Sender", "Spool"]
+__all__ = ["JobQueue", "PrintJob", "Prober", "Sender", "Spool"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +45,8 @@ class PrintJob:
     id: int
     printer: str  # printer URL
     data: bytes  # the rendered ESC/POS bytes
-    attempts: int
+    attempts: int  # tries before this one
+    created_at: float = 0.0  # wall-clock time the ticket was committed (0: unknown, never held)
 
 
 class JobQueue(Protocol):
@@ -57,16 +68,28 @@ class JobQueue(Protocol):
         """Give up on a job: staff must look (no automatic reprint)."""
         ...
 
+    def hold_print_job(self, job_id: int, error: str) -> None:
+        """Keep a job that is too old to print automatically for staff to reprint."""
+        ...
+
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
-        """Record a printer's state: ok, offline, paper_out, not_reading or error."""
+        """Record a printer's state (one of printers.status.STATES) and a line for staff."""
         ...
 
 
 class Sender(Protocol):
     """Signature of transport.send, replaceable in tests."""
 
-    def __call__(self, url: str, data: bytes, *, profile: str) -> None:
-        """Print data on the printer at url."""
+    def __call__(self, url: str, data: bytes, *, profile: str) -> PrinterStatus | None:
+        """Print data on the printer at url; return its state afterwards if it can tell."""
+        ...
+
+
+class Prober(Protocol):
+    """Signature of transport.probe, replaceable in tests."""
+
+    def __call__(self, url: str, *, profile: str) -> PrinterStatus | None:
+        """Ask the idle printer at url its state; None if it cannot tell."""
         ...
 
 
@@ -88,6 +111,12 @@ class Spool:
         max_attempts: int | None = None,
         batch: int = 10,
         idle_wait: float = 0.5,
+        max_age: float | None = None,
+        gap: float = 0.0,
+        printers: Sequence[str] = (),
+        poll_every: float | None = None,
+        probe: Prober = transport.probe,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Create a spool; nothing runs until start() or run_once()."""
         if not backoff:
@@ -99,32 +128,63 @@ class Spool:
         self.max_attempts = max_attempts
         self.batch = batch
         self.idle_wait = idle_wait
+        self.max_age = max_age
+        self.gap = gap
+        self.printers = tuple(printers)
+        self.poll_every = poll_every
+        self.probe = probe
+        self.clock = clock
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._states: dict[str, str] = {}
+        self._poller: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._states: dict[str, tuple[str, str]] = {}
+        self._touched: dict[str, float] = {}  # printer -> monotonic time of the last contact
+        self._printed_at: dict[str, float] = {}  # printer -> monotonic time of the last ticket
         self._claimed = 0
 
     def wake(self) -> None:
         """Send new jobs now instead of at the next poll (call after the commit)."""
         self._wake.set()
 
+    def state(self, printer: str) -> str | None:
+        """The printer's last reported state, if any."""
+        with self._lock:
+            known = self._states.get(printer)
+        return known[0] if known else None
+
     def _report(self, printer: str, state: str, detail: str) -> None:
         """Tell the store a printer's state when it changes."""
         # Only changes: every write here may become a database write and a
         # broadcast to staff screens.
-        if self._states.get(printer) == state:
-            return
+        with self._lock:
+            if self._states.get(printer) == (state, detail):
+                return
+            self._states[printer] = (state, detail)
         self.jobs.set_printer_status(printer, state, detail)
-        self._states[printer] = state
 
     def _delay(self, attempts: int) -> float:
         """Back-off delay after a job's attempts so far."""
         return self.backoff[min(attempts, len(self.backoff) - 1)]
 
+    def _left(self, job: PrintJob) -> float:
+        """Seconds until the job is too old to print automatically (inf: never)."""
+        if self.max_age is None or not job.created_at:
+            return math.inf
+        return job.created_at + self.max_age - self.clock()
+
+    def _hold(self, job: PrintJob) -> None:
+        """Keep a job that waited too long for staff."""
+        minutes = (self.max_age or 0) / 60
+        self.jobs.hold_print_job(
+            job.id, f"held: not printed within {minutes:g} min; reprint if the citizen asks"
+        )
+
     def _retry(self, job: PrintJob, error: PrinterError) -> float:
         """Put a refused job back, or give up after max_attempts; return the delay."""
-        delay = self._delay(job.attempts)
+        # Never past the job's age limit: at that moment it is held and the kiosk says so.
+        delay = max(0.0, min(self._delay(job.attempts), self._left(job)))
         tried = job.attempts + 1
         if self.max_attempts is not None and tried >= self.max_attempts:
             self.jobs.fail_print_job(job.id, f"gave up after {tried} attempts: {error}")
@@ -135,17 +195,28 @@ class Spool:
     def run_once(self) -> int:
         """Process the jobs that are due; return how many were printed."""
         printed = 0
-        refused: dict[str, tuple[PrinterError, float]] = {}
+        refused: dict[str, tuple[str, float]] = {}
         jobs = self.jobs.claim_print_jobs(self.batch)
         self._claimed = len(jobs)
         for job in jobs:
+            if self._left(job) <= 0:
+                self._hold(job)
+                continue
             if job.printer in refused:
                 # Untried: keep it behind the earlier job that is waiting.
-                error, delay = refused[job.printer]
-                self.jobs.retry_print_job(job.id, f"waiting for an earlier job: {error}", delay)
+                reason, delay = refused[job.printer]
+                self.jobs.retry_print_job(job.id, f"waiting for an earlier job: {reason}", delay)
                 continue
+            if job.attempts and self.gap > 0:
+                # A job that already waited is part of a backlog: one ticket per gap.
+                wait = self._printed_at.get(job.printer, -math.inf) + self.gap - time.monotonic()
+                if wait > 0:
+                    delay = min(wait, max(0.0, self._left(job)))
+                    self.jobs.retry_print_job(job.id, "backlog: one ticket at a time", delay)
+                    refused[job.printer] = ("backlog", delay)
+                    continue
             try:
-                self.send(job.printer, job.data, profile=self.profile_for(job.printer))
+                after = self.send(job.printer, job.data, profile=self.profile_for(job.printer))
             except PrintUncertain as e:
                 log.warning("print job %s uncertain: %s", job.id, e)
                 self.jobs.fail_print_job(job.id, f"uncertain: {e}")
@@ -156,7 +227,7 @@ class Spool:
                 self._report(job.printer, e.state, str(e))
             except PrinterError as e:
                 # Refused before writing: safe to retry, nothing was printed.
-                refused[job.printer] = (e, self._retry(job, e))
+                refused[job.printer] = (str(e), self._retry(job, e))
                 self._report(job.printer, e.state, str(e))
             except Exception as e:
                 # Unknown failure: we cannot tell whether bytes reached the printer.
@@ -164,10 +235,50 @@ class Spool:
                 self.jobs.fail_print_job(job.id, f"uncertain: {e!r}")
                 self._report(job.printer, "error", repr(e))
             else:
+                self._printed_at[job.printer] = time.monotonic()
                 self.jobs.finish_print_job(job.id)
-                self._report(job.printer, "ok", "")
+                status = after or PrinterStatus("ok")
+                self._report(job.printer, status.state, status.detail)
                 printed += 1
+            finally:
+                with self._lock:
+                    self._touched[job.printer] = time.monotonic()
         return printed
+
+    def poll_once(self) -> int:
+        """Ask each idle printer its state (not those a job used lately); return how many were asked."""
+        asked = 0
+        for url in self.printers:
+            every = self.poll_every or 0.0
+            with self._lock:
+                if time.monotonic() - self._touched.get(url, -math.inf) < every:
+                    continue
+            before = self.state(url)
+            try:
+                status = self.probe(url, profile=self.profile_for(url))
+            except Exception:
+                log.exception("printer poll of %s failed", url)
+                continue
+            finally:
+                with self._lock:
+                    self._touched[url] = time.monotonic()
+            asked += 1
+            if status is None:
+                continue
+            self._report(url, status.state, status.detail)
+            if status.printable and before is not None and before != status.state:
+                # Back in service: jobs that are due go now rather than at the next idle wake-up.
+                self.wake()
+        return asked
+
+    def _poll_loop(self) -> None:
+        """Poll idle printers until stop()."""
+        every = self.poll_every or 0.0
+        while not self._stopping.wait(every):
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("printer poll round failed")
 
     def _loop(self) -> None:
         """Run rounds until stop(); sleep on the wake event between them."""
@@ -190,11 +301,19 @@ class Spool:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="novbe-print-spool", daemon=True)
         self._thread.start()
+        if self.poll_every and self.printers:
+            # A thread of its own: a printer that is switched off costs a connect timeout,
+            # which must not hold back the tickets of the other kiosks.
+            self._poller = threading.Thread(
+                target=self._poll_loop, name="novbe-printer-poll", daemon=True
+            )
+            self._poller.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background thread after its current job."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in (self._thread, self._poller):
+            if thread is not None:
+                thread.join(timeout)
+        self._thread = self._poller = None

@@ -20,26 +20,29 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Dummy, File, Network
 
 from .errors import (
+    CoverOpen,
     PaperOut,
     PrinterError,
+    PrinterFault,
     PrinterNotReading,
     PrinterOffline,
     PrinterURLError,
     PrintUncertain,
 )
 from .layout import TicketView, render_ticket
+from .status import QUERY, PrinterStatus, decode, valid
 
 __all__ = [
     "SerialURL",
     "check_ready",
     "forget_printers",
     "open_printer",
+    "probe",
     "render_bytes",
     "send",
 ]
@@ -48,13 +51,6 @@ ACCEPTED = (
     "tcp://HOST:9100, usb://0xVENDOR:0xPRODUCT, serial:///dev/ttyUSB0?baudrate=9600 "
     "(or serial://<pyserial URL>), file:///dev/usb/lp0, dummy://"
 )
-
-# Bits of a DLE EOT reply (Epson ESC/POS reference, DLE EOT n=1 and n=4).
-_FIXED_MASK = 0x93  # bits 0, 1, 4 and 7 have fixed values in every reply ...
-_FIXED_BITS = 0x12  # ... bit 1 and bit 4 set, bits 0 and 7 clear
-_OFFLINE_BIT = 0x08  # n=1: bit 3 set means offline (cover open, feeding, error)
-_PAPER_END = 0x60  # n=4: bits 5-6, paper roll end sensor
-_PAPER_NEAR_END = 0x0C  # n=4: bits 2-3, near-end sensor
 
 _SERIAL_KEYS = {
     "baudrate": int,
@@ -335,26 +331,58 @@ def _status(printer: Escpos, query: bytes) -> int:
     if not reply:
         raise PrinterNotReading("no answer to a status query")
     value = int(reply[-1])
-    if value & _FIXED_MASK != _FIXED_BITS:
+    if not valid(value):
         raise PrinterNotReading(f"unexpected status reply 0x{value:02x}")
     return value
 
 
-def check_ready(printer: Escpos) -> None:
-    """Ask the printer (DLE EOT) whether it is online and has paper; raise if not."""
-    if not getattr(printer, "status_enabled", True) or not _can_read(printer):
-        return
+#: The error raised for each state in which a ticket must not be sent.
+_REFUSALS: dict[str, type[PrinterError]] = {
+    "paper_out": PaperOut,
+    "cover_open": CoverOpen,
+    "error": PrinterFault,
+    "offline": PrinterOffline,
+}
+
+
+def has_status(printer: Escpos) -> bool:
+    """Tell whether the printer can be asked for its status (a return channel, not disabled)."""
+    return bool(getattr(printer, "status_enabled", True)) and _can_read(printer)
+
+
+def read_status(printer: Escpos) -> PrinterStatus:
+    """Ask a connected printer (DLE EOT) what state it is in; raise only if it cannot answer."""
     drain = getattr(printer, "drain", None)
     if drain is not None:
         try:
             drain()
         except OSError as e:
             raise PrinterOffline(f"connection lost: {e}") from e
-    if _status(printer, RT_STATUS_ONLINE) & _OFFLINE_BIT:
-        raise PrinterOffline("the printer reports itself offline (cover open or error)")
-    paper = _status(printer, RT_STATUS_PAPER)
-    if paper & _PAPER_END:
-        raise PaperOut("the printer is out of paper")
+
+    def ask(n: int) -> int:
+        if n in (2, 3):
+            # Asked only of a printer that said "offline": one that cannot name the cause
+            # (an old or cheap model) is still offline, not "not reading".
+            try:
+                return _status(printer, QUERY[n])
+            except PrinterNotReading:
+                return 0x12  # the fixed bits alone: no cause known
+        return _status(printer, QUERY[n])
+
+    return decode(ask)
+
+
+def check_ready(printer: Escpos) -> PrinterStatus | None:
+    """Ask the printer whether it can print; raise the matching PrinterError if not.
+
+    Returns the status (ok or paper_near_end), or None for a printer without a status channel.
+    """
+    if not has_status(printer):
+        return None
+    status = read_status(printer)
+    if not status.printable:
+        raise _REFUSALS.get(status.state, PrinterError)(status.detail)
+    return status
 
 
 def _disconnect(printer: Escpos) -> None:
@@ -400,11 +428,18 @@ def forget_printers() -> None:
         _printers.clear()
 
 
-def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.0) -> None:
-    """Print rendered bytes: check the printer, write, confirm; PrintUncertain if unconfirmed."""
+def send(
+    url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.0
+) -> PrinterStatus | None:
+    """Print rendered bytes: check the printer, write, confirm; PrintUncertain if unconfirmed.
+
+    Returns the printer's status after the ticket (ok or paper_near_end), or None for a
+    printer without a status channel.
+    """
     printer, lock = _cached(url, profile, timeout)
     with lock:
         quick: float | None = None
+        after: PrinterStatus | None = None
         try:
             try:
                 _connect(printer, url)
@@ -425,7 +460,7 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
                 # most of the ticket: allow about 4 kB a second on top.
                 if quick is not None:
                     printer.status_timeout = timeout + len(data) / 4096
-                check_ready(printer)
+                after = check_ready(printer)
             except Exception as e:
                 uncertain = PrintUncertain(
                     f"{url}: sent {len(data)} bytes but the printer did not confirm: {e}"
@@ -436,6 +471,34 @@ def send(url: str, data: bytes, *, profile: str = "TM-T88V", timeout: float = 3.
         finally:
             if quick is not None:
                 printer.status_timeout = quick
+            _disconnect(printer)
+    return after
+
+
+def probe(
+    url: str, *, profile: str = "TM-T88V", timeout: float = 1.0
+) -> PrinterStatus | None:
+    """Ask an idle printer its state without printing (connect, DLE EOT, close); None if it cannot say.
+
+    Never raises for a printer fault: an unreachable printer is reported as offline.  A
+    printer without a return channel (file://, ``?status=0``, dummy://) is not even opened:
+    opening a file printer would truncate it.
+    """
+    try:
+        printer, lock = _cached(url, profile, timeout)
+    except PrinterError as e:
+        return PrinterStatus(e.state, str(e))
+    if not has_status(printer):
+        return None
+    with lock:
+        try:
+            _connect(printer, url)
+            return read_status(printer)
+        except PrinterError as e:
+            return PrinterStatus(e.state, str(e))
+        except Exception as e:
+            return PrinterStatus("error", f"{url}: {e!r}")
+        finally:
             _disconnect(printer)
 
 

@@ -297,15 +297,31 @@ def device_add(kind: str, name: str, config: str | None, db: str | None) -> None
 @click.option("--profile", default="TM-T88V", show_default=True, help="python-escpos printer profile.")
 @click.option("--paper", type=click.Choice(["80mm", "58mm"]), default="80mm", show_default=True, help="Paper width.")
 def print_test(printer_url: str, profile: str, paper: str) -> None:
-    """Print a sample ticket with every Azerbaijani letter."""
-    from printers import print_test as do_print
+    """Print a sample ticket with every Azerbaijani letter, and lines both as text and as images.
 
+    Reports the code pages the profile declares: a line goes as text only in one of them.
+    """
+    from printers import PrinterError, send
+    from printers.testpage import render_test_page
+
+    try:
+        page = render_test_page(profile=profile, paper=paper)
+    except PrinterError as exc:   # an unknown profile: the message names the nearest ones
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"profile {profile} declares code pages: {', '.join(page.code_pages) or 'none'}")
+    for line, encoding in page.text_lines.items():
+        how = f"text in {encoding}, then as an image" if encoding else "as an image only (no declared code page has it)"
+        click.echo(f"  {line!r}: {how}")
+    click.echo("  lines with ə/Ə: as images (no ESC/POS code page has ə)")
+    click.echo("  the text and image copies must read alike; if not, this profile does not fit the printer")
     started = time.perf_counter()
     try:
-        do_print(printer_url, profile=profile, paper=paper)
+        status = send(printer_url, page.data, profile=profile)
     except Exception as exc:  # printer errors are the user's answer here
-        raise click.ClickException(f"{printer_url}: {exc}") from None
-    click.echo(f"sent to {printer_url} in {(time.perf_counter() - started) * 1000:.0f} ms")
+        state = getattr(exc, "state", "error")
+        raise click.ClickException(f"{printer_url}: {state}: {exc}") from None
+    said = f"; printer state: {status.state}" + (f" ({status.detail})" if status.detail else "") if status else ""
+    click.echo(f"sent to {printer_url} in {(time.perf_counter() - started) * 1000:.0f} ms{said}")
 
 
 @main.command()

@@ -3,7 +3,17 @@
 A job row is written in the same transaction as its ticket; here, after the commit, the
 spool thread claims it, renders the ticket (so rendering never holds the write lock or
 delays the kiosk's answer) and sends it. Printer states and failed jobs are shown to staff
-and told to the kiosks over Socket.IO.
+and told to the kiosks over Socket.IO, to rooms "hall" of /kiosk and "staff" of /counter:
+
+    print-retry    {job, number, kiosk, status}  the job waits for its printer: "printing is delayed"
+    print-done     {job, number, kiosk}          a job that had waited printed after all
+    print-held     {job, number, kiosk, error}   too old to print now: held for staff ("ask staff")
+    print-failed   {job, number, kiosk, error}   given up (uncertain or a bad printer URL): "ask staff"
+    printer-status {kiosk, printer, state, detail}  a printer's state changed (printers.STATES)
+
+The policy sets how long a ticket may wait for its printer (``print_hold_minutes``), the pace
+of a backlog after an outage (``print_backlog_seconds``) and how often idle printers are
+asked their state (``printer_poll_seconds``).
 """
 from __future__ import annotations
 
@@ -40,6 +50,7 @@ class StoreJobs:
         self.public_url = public_url
         self.notify = notify
         self._kiosks = {k.printer: k for k in store.cfg.kiosks if k.printer}
+        self._delayed: set[int] = set()   # jobs a kiosk was told are delayed (so it hears when they print)
 
     def layout(self, printer: str) -> tuple[str, str]:
         """The (profile, paper) of the kiosk printer at this URL."""
@@ -89,31 +100,50 @@ class StoreJobs:
                     self.store.finish_print_job(row["id"], "failed", f"render: {exc}")
                 continue
             # The store counts this try already; the spool counts tries before this one.
-            jobs.append(PrintJob(id=row["id"], printer=row["printer"], data=data, attempts=row["attempts"] - 1))
+            # A job reprinted by staff is aged from the reprint (queued_at), not from the ticket.
+            queued = row.get("queued_at") or row["created_at"]
+            jobs.append(PrintJob(id=row["id"], printer=row["printer"], data=data, attempts=row["attempts"] - 1,
+                                 created_at=float(queued)))
         return jobs
+
+    def _tell(self, name: str, job_id: int, **data: Any) -> None:
+        """Tell the kiosks and staff about one job (its number and kiosk, so a kiosk knows its own)."""
+        t = self.store.print_job_ticket(job_id)
+        self.notify(name, {"job": job_id, "number": t.number if t else None,
+                           "kiosk": t.kiosk if t else None, **data})
 
     def finish_print_job(self, job_id: int) -> None:
         with _keep_going(f"job {job_id} as printed"):
             self.store.finish_print_job(job_id, "printed")
+        if job_id in self._delayed:
+            self._delayed.discard(job_id)
+            self._tell("print-done", job_id)
 
     def retry_print_job(self, job_id: int, error: str, delay_s: float) -> None:
         with _keep_going(f"job {job_id} for a retry"):
             self.store.finish_print_job(job_id, "pending", error, delay_s)
-        t = self.store.print_job_ticket(job_id)
-        # The kiosk showing this number keeps it on screen longer: the paper will come later.
-        self.notify("print-retry", {"job": job_id, "number": t.number if t else None, "status": f"retry: {error}"})
+        # The kiosk showing this number says "printing is delayed" and keeps it on screen longer.
+        self._delayed.add(job_id)
+        self._tell("print-retry", job_id, status=f"retry: {error}")
+
+    def hold_print_job(self, job_id: int, error: str) -> None:
+        with _keep_going(f"job {job_id} as held"):
+            self.store.finish_print_job(job_id, "held", error)
+        self._delayed.discard(job_id)
+        self._tell("print-held", job_id, error=error)
 
     def fail_print_job(self, job_id: int, error: str) -> None:
         with _keep_going(f"job {job_id} as failed"):
             self.store.finish_print_job(job_id, "failed", error)
-        t = self.store.print_job_ticket(job_id)
-        self.notify("print-failed", {"job": job_id, "number": t.number if t else None, "error": error})
+        self._delayed.discard(job_id)
+        self._tell("print-failed", job_id, error=error)
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
         with _keep_going(f"the state of printer {printer}"):
             self.store.set_printer_status(printer, state, detail)
         kiosk = self._kiosks.get(printer)
-        self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None, "state": state})
+        self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None, "printer": printer,
+                                       "state": state, "detail": detail})
 
 
 def start_spool(store: SQLiteStore, public_url: Callable[[], str],
@@ -121,6 +151,14 @@ def start_spool(store: SQLiteStore, public_url: Callable[[], str],
     """Recover jobs a crash left half-sent, then start sending."""
     store.recover_print_jobs()
     jobs = StoreJobs(store, public_url, notify)
-    spool = Spool(jobs, profile_for=lambda url: jobs.layout(url)[0])
+    policy = store.cfg.policy
+    spool = Spool(
+        jobs, profile_for=lambda url: jobs.layout(url)[0],
+        # Retries of a waiting job are the printer's polls: every few seconds, so a ticket prints
+        # within seconds of the fault clearing (not after a back-off grown to 30 s).
+        backoff=(1, 2, 3), max_age=policy.print_hold_minutes * 60, gap=policy.print_backlog_seconds,
+        printers=sorted({k.printer for k in store.cfg.kiosks if k.printer}),
+        poll_every=policy.printer_poll_seconds,
+    )
     spool.start()
     return spool

@@ -12,7 +12,9 @@ from typing import Iterator
 import pytest
 
 from printers import (
+    CoverOpen,
     PaperOut,
+    PrinterFault,
     PrinterNotReading,
     PrinterOffline,
     PrinterURLError,
@@ -27,18 +29,27 @@ from printers import (
     send,
 )
 from printers.dump import render_text
+from printers.testpage import render_test_page
 
 QUERY_ONLINE = b"\x10\x04\x01"
+QUERY_CAUSE = b"\x10\x04\x02"
+QUERY_ERROR = b"\x10\x04\x03"
 QUERY_PAPER = b"\x10\x04\x04"
 ONLINE = 0x16  # fixed bits 0x12, bit 3 clear: online
-OFFLINE = 0x1E  # bit 3 set: offline (cover open)
+OFFLINE = 0x1E  # bit 3 set: offline
+NO_CAUSE = 0x12  # DLE EOT 2 / 3 with nothing set
+COVER_OPEN = 0x16  # DLE EOT 2 bit 2
+PAPER_STOP = 0x32  # DLE EOT 2 bit 5: printing stopped at paper end
+ERROR = 0x52  # DLE EOT 2 bit 6: an error occurred
+CUTTER_ERROR = 0x1A  # DLE EOT 3 bit 3: autocutter error
 PAPER_OK = 0x12
-PAPER_OUT = 0x72  # bits 5-6: roll end sensor
+PAPER_NEAR_END = 0x1E  # bits 2-3: near-end sensor
+PAPER_OUT = 0x7E  # bits 5-6: roll end sensor (and near-end)
 QUICK = 0.4  # seconds; a status reply on localhost takes microseconds
 
 
 class FakePrinter:
-    """A TCP listener that reads like a printer and answers DLE EOT 1 and 4."""
+    """A TCP listener that reads like a printer and answers DLE EOT 1 to 4."""
 
     def __init__(
         self,
@@ -46,11 +57,15 @@ class FakePrinter:
         *,
         online: int = ONLINE,
         paper: int = PAPER_OK,
+        cause: int | None = NO_CAUSE,
+        error: int = NO_CAUSE,
         reading: bool = True,
         answers: int | None = None,
     ) -> None:
         self.online = online
         self.paper = paper
+        self.cause = cause  # None: a model that does not answer DLE EOT 2
+        self.error = error
         self.reading = reading
         self.answers_left = answers  # None: answer every query
         self.received = bytearray()
@@ -106,7 +121,7 @@ class FakePrinter:
                     state = 2 if byte == 0x04 else (1 if byte == 0x10 else 0)
                 else:
                     state = 0
-                    reply = {1: self.online, 4: self.paper}.get(byte)
+                    reply = {1: self.online, 2: self.cause, 3: self.error, 4: self.paper}.get(byte)
                     if reply is None:
                         continue
                     if self.answers_left is not None:
@@ -180,6 +195,7 @@ class Row:
     state: str = "pending"
     due: float = 0.0
     error: str = ""
+    created_at: float = 0.0
 
 
 @dataclass
@@ -190,11 +206,17 @@ class MemoryJobs:
     statuses: list[tuple[str, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, printer: str, data: bytes) -> int:
+    def add(self, printer: str, data: bytes, created_at: float = 0.0) -> int:
         with self.lock:
             job_id = len(self.jobs) + 1
-            self.jobs[job_id] = Row(printer, data)
+            self.jobs[job_id] = Row(printer, data, created_at=created_at)
             return job_id
+
+    def requeue(self, job_id: int, queued_at: float) -> None:
+        """A supervisor's reprint: pending again, aged from now."""
+        with self.lock:
+            row = self.jobs[job_id]
+            row.state, row.due, row.created_at = "pending", 0.0, queued_at
 
     def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
         now = time.monotonic()
@@ -206,7 +228,7 @@ class MemoryJobs:
             ][:limit]
             for _, row in due:
                 row.state = "printing"
-            return [PrintJob(job_id, row.printer, row.data, row.attempts) for job_id, row in due]
+            return [PrintJob(job_id, row.printer, row.data, row.attempts, row.created_at) for job_id, row in due]
 
     def finish_print_job(self, job_id: int) -> None:
         with self.lock:
@@ -221,6 +243,10 @@ class MemoryJobs:
     def fail_print_job(self, job_id: int, error: str) -> None:
         with self.lock:
             self.jobs[job_id].state, self.jobs[job_id].error = "failed", error
+
+    def hold_print_job(self, job_id: int, error: str) -> None:
+        with self.lock:
+            self.jobs[job_id].state, self.jobs[job_id].error = "held", error
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
         with self.lock:
@@ -254,8 +280,9 @@ def test_port_9100_is_the_default(make_printer: functools.partial[FakePrinter]) 
     except OSError:
         pytest.skip("port 9100 is busy on this machine")
     print_test("tcp://127.0.0.1", timeout=QUICK)
-    data = printer.wait_for(len(TICKET))
-    assert data[6:-6] == TICKET
+    page = render_test_page().data
+    data = printer.wait_for(len(page) + 12)
+    assert data[6:-6] == page and page.endswith(TICKET)
 
 
 def test_nothing_listening_is_offline() -> None:
@@ -355,11 +382,83 @@ def test_paper_out_is_retried_without_printing(
     assert jobs.statuses[-1][:2] == (printer.url, "ok")
 
 
-def test_offline_printer_is_not_written_to(make_printer: functools.partial[FakePrinter]) -> None:
-    printer = make_printer(online=OFFLINE)
-    with pytest.raises(PrinterOffline):
+# What a printer answers to DLE EOT 1-4 in each fault, the error and state it must be named by,
+# and the only bytes it may receive (status queries: never a ticket byte).
+FAULTS = {
+    "paper_out": (dict(online=OFFLINE, cause=PAPER_STOP, paper=PAPER_OUT), PaperOut,
+                  QUERY_ONLINE + QUERY_CAUSE, "out of paper"),
+    "cover_open": (dict(online=OFFLINE, cause=COVER_OPEN, paper=PAPER_OUT), CoverOpen,
+                   QUERY_ONLINE + QUERY_CAUSE, "cover is open"),
+    "offline": (dict(online=OFFLINE, cause=NO_CAUSE), PrinterOffline,
+                QUERY_ONLINE + QUERY_CAUSE + QUERY_PAPER, "offline"),
+    "error": (dict(online=OFFLINE, cause=ERROR, error=CUTTER_ERROR), PrinterFault,
+              QUERY_ONLINE + QUERY_CAUSE + QUERY_ERROR, "autocutter"),
+}
+
+
+@pytest.mark.parametrize("state", sorted(FAULTS))
+def test_each_fault_is_named_and_the_job_prints_once_when_it_clears(
+    make_printer: functools.partial[FakePrinter], state: str,
+) -> None:
+    answers, error, queries, words = FAULTS[state]
+    printer = make_printer(**answers)
+    with pytest.raises(error) as caught:
         send(printer.url, TICKET, timeout=QUICK)
-    assert printer.wait_for(3) == QUERY_ONLINE
+    assert caught.value.state == state and words in str(caught.value)
+    time.sleep(0.05)
+    assert bytes(printer.received) == queries  # asked, never written to
+
+    jobs = MemoryJobs()
+    job_id = jobs.add(printer.url, TICKET)
+    spool = Spool(jobs, send=quick_send, backoff=(0.01,))
+    assert spool.run_once() == 0
+    assert jobs.state(job_id) == "pending"  # retried, not given up
+    assert jobs.statuses[-1][:2] == (printer.url, state)
+    assert TICKET not in bytes(printer.received)
+
+    printer.online, printer.cause, printer.error, printer.paper = ONLINE, NO_CAUSE, NO_CAUSE, PAPER_OK
+    time.sleep(0.02)
+    assert spool.run_once() == 1
+    time.sleep(0.05)
+    assert spool.run_once() == 0  # nothing left to send twice
+    assert jobs.state(job_id) == "printed"
+    assert bytes(printer.received).count(TICKET) == 1
+    assert jobs.statuses[-1][:2] == (printer.url, "ok")
+
+
+def test_offline_printer_that_cannot_name_the_cause_is_offline(
+    make_printer: functools.partial[FakePrinter],
+) -> None:
+    printer = make_printer(online=OFFLINE, cause=None)  # an older model: no DLE EOT 2 answer
+    with pytest.raises(PrinterOffline) as caught:
+        send(printer.url, TICKET, timeout=QUICK)
+    assert caught.value.state == "offline"
+    assert TICKET not in printer.wait_for(9)
+
+
+def test_near_end_prints_and_warns(make_printer: functools.partial[FakePrinter]) -> None:
+    printer = make_printer(paper=PAPER_NEAR_END)
+    status = send(printer.url, TICKET, timeout=QUICK)
+    assert status is not None and status.state == "paper_near_end" and status.printable
+    jobs = MemoryJobs()
+    job_id = jobs.add(printer.url, TICKET)
+    assert Spool(jobs, send=quick_send).run_once() == 1
+    assert jobs.state(job_id) == "printed"
+    assert jobs.statuses == [(printer.url, "paper_near_end", "the paper roll is nearly used up")]
+    assert bytes(printer.received).count(TICKET) == 2  # one by send() above, one by the spool
+
+
+def test_python_escpos_alone_calls_paper_out_just_offline(
+    make_printer: functools.partial[FakePrinter],
+) -> None:
+    # Why we ask DLE EOT 2: python-escpos' is_online() sees only "offline", and its
+    # paper_status() reads a printer stopped at paper end like any offline one.
+    printer = make_printer(**FAULTS["paper_out"][0])
+    raw = open_printer(printer.url, timeout=QUICK)
+    try:
+        assert raw.is_online() is False
+    finally:
+        raw.close()
 
 
 def test_no_confirmation_after_writing_is_uncertain_and_not_reprinted(

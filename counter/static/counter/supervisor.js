@@ -51,7 +51,7 @@
     const tot = snap.totals;
     const over = snap.waiting.filter((t) => t.over_target).length;
     const bad = (snap.printers || []).filter((p) => p.state && p.state !== "ok" && p.state !== "online").length;
-    const failed = (snap.print_jobs || []).filter((j) => j.status === "failed").length;
+    const failed = (snap.print_jobs || []).filter((j) => j.status === "failed" || j.status === "held").length;
     $("totals").innerHTML = `
       <span class="tl">${N.esc(N.t("totals"))}</span>
       <div class="fig"><b>${tot.issued}</b><span>${N.esc(N.t("issued"))}</span></div>
@@ -83,13 +83,14 @@
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
     $("tab-printers").innerHTML = `
       <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
-        <td><b>${N.esc(p.url)}</b></td><td>${N.esc(p.state)}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td></tr>`).join("")
+        <td><b>${N.esc(p.url)}</b></td><td class="pstate">${N.esc(p.state)}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
+        <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
-      <table class="grid"><tbody>${jobs.map((j) => `<tr class="${j.status === "failed" ? "over" : ""}">
+      <table class="grid"><tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
         <td>${N.esc(N.fmtClock(j.created_at))}</td><td><b>${N.esc(j.number)}</b></td><td>${N.esc(j.printer)}</td>
         <td>${N.esc(j.status)}${j.attempts > 1 ? " ×" + j.attempts : ""}</td><td class="err">${N.esc(j.error || "")}</td>
-        <td>${j.status === "failed" || j.status === "printed" ? `<button type="button" class="btn tiny" data-reprint="${j.id}">⎙</button>` : ""}</td></tr>`).join("")
+        <td>${j.status === "failed" || j.status === "printed" || j.status === "held" ? `<button type="button" class="btn tiny" data-reprint="${j.id}">⎙</button>` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`;
   }
 
@@ -204,6 +205,8 @@
 
   N.live.onSnapshot.push(render);
   N.live.onEvent.push(auditSoon);
+  // Print events carry no sequence number (they are not domain events): ask for a fresh view.
+  N.live.onEvent.push((name) => { if (/^print/.test(name)) N.live.request(); });
   N.onLang.push(() => { render(); loadAudit(); });
   N.onLoggedOut.push(() => {
     N.user = null;

@@ -1,0 +1,159 @@
+"""The spool's time rules against a real TCP listener: old jobs held for staff, a backlog paced,
+idle printers polled (printers/spool.py)."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from printers import Spool, probe, render_bytes
+from printers.layout import TicketView
+from test_printers_network import (
+    COVER_OPEN,
+    NO_CAUSE,
+    OFFLINE,
+    ONLINE,
+    PAPER_OK,
+    PAPER_OUT,
+    PAPER_STOP,
+    QUERY_CAUSE,
+    QUERY_ONLINE,
+    QUERY_PAPER,
+    QUICK,
+    FakePrinter,
+    MemoryJobs,
+    make_printer,  # noqa: F401  (fixture)
+    quick_send,
+)
+
+quick_probe = functools.partial(probe, timeout=QUICK)
+
+
+def small(number: str) -> bytes:
+    """An all-ASCII ticket (no raster lines): about 1 kB."""
+    return render_bytes(TicketView("DOST 1", "Pensions", number, "24.11.2026 09:15", 2, 5, None,
+                                   f"https://novbe.example.az/t/{number}", "Thank you", "en"))
+
+
+class Clock:
+    """Wall-clock time that a test moves on."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_job_older_than_max_age_is_held_not_printed_then_reprinted_once(
+    make_printer: functools.partial[FakePrinter],
+) -> None:
+    printer = make_printer(online=OFFLINE, cause=COVER_OPEN)
+    clock = Clock()
+    jobs = MemoryJobs()
+    job_id = jobs.add(printer.url, small("A-001"), created_at=clock.now)
+    spool = Spool(jobs, send=quick_send, backoff=(30,), max_age=300, clock=clock)
+
+    clock.now += 299.5
+    assert spool.run_once() == 0
+    # Retries stop at the age limit: the next try is due when the job turns 300 s old, not 30 s later.
+    assert jobs.state(job_id) == "pending" and jobs.jobs[job_id].due - time.monotonic() <= 0.5
+
+    printer.online, printer.cause = ONLINE, NO_CAUSE  # the cover is closed at last ...
+    clock.now += 1
+    time.sleep(0.5)
+    assert spool.run_once() == 0  # ... but the ticket is 300.5 s old: held for staff
+    assert jobs.state(job_id) == "held" and "5 min" in jobs.jobs[job_id].error
+    assert small("A-001") not in bytes(printer.received)
+
+    jobs.requeue(job_id, queued_at=clock.now)  # a supervisor reprints it
+    assert spool.run_once() == 1
+    assert jobs.state(job_id) == "printed"
+    assert bytes(printer.received).count(small("A-001")) == 1
+
+
+def test_after_an_outage_the_backlog_prints_one_ticket_at_a_time(
+    make_printer: functools.partial[FakePrinter],
+) -> None:
+    printer = make_printer(online=OFFLINE, cause=PAPER_STOP, paper=PAPER_OUT)
+    jobs = MemoryJobs()
+    tickets = [small(f"A-00{n}") for n in range(1, 5)]
+    ids = [jobs.add(printer.url, data) for data in tickets]
+    gap = 0.3
+    spool = Spool(jobs, send=quick_send, backoff=(0.02,), gap=gap, idle_wait=0.02)
+    spool.run_once()
+    assert all(jobs.state(i) == "pending" for i in ids)
+
+    spool.start()
+    try:
+        printer.online, printer.cause, printer.paper = ONLINE, NO_CAUSE, PAPER_OK  # a new roll
+        arrived: list[float] = []
+        deadline = time.monotonic() + 5
+        while len(arrived) < len(tickets) and time.monotonic() < deadline:
+            data = bytes(printer.received)
+            while len(arrived) < len(tickets) and tickets[len(arrived)] in data:
+                arrived.append(time.monotonic())
+            time.sleep(0.005)
+        time.sleep(gap)  # room for a duplicate to show up
+    finally:
+        spool.stop()
+    data = bytes(printer.received)
+    assert [data.count(t) for t in tickets] == [1, 1, 1, 1]
+    assert [data.index(t) for t in tickets] == sorted(data.index(t) for t in tickets)  # in order
+    spacing = [b - a for a, b in zip(arrived, arrived[1:])]
+    assert len(spacing) == 3 and min(spacing) >= gap * 0.8, spacing
+    assert all(jobs.state(i) == "printed" for i in ids)
+
+
+def test_a_fresh_ticket_is_not_paced(make_printer: functools.partial[FakePrinter]) -> None:
+    printer = make_printer()
+    jobs = MemoryJobs()
+    first, second = jobs.add(printer.url, small("A-001")), jobs.add(printer.url, small("A-002"))
+    assert Spool(jobs, send=quick_send, gap=10).run_once() == 2  # nobody waited: no pacing
+    assert jobs.state(first) == jobs.state(second) == "printed"
+
+
+def test_idle_printers_are_polled_cheaply_and_faults_seen_without_a_job(
+    make_printer: functools.partial[FakePrinter],
+) -> None:
+    printer = make_printer()
+    jobs = MemoryJobs()
+    every = 0.1
+    spool = Spool(jobs, send=quick_send, printers=[printer.url], poll_every=every, probe=quick_probe)
+    started = time.perf_counter()
+    assert spool.poll_once() == 1
+    cost = time.perf_counter() - started
+    assert jobs.statuses == [(printer.url, "ok", "")]
+    assert bytes(printer.received) == QUERY_ONLINE + QUERY_PAPER  # six bytes, no paper moved
+    assert spool.poll_once() == 0  # asked just now: not again before poll_every
+    print(f"\nidle poll of a healthy printer over TCP: {cost * 1000:.1f} ms, 6 bytes")
+
+    spool.start()
+    try:
+        printer.online, printer.cause, printer.paper = OFFLINE, PAPER_STOP, PAPER_OUT
+        deadline = time.monotonic() + 3
+        while jobs.statuses[-1][1] != "paper_out" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen = jobs.statuses[-1]
+        printer.online, printer.cause, printer.paper = ONLINE, NO_CAUSE, PAPER_OK
+        while jobs.statuses[-1][1] != "ok" and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        spool.stop()
+    assert seen == (printer.url, "paper_out", "the printer is out of paper")
+    assert jobs.statuses[-1][:2] == (printer.url, "ok")
+    # State changes only: ok, paper_out, ok, however many polls ran.
+    assert [s[1] for s in jobs.statuses] == ["ok", "paper_out", "ok"]
+    assert QUERY_CAUSE in bytes(printer.received)
+    assert b"\x1b@" not in bytes(printer.received)  # polls never print
+
+
+def test_a_poll_of_a_printer_that_is_off_says_offline() -> None:
+    from test_printers_network import free_port
+
+    url = f"tcp://127.0.0.1:{free_port()}"
+    jobs = MemoryJobs()
+    spool = Spool(jobs, printers=[url, "dummy://"], poll_every=1, probe=quick_probe)
+    assert spool.poll_once() == 2
+    assert jobs.statuses == [(url, "offline", jobs.statuses[0][2])]  # dummy:// cannot say: not reported
+    assert "cannot connect" in jobs.statuses[0][2]
