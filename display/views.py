@@ -31,6 +31,7 @@ from flask.blueprints import BlueprintSetupState
 from config.schema import CenterConfig
 from display import voice
 from server.core.errors import QueueError
+from server.device_health import heartbeat_seconds, page_version
 from server.core.model import Event, TicketCalled
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ def index() -> Any:
         "audio": url_for("display.audio"),
         "chime": url_for("display.static", filename="display/chime.wav"),
         "timezone": cfg.center.timezone,
+        "version": page_version("display"),   # reported in the heartbeat: an old page shows as such
+        "heartbeat_seconds": heartbeat_seconds(current_app.config),
     }
     return render_template("display/board.html", center=cfg.center, board=boards[name], page=page)
 

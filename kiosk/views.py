@@ -18,6 +18,7 @@ import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from server import api
+from server.device_health import heartbeat_seconds, page_version
 from server.core.errors import UnknownTicket
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +57,8 @@ def index() -> Any:
         "languages": [lang for lang in LANGS if lang in cfg.center.languages],
         "center": {"az": cfg.center.name.az, "ru": cfg.center.name.get("ru"), "en": cfg.center.name.get("en")},
         "i18n": catalog(),
+        "version": page_version("kiosk"),   # reported in the heartbeat: an old page shows as such
+        "heartbeat_seconds": heartbeat_seconds(current_app.config),
     }
     resp = Response(render_template("kiosk/index.html", boot=boot))
     resp.headers["Cache-Control"] = "no-store"

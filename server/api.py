@@ -467,6 +467,18 @@ def print_jobs() -> Any:
 @endpoint("/print-jobs/<int:job>/reprint", ("POST",), summary="Print a ticket again (supervisor)", tag="supervisor",
           response=OkResponse, errors=(401, 403, 404, 409), security="session")
 @auth.login_required("supervisor")
+@endpoint("/devices/health", summary="Every configured kiosk and board: last seen, connected, page version, sound, "
+          "printer; flagged when silent over a minute (supervisor)", tag="supervisor", errors=(401, 403),
+          security="session")
+@auth.login_required("supervisor")
+def devices_health() -> Any:
+    from server import device_health, realtime
+
+    store = _app().store
+    return jsonify(ok=True, now=store.clock(), silent_after=device_health.silent_after(current_app.config),
+                   devices=realtime.health_rows())
+
+
 def reprint(job: int) -> Any:
     if not _app().store.requeue_print_job(job):
         raise InvalidRequest(f"print job {job} is not finished or does not exist", job=job)

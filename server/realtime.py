@@ -8,6 +8,10 @@ Namespaces and who may join:
     /counter  a logged-in operator or higher,      room "staff": events with the actor
               with ``auth={"csrf_token": ...}``
 
+Kiosks and boards also send a ``heartbeat`` (page version, sound, print outcome; see
+:mod:`server.device_health`); each connect, heartbeat and disconnect of one is sent to the
+supervisors (room ``supervisors`` of ``/counter``) as ``device-health`` with that device's row.
+
 Every connect (and reconnect) gets a full ``snapshot`` first; every event carries ``seq``,
 so a client that sees a gap emits ``snapshot`` to ask for a fresh one. Events reach the
 sockets through one publisher task, in commit order, after the commit. Every namespace takes
@@ -25,6 +29,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
 from server import auth, snapshots
+from server.device_health import DeviceHealth, parse_heartbeat, silent_after
 from server.core.errors import QueueError
 from server.core.model import Event, TicketEvent
 
@@ -98,6 +103,51 @@ def _token(auth_data: Any) -> str | None:
     return request.args.get("token")
 
 
+# --- device health: heartbeats of kiosks and boards ------------------------------------------
+
+def device_health() -> DeviceHealth:
+    """The app's device registry, made on first use."""
+    extras = current_app.extensions["novbe"].extras
+    found = extras.get("device_health")
+    if found is None:
+        found = extras.setdefault("device_health", DeviceHealth(_store(), silent_after(current_app.config)))
+    return found  # type: ignore[no-any-return]
+
+
+def health_rows() -> list[dict[str, Any]]:
+    """Every configured device's health, as the supervisor view lists it."""
+    store = _store()
+    tokens = {(d["kind"], d["name"]) for d in store.devices()}
+    return device_health().rows(store.cfg, store.clock(), store.printers(), tokens)
+
+
+def _tell_supervisors(key: tuple[str, str] | None) -> None:
+    if key is None:
+        return
+    store = _store()
+    row = device_health().row(store.cfg, key[0], key[1], store.clock(),
+                              {p["url"]: p for p in store.printers()})
+    socketio.emit("device-health", row, namespace="/counter", to="supervisors")
+
+
+def _device_connected(device: dict[str, Any]) -> None:
+    device_health().connected(device["kind"], device["name"], _sid(), _store().clock(), request.remote_addr)
+    _tell_supervisors((device["kind"], device["name"]))
+
+
+def _heartbeat(data: Any) -> dict[str, Any]:
+    report = parse_heartbeat(data)
+    if report is None:
+        return {"ok": False, "error": "invalid_request", "message": "a heartbeat is a JSON object"}
+    key = device_health().heartbeat(_sid(), report, _store().clock())
+    _tell_supervisors(key)
+    return {"ok": key is not None}
+
+
+def _device_gone() -> None:
+    _tell_supervisors(device_health().disconnected(_sid(), _store().clock()))
+
+
 @socketio.on("connect", namespace="/display")
 def display_connect(auth_data: Any = None) -> bool:
     device = auth.device_for(_store(), _token(auth_data), "display")
@@ -105,7 +155,18 @@ def display_connect(auth_data: Any = None) -> bool:
         return False
     join_room("hall")
     socketio.emit("snapshot", snapshots.display(_store()), namespace="/display", to=_sid())
+    _device_connected(device)
     return True
+
+
+@socketio.on("heartbeat", namespace="/display")
+def display_heartbeat(data: Any = None) -> dict[str, Any]:
+    return _heartbeat(data)
+
+
+@socketio.on("disconnect", namespace="/display")
+def display_disconnect(*_reason: Any) -> None:
+    _device_gone()
 
 
 @socketio.on("snapshot", namespace="/display")
@@ -115,12 +176,24 @@ def display_snapshot(_data: Any = None) -> dict[str, Any]:
 
 @socketio.on("connect", namespace="/kiosk")
 def kiosk_connect(auth_data: Any = None) -> bool:
-    if auth.device_for(_store(), _token(auth_data), "kiosk") is None:
+    device = auth.device_for(_store(), _token(auth_data), "kiosk")
+    if device is None:
         return False
     join_room("hall")
     socketio.emit("snapshot", {"seq": _store().last_seq(), **snapshots.services(_store())},
                   namespace="/kiosk", to=_sid())
+    _device_connected(device)
     return True
+
+
+@socketio.on("heartbeat", namespace="/kiosk")
+def kiosk_heartbeat(data: Any = None) -> dict[str, Any]:
+    return _heartbeat(data)
+
+
+@socketio.on("disconnect", namespace="/kiosk")
+def kiosk_disconnect(*_reason: Any) -> None:
+    _device_gone()
 
 
 @socketio.on("snapshot", namespace="/kiosk")
@@ -167,6 +240,8 @@ def counter_connect(auth_data: Any = None) -> bool:
     if not _csrf_ok(auth_data):
         return False
     join_room("staff")
+    if auth.role_at_least(user.get("role"), "supervisor"):
+        join_room("supervisors")   # device health (heartbeats of kiosks and boards)
     socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=_sid())
     return True
 

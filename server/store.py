@@ -910,3 +910,14 @@ class SQLiteStore:
     def integrity_ok(self) -> bool:
         """``PRAGMA integrity_check`` says ok."""
         return self._query("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # device health (server.device_health keeps the live state; only "last seen" is stored)
+    def touch_device(self, kind: str, name: str, at: float) -> None:
+        """Record when a kiosk or board was last heard from."""
+        with self.write() as tx:
+            tx.conn.execute("UPDATE devices SET last_seen = ? WHERE kind = ? AND name = ?", (at, kind, name))
+
+    def devices_last_seen(self) -> dict[tuple[str, str], float]:
+        """When each device was last heard from, by (kind, name); devices never heard from are left out."""
+        rows = self._query("SELECT kind, name, last_seen FROM devices WHERE last_seen IS NOT NULL")
+        return {(r["kind"], r["name"]): float(r["last_seen"]) for r in rows}

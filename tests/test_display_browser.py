@@ -130,6 +130,11 @@ def test_calls_appear_in_order_and_are_announced(browser: Any, live_server: Any,
             page.locator("#waiting [data-area=employment] .area-count").filter(has_text="2").wait_for()
             page.screenshot(path=str(screenshot_dir / "display-hall-1-calls.png"))
 
+            # The first announcement really played (chime + speech from /display/audio); it is
+            # waited for first, since finishing that ticket while it plays would cut it short.
+            page.wait_for_function("() => novbeBoard.played.length >= 1", timeout=20_000)
+            assert page.evaluate("() => novbeBoard.played[0]") == {"number": first, "counter": 1, "result": "ended"}
+
             # Waiting counts follow the kiosks; a finished ticket leaves the board.
             issue(live_server, "EMP-01")
             page.locator("#waiting [data-area=employment] .area-count").filter(has_text="3").wait_for()
@@ -137,10 +142,6 @@ def test_calls_appear_in_order_and_are_announced(browser: Any, live_server: Any,
             board.wait_calls(expected[:-1])
             assert not page.locator("#conn-lost").is_visible()
             assert not page.locator("#sound-blocked").is_visible()
-
-            # The first announcement really played (chime + speech from /display/audio).
-            page.wait_for_function("() => novbeBoard.played.length >= 1", timeout=20_000)
-            assert page.evaluate("() => novbeBoard.played[0]") == {"number": first, "counter": 1, "result": "ended"}
 
             # Reloaded without the token in the address: it comes from localStorage.
             page.goto(f"{live_server.url}/display/?board=hall-1")

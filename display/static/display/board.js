@@ -7,7 +7,13 @@
  *
  * Every call (called, recalled, returned) is flashed and queued for announcement; the queue
  * plays one call at a time (chime + speech, one WAV from /display/audio), so announcements
- * never overlap and none is skipped. window.novbeBoard exposes the state for tests.
+ * never overlap. Only what is still true is spoken: a call that ended (finished, no-show,
+ * transferred, parked), moved to another counter, or was replaced at its counter is dropped
+ * from the queue, and cut short if it is playing. The rule is one: an announcement is kept
+ * only while the board's list of current calls holds its number at its counter.
+ *
+ * The board also sends a heartbeat on its socket (page version, sound unlocked or not) so
+ * the supervisor sees a board that went quiet. window.novbeBoard exposes the state for tests.
  */
 (function () {
   "use strict";
@@ -21,12 +27,20 @@
   var MAX_AUDIO_MS = 30000;       // a stuck audio element never blocks the queue for longer
   var CATCH_UP_SECONDS = 120;     // calls found in a reconnect snapshot this recent are announced
   var LANG_SECONDS = 10;          // area names and news rotate through the center's languages
+  var HEARTBEAT_MS = 15000;       // unless the page says otherwise (the server flags silence after 60 s)
+  var WAITS_REFRESH_MS = 15000;   // after hall events, the area waits are re-read at most this often
   var CALLS = { "ticket-called": 1, "ticket-recalled": 1, "ticket-returned": 1 };
-  var LEAVES = { "ticket-finished": 1, "ticket-no-show": 1, "ticket-transferred": 1, "ticket-parked": 1 };
+  var LEAVES = { "ticket-finished": 1, "ticket-no-show": 1, "ticket-transferred": 1, "ticket-parked": 1,
+                 "ticket-cancelled": 1, "ticket-expired": 1 };
   var AZ_MONTHS = ["yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr",
                    "oktyabr", "noyabr", "dekabr"];
   var AZ_WEEKDAYS = { Mon: "bazar ertəsi", Tue: "çərşənbə axşamı", Wed: "çərşənbə", Thu: "cümə axşamı",
                       Fri: "cümə", Sat: "şənbə", Sun: "bazar" };
+  var WAIT_WORDS = {
+    min: { az: "dəq", ru: "мин", en: "min" },
+    now: { az: "indi", ru: "сейчас", en: "now" },
+    none: { az: "masa bağlıdır", ru: "окно закрыто", en: "no counter open" }
+  };
   var COUNTER_STATES = {
     closed: "Bağlıdır · Закрыто · Closed",
     paused: "Fasilə · Перерыв · Break"
@@ -46,6 +60,7 @@
     filter: { counters: [], areas: [], recent: 8, single_counter: null },
     calls: [],                // tickets now called to a counter on this board, newest first
     waiting: {},              // area -> waiting tickets (whole center)
+    areaWait: {},             // area -> minutes until its last waiting citizen is called (null: no counter)
     counters: {},             // number -> {state, ticket}
     flashSeconds: 8,
     clockOffset: 0            // center clock minus this PC's clock, in ms
@@ -131,6 +146,7 @@
     }
     state.waiting = {};
     Object.keys(snap.waiting || {}).forEach(function (k) { state.waiting[k] = snap.waiting[k]; });
+    state.areaWait = snap.area_wait_minutes || {};
     state.counters = {};
     (snap.counters || []).forEach(function (c) { state.counters[c.number] = { state: c.state, ticket: c.ticket }; });
     state.calls = (snap.calls || [])
@@ -151,6 +167,7 @@
     resyncing = false;
     setNotice(null);
     drain(answered === true);
+    dropStale("snapshot");   // calls that ended while this board was away are not spoken
     render();
   }
 
@@ -211,21 +228,22 @@
       if (held && held.ticket === ev.number) held.ticket = null;
       // A transferred ticket waits again, under its new service.
       if (name === "ticket-transferred") adjustWaiting(area, +1);
+      if (name === "ticket-cancelled") adjustWaiting(area, -1);
     } else if (name === "ticket-issued") {
       adjustWaiting(area, +1);
-    } else if (name === "ticket-cancelled") {
-      adjustWaiting(area, -1);
     } else if (name === "counter-changed") {
       var c = state.counters[ev.counter] || { ticket: null };
       c.state = ev.state;
       state.counters[ev.counter] = c;
     }
+    dropStale(name);
+    if (name !== "service-started" && name !== "priority-verified") refreshWaitsSoon();
     render();
   }
 
   // ---- announcements: one at a time, in order ----
 
-  var announcements = { queue: [], current: null, log: [], played: [] };
+  var announcements = { queue: [], current: null, log: [], played: [], dropped: [] };
 
   function audioUrl(call) {
     return PAGE.audio + "?number=" + encodeURIComponent(call.number) + "&counter=" + encodeURIComponent(call.counter);
@@ -244,15 +262,62 @@
     entry.audio = makeAudio(entry.url);   // fetched now, while earlier calls are still playing
     announcements.log.push({ number: call.number, counter: call.counter, why: why });
     if (announcements.log.length > 1000) announcements.log.splice(0, 500);   // a board runs for weeks
+    // The same call asked again before it was spoken (a quick recall) is spoken once, in its new place.
+    announcements.queue = announcements.queue.filter(function (e) {
+      if (e.number !== call.number || e.counter !== call.counter) return true;
+      release(e);
+      return false;
+    });
     announcements.queue.push(entry);
     pump();
   }
 
+  function stillTrue(entry) {
+    // True while the board's current calls hold this number at this counter.
+    for (var i = 0; i < state.calls.length; i++) {
+      if (state.calls[i].number === entry.number && state.calls[i].counter === entry.counter) return true;
+    }
+    return false;
+  }
+
+  function release(entry) {
+    // Stop fetching a file that will not be played.
+    try { entry.audio.removeAttribute("src"); entry.audio.load(); } catch (e) { /* ignore */ }
+  }
+
+  function noteDropped(entry, why) {
+    announcements.dropped.push({ number: entry.number, counter: entry.counter, why: why });
+    if (announcements.dropped.length > 1000) announcements.dropped.splice(0, 500);
+  }
+
+  function dropStale(why) {
+    // An announcement that is no longer true is not spoken: out of the queue, cut short if playing.
+    announcements.queue = announcements.queue.filter(function (e) {
+      if (stillTrue(e)) return true;
+      release(e);
+      noteDropped(e, why);
+      return false;
+    });
+    var current = announcements.current;
+    if (current && !current.dropped && !stillTrue(current)) {
+      current.dropped = true;
+      noteDropped(current, why);
+      if (current.stop) current.stop();
+    }
+  }
+
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  function play(audio) {
+  function play(audio, entry) {
     return new Promise(function (resolve) {
       var done = false;
+      if (entry) {
+        if (entry.dropped) { resolve("dropped"); return; }
+        entry.stop = function () {
+          try { audio.pause(); } catch (e) { /* ignore */ }
+          finish("dropped");
+        };
+      }
       var timer = setTimeout(function () {
         try { audio.pause(); } catch (e) { /* ignore */ }
         finish("timeout");
@@ -260,6 +325,7 @@
       function finish(result) {
         if (done) return;
         done = true;
+        if (entry) entry.stop = null;
         clearTimeout(timer);
         audio.onended = null;
         audio.onerror = null;
@@ -281,22 +347,28 @@
   function pump() {
     if (announcements.current) return;
     var entry = announcements.queue.shift();
+    while (entry && !stillTrue(entry)) {   // belt and braces: never start a stale one
+      release(entry);
+      noteDropped(entry, "stale");
+      entry = announcements.queue.shift();
+    }
     if (!entry) { render(); return; }
     announcements.current = entry;
     var started = performance.now();
     render();
-    play(entry.audio)
+    play(entry.audio, entry)
       .then(function (result) {
         entry.result = result;
         if (result !== "error") return result;
         // The preloaded file failed (server busy or briefly away): once more, then the chime alone.
-        return play(makeAudio(entry.url)).then(function (again) {
-          return again === "error" ? play(makeAudio(PAGE.chime)) : again;
+        return play(makeAudio(entry.url), entry).then(function (again) {
+          return again === "error" ? play(makeAudio(PAGE.chime), entry) : again;
         });
       })
       .then(function (result) {
         announcements.played.push({ number: entry.number, counter: entry.counter, result: result });
         if (announcements.played.length > 1000) announcements.played.splice(0, 500);
+        if (result === "dropped") return sleep(ANNOUNCE_GAP_MS);   // the next call need not wait
         var held = performance.now() - started;
         return sleep(Math.max(0, MIN_HOLD_MS - held) + ANNOUNCE_GAP_MS);
       })
@@ -310,6 +382,7 @@
     if (blocked === soundIsBlocked) return;
     soundIsBlocked = blocked;
     $("sound-blocked").hidden = !blocked;
+    heartbeat();   // the supervisor learns at once that this board cannot (or can again) be heard
   }
 
   // A one-second silent WAV, made here: a play() it is refused tells us sound is blocked.
@@ -364,7 +437,7 @@
   }
 
   function renderHall() {
-    var current = announcements.current;
+    var current = announcements.current && !announcements.current.dropped ? announcements.current : null;
     var latest = state.calls[0] || null;
     var shown = current || latest;
     var hero = $("hero");
@@ -408,14 +481,23 @@
       if (!tile) {
         tile = document.createElement("div");
         tile.className = "area";
-        tile.innerHTML = '<span class="area-name"></span><span class="area-count"></span>';
+        tile.innerHTML = '<span class="area-name"></span><span class="area-count"></span><span class="area-wait"></span>';
         grid.appendChild(tile);
       }
       var n = state.waiting[code] || 0;
       tile.dataset.area = code;
       tile.classList.toggle("none", n === 0);
-      text(tile.firstChild, named(state.areaNames[code]) || code);
-      text(tile.lastChild, String(n));
+      text(tile.children[0], named(state.areaNames[code]) || code);
+      text(tile.children[1], String(n));
+      // The forecast: minutes until this area's last waiting citizen is called; null when no
+      // counter serving it is open (or will be before closing).
+      var wait = n > 0 && code in state.areaWait ? state.areaWait[code] : undefined;
+      var w = tile.children[2];
+      w.dataset.minutes = wait === undefined ? "" : wait === null ? "none" : String(wait);
+      w.classList.toggle("no-counter", wait === null);
+      text(w, wait === undefined ? "" : wait === null ? WAIT_WORDS.none[lang] || WAIT_WORDS.none.az
+        : wait < 1 ? WAIT_WORDS.now[lang] || WAIT_WORDS.now.az
+        : "≤ " + wait + " " + (WAIT_WORDS.min[lang] || WAIT_WORDS.min.az));
     });
 
     // The center's name stays in Azerbaijani: it is the name on the building.
@@ -548,6 +630,33 @@
     });
   }
 
+  // The area waits come with snapshots only: after hall events, a fresh one is read now and
+  // then (at most every WAITS_REFRESH_MS), never on a timer of its own.
+  var waitsTimer = null;
+
+  function refreshWaitsSoon() {
+    if (waitsTimer !== null || single || !(PAGE.areas || []).length) return;
+    waitsTimer = setTimeout(function () {
+      waitsTimer = null;
+      if (!socket || !socket.connected || !state.synced || resyncing) return;
+      socket.timeout(5000).emit("snapshot", {}, function (err, snap) {
+        if (!err && snap && typeof snap.seq === "number" && !resyncing) applySnapshot(snap, true);
+      });
+    }, WAITS_REFRESH_MS);
+  }
+
+  // ---- the heartbeat: the supervisor's device list shows this board's health ----
+
+  function heartbeat() {
+    if (!socket || !socket.connected) return;
+    socket.emit("heartbeat", {
+      version: PAGE.version || "",
+      sound: single ? "silent" : soundIsBlocked ? "blocked" : "unlocked",
+      synced: state.synced,
+      queue: announcements.queue.length
+    });
+  }
+
   function start() {
     var token = takeToken();
     tick();
@@ -574,6 +683,7 @@
     connectionLost();   // shown only if the first connection takes longer than LOST_AFTER_MS
     socket.on("connect", function () {
       connectionBack();
+      heartbeat();
       // The server sends a snapshot on connect; ask ourselves if it does not come.
       setTimeout(function () { if (socket.connected && !state.synced) resync(); }, 3000);
     });
@@ -596,6 +706,7 @@
     socket.onAny(function (name, data) {
       if (name !== "snapshot") onEvent(name, data);
     });
+    setInterval(heartbeat, (PAGE.heartbeat_seconds || HEARTBEAT_MS / 1000) * 1000);
   }
 
   window.novbeBoard = {
@@ -604,7 +715,12 @@
     announced: announcements.log,     // every call queued for announcement, in order
     played: announcements.played,     // every announcement finished, with how it went
     get queue() { return announcements.queue.map(function (e) { return { number: e.number, counter: e.counter }; }); },
-    get current() { return announcements.current && { number: announcements.current.number, counter: announcements.current.counter }; },
+    get current() {
+      var c = announcements.current;
+      return c && !c.dropped ? { number: c.number, counter: c.counter } : null;
+    },
+    dropped: announcements.dropped,   // announcements dropped because the call was no longer true
+    heartbeat: heartbeat,
     get connected() { return !!(socket && socket.connected); },
     get soundBlocked() { return soundIsBlocked; },
     resync: resync,
