@@ -456,17 +456,6 @@ def login_failures() -> Any:
     return jsonify(ok=True, failures=store.login_failures(since=store.clock() - 7 * 86400, limit=200))
 
 
-@endpoint("/print-jobs", summary="Recent print jobs and printer states", tag="supervisor", errors=(401, 403),
-          security="session")
-@auth.login_required("operator")
-def print_jobs() -> Any:
-    store = _app().store
-    return jsonify(ok=True, jobs=store.print_jobs(100), printers=store.printers())
-
-
-@endpoint("/print-jobs/<int:job>/reprint", ("POST",), summary="Print a ticket again (supervisor)", tag="supervisor",
-          response=OkResponse, errors=(401, 403, 404, 409), security="session")
-@auth.login_required("supervisor")
 @endpoint("/devices/health", summary="Every configured kiosk and board: last seen, connected, page version, sound, "
           "printer; flagged when silent over a minute (supervisor)", tag="supervisor", errors=(401, 403),
           security="session")
@@ -479,6 +468,17 @@ def devices_health() -> Any:
                    devices=realtime.health_rows())
 
 
+@endpoint("/print-jobs", summary="Recent print jobs and printer states", tag="supervisor", errors=(401, 403),
+          security="session")
+@auth.login_required("operator")
+def print_jobs() -> Any:
+    store = _app().store
+    return jsonify(ok=True, jobs=store.print_jobs(100), printers=store.printers())
+
+
+@endpoint("/print-jobs/<int:job>/reprint", ("POST",), summary="Print a ticket again (supervisor)", tag="supervisor",
+          response=OkResponse, errors=(401, 403, 404, 409), security="session")
+@auth.login_required("supervisor")
 def reprint(job: int) -> Any:
     if not _app().store.requeue_print_job(job):
         raise InvalidRequest(f"print job {job} is not finished or does not exist", job=job)
