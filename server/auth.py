@@ -284,9 +284,27 @@ def device_for(store: SQLiteStore, token: str | None, kind: str) -> dict[str, An
         hit = (now + _DEVICE_TTL, store.device_by_hash(key))
         _device_cache[key] = hit
     device = hit[1]
-    if device is None or device["kind"] != kind:
+    if device is None or device["kind"] != kind or not configured(store.cfg, kind, device["name"]):
         return None
     return device
+
+
+def configured(cfg: Any, kind: str, name: str) -> bool:
+    """Whether the center file has this device: a token of a kiosk or board it no longer lists is refused."""
+    if kind == "kiosk":
+        return any(k.name == name for k in cfg.kiosks)
+    if kind == "display":
+        return any(b.name == name for b in cfg.boards)
+    if kind == "rating":
+        return any(f"counter-{c.number}" == name for c in cfg.counters)
+    return False
+
+
+def revoke_device(store: SQLiteStore, kind: str, name: str) -> bool:
+    """Delete a device's token (refused at once in this process, within 30 s in another); False if none."""
+    gone = store.delete_device(kind, name)
+    _device_cache.clear()
+    return gone
 
 
 def bearer_token() -> str | None:

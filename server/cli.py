@@ -12,19 +12,24 @@ import errno
 import fcntl
 import json
 import logging
+import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from config import loader
 
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "instance" / "novbe.db"
+INSTANCE = Path(__file__).resolve().parent.parent / "instance"
+#: the one default database before each center had its own (kept for an existing install of the default center)
+LEGACY_DB = INSTANCE / "novbe.db"
 
 
 def _load(config: str | None) -> Any:
@@ -34,13 +39,55 @@ def _load(config: str | None) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _store(config: str | None, db: str | None) -> Any:
+def default_db(cfg: Any) -> Path:
+    """``instance/<center>.db``; the default center keeps an older install's ``instance/novbe.db``."""
+    path = INSTANCE / f"{cfg.center.id}.db"
+    if cfg.center.id == loader.DEFAULT_CENTER and not path.exists() and LEGACY_DB.exists():
+        return LEGACY_DB
+    return path
+
+
+def database_center(path: str | Path) -> str | None:
+    """The center a database file belongs to (its ``center_id``, or for an older file the center of its
+    last event); None for a new or empty file."""
+    import sqlite3
+
+    from server.store import file_facts
+
+    if not Path(path).is_file():
+        return None
+    try:
+        center = file_facts(path)["center"]
+    except sqlite3.Error:
+        return None   # not a database yet, or unreadable: the store names the problem
+    return str(center) if center else None
+
+
+def claim_center(path: str | Path, cfg: Any, force: bool = False) -> None:
+    """Refuse a database file made for another center (one line), unless ``force``."""
+    theirs = database_center(path)
+    if theirs is not None and theirs != cfg.center.id and not force:
+        raise click.ClickException(
+            f"{path} is the database of center '{theirs}', not '{cfg.center.id}': run {cfg.center.id} on its own "
+            f"database (the default is instance/{cfg.center.id}.db), or add --force-center to hand this file "
+            f"and its tickets to {cfg.center.id}.")
+
+
+def open_store(cfg: Any, db: str | Path | None, *, force_center: bool = False) -> Any:
+    """The center's store on ``db`` (or its default file), which is marked as this center's."""
     from server.store import SQLiteStore
 
-    path = db or os.environ.get("NOVBE_DATABASE") or DEFAULT_DB
-    cfg = _load(config)
+    path = db or default_db(cfg)
+    claim_center(path, cfg, force_center)
     with _storage_exit():
-        return SQLiteStore(path, cfg)
+        store = SQLiteStore(path, cfg)
+        if store.meta("center_id") != cfg.center.id:
+            store.set_meta("center_id", cfg.center.id)
+    return store
+
+
+def _store(config: str | None, db: str | None) -> Any:
+    return open_store(_load(config), db or os.environ.get("NOVBE_DATABASE"))
 
 
 @contextmanager
@@ -58,10 +105,10 @@ def _storage_exit() -> Iterator[None]:
 _LOCK: list[int] = []   # the lock file's descriptor, held open for the life of the process
 
 
-def lock_database(db: str | Path, host: str, port: int) -> Path:
-    """Make this the only ``novbe run`` on ``db``: an exclusive ``flock`` on ``<db>.lock`` that records
-    who holds it. The kernel drops the lock when the process ends, however it ends (even SIGKILL),
-    so a stale lock file is harmless. ClickException naming the running server if it is taken."""
+def lock_database(db: str | Path, host: str, port: int, *, restoring: bool = False) -> Path:
+    """Make this the only ``novbe run`` (or ``novbe restore``) on ``db``: an exclusive ``flock`` on
+    ``<db>.lock`` that records who holds it. The kernel drops the lock when the process ends, however
+    it ends (even SIGKILL), so a stale lock file is harmless. ClickException naming the holder if taken."""
     from server.core.errors import StorageReadOnly, StorageUnavailable
 
     path = Path(f"{db}.lock")
@@ -79,16 +126,20 @@ def lock_database(db: str | Path, host: str, port: int) -> Path:
         os.close(fd)
         try:
             who = json.loads(holder)
-            named = (f"pid {who['pid']} on {who['host']} serving http://{who['address']}:{who['port']}/, "
-                     f"started {who['started']}")
-        except (ValueError, KeyError, TypeError):
+            doing = "restoring a backup" if who.get("restoring") else f"serving http://{who['address']}:{who['port']}/"
+            named = f"pid {who['pid']} on {who['host']} {doing}, started {who['started']}"
+        except (ValueError, KeyError, TypeError, AttributeError):
             named = f"lock file {path}"
+        if restoring:
+            raise click.ClickException(
+                f"a novbe server is running on {db} ({named}): stop it before restoring "
+                "(systemctl stop novbe), then restore and start it again.") from None
         raise click.ClickException(
             f"another novbe server is already running on {db} ({named}): one server per database. "
             "Stop it first, or run this one with another --db.") from None
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "address": host, "port": port,
-                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+                             "started": time.strftime("%Y-%m-%d %H:%M:%S"), "restoring": restoring}).encode())
     _LOCK.append(fd)
     return path
 
@@ -97,7 +148,8 @@ config_option = click.option("--config", "config", metavar="PATH|NAME", default=
                              envvar="NOVBE_CENTER", help="Center configuration: a TOML path or a name "
                              "from config/centers (default: absheron).")
 db_option = click.option("--db", "db", metavar="PATH", default=None, envvar="NOVBE_DATABASE",
-                         help="SQLite database file (default: instance/novbe.db).")
+                         help="SQLite database file (default: instance/<center>.db; an older install of the "
+                              "default center keeps instance/novbe.db).")
 
 
 @click.group()
@@ -123,46 +175,203 @@ def bootstrap(store: Any) -> dict[str, Any]:
     return made
 
 
+force_center_option = click.option("--force-center", is_flag=True, help="Use a database file made for another "
+                                   "center: it becomes this center's, tickets and all.")
+
+
 @main.command()
 @config_option
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the LAN).")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-def run(config: str | None, db: str | None, host: str, port: int) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="NOVBE_HOST",
+              help="Address to listen on (0.0.0.0 for the LAN).")
+@click.option("--port", default=5000, show_default=True, type=int, envvar="NOVBE_PORT", help="Port to listen on.")
+@click.option("--base-url", metavar="URL", default=None, envvar="NOVBE_BASE_URL",
+              help="The address phones and other PCs reach this server at (QR codes, printed device addresses). "
+                   "Default: center.base_url, else this machine's LAN address when listening beyond loopback.")
+@force_center_option
+def run(config: str | None, db: str | None, host: str, port: int, base_url: str | None, force_center: bool) -> None:
     """Run the center's server (threading mode; see docs/install.md for production)."""
     from server.app import create_app, production_mode
     from server.realtime import socketio
 
     cfg = _load(config)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    path = str(db or DEFAULT_DB)
+    public, source = public_address(cfg, host, port, base_url)
+    # One address for QR codes, the kiosk's QR check, device addresses and the socket origin check.
+    cfg = cfg.model_copy(update={"center": cfg.center.model_copy(update={"base_url": public})})
+    path = Path(db or default_db(cfg))
     lock_database(path, host, port)
+    _check_port(host, port)
+    claim_center(path, cfg, force_center)
     with _storage_exit():
-        app = create_app({"CENTER_CONFIG": cfg, "DATABASE": path, "ASYNC_MODE": production_mode(),
-                          "PUBLIC_URL": cfg.center.base_url or (_lan_url(port) if host in ("0.0.0.0", "::") else base)})
-    store = app.extensions["novbe"].store
-    with _storage_exit():
+        app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(path), "ASYNC_MODE": production_mode(),
+                          "PUBLIC_URL": public})
+        store = app.extensions["novbe"].store
+        if store.meta("center_id") != cfg.center.id:
+            store.set_meta("center_id", cfg.center.id)
         made = bootstrap(store)
-    click.echo(f"Növbə {cfg.center.name.az} — {store.path}")
-    if made["admin"]:
-        click.echo(click.style(f"  First admin account: admin / {made['admin']}  (shown once: write it down)", bold=True))
-    tokens = {(k, n): t for k, n, t in made["devices"]}
-    for k in cfg.kiosks:
-        tok = tokens.get(("kiosk", k.name))
-        click.echo(f"  kiosk {k.name}: {base}/kiosk/" + (f"?token={tok}" if tok else "  (token shown at creation; "
-                   f"`novbe device add kiosk {k.name}` makes a new one)"))
-    for b in cfg.boards:
-        tok = tokens.get(("display", b.name))
-        click.echo(f"  board {b.name}: {base}/display/?board={b.name}" + (f"&token={tok}" if tok else
-                   f"  (token shown at creation; `novbe device add display {b.name}` makes a new one)"))
-    click.echo(f"  counter: {base}/counter/   supervisor: {base}/counter/supervisor   API: {base}/api/openapi.json")
-    sys.stdout.flush()
+    lines, warning = _start_report(cfg, store, made, public, source, host, config, db)
+    if warning:
+        click.echo(click.style(warning, fg="red", bold=True), err=True)
     if not os.environ.get("NOVBE_ACCESS_LOG"):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one line per request costs throughput
+    # Printed once the server accepts connections, so that it is the last thing on the screen.
+    threading.Thread(target=_print_when_listening, args=(host, port, _framed(lines)), daemon=True).start()
     if production_mode() == "gevent":
         _serve_gevent(app, host, port)
     else:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def _start_report(cfg: Any, store: Any, made: dict[str, Any], public: str, source: str, host: str,
+                  config: str | None, db: str | None) -> tuple[list[str], str | None]:
+    """The lines shown at start (password, addresses, how to call novbe) and a warning, if any."""
+    lines = [f"Növbə {cfg.center.name.az} — {store.path}",
+             f"Listening on {host}; QR codes and device addresses use {public} ({SOURCES[source]})"]
+    warning = None
+    if not is_loopback(host) and is_loopback(urlsplit(public).hostname or ""):
+        warning = (f"WARNING: the server listens on {host}, but QR codes and device addresses point at {public}, "
+                   f"which phones and other PCs cannot reach: set center.base_url in the center file "
+                   f"(or --base-url http://<this server's LAN address>:{urlsplit(public).port or 80}).")
+        lines.append(warning)
+    if made["admin"]:
+        keep = write_first_password(Path(f"{store.path}.admin-password"), made["admin"], public)
+        if os.environ.get("JOURNAL_STREAM"):   # under systemd: keep the password out of the journal
+            lines.append(f"First admin account: admin — its password is in {keep} (readable only by "
+                         "the server's user): read it, write it down, delete the file")
+        else:
+            lines.append(f"First admin account: admin / {made['admin']}   (shown once: write it down; "
+                         f"also in {keep}, readable only by its owner: delete it when noted)")
+    tokens = {(k, n): t for k, n, t in made["devices"]}
+    for k in cfg.kiosks:
+        tok = tokens.get(("kiosk", k.name))
+        lines.append(f"kiosk {k.name}: {public}/kiosk/" + (f"?token={tok}" if tok else "  (token shown at creation; "
+                     f"`novbe device add kiosk {k.name}` makes a new one)"))
+    for b in cfg.boards:
+        tok = tokens.get(("display", b.name))
+        lines.append(f"board {b.name}: {public}/display/?board={b.name}" + (f"&token={tok}" if tok else
+                     f"  (token shown at creation; `novbe device add display {b.name}` makes a new one)"))
+    lines.append(f"counter: {public}/counter/   supervisor: {public}/counter/supervisor   "
+                 f"API: {public}/api/openapi.json")
+    novbe = _novbe_command()
+    where = (f" --config {config}" if config else "") + (f" --db {db}" if db else "")
+    lines.append(f"Staff accounts: {novbe} user add NAME --role operator{where}   (all commands: {novbe} --help)")
+    return lines, warning
+
+
+SOURCES = {
+    "option": "from --base-url",
+    "center": "center.base_url of the center file",
+    "derived": "this machine's LAN address; set center.base_url if phones reach it by another",
+    "loopback": "this machine only: --host 0.0.0.0 (make run HOST=0.0.0.0) serves the LAN",
+    "host": "the address it listens on",
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}" + ("" if port == 80 else f":{port}")
+
+
+def public_address(cfg: Any, host: str, port: int, base_url: str | None) -> tuple[str, str]:
+    """The address put into QR codes and printed for devices, and where it came from (a key of SOURCES)."""
+    given = base_url or cfg.center.base_url
+    if given:
+        parts = urlsplit(given.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise click.ClickException(f"{given!r} is not a base URL: write it as http://ADDRESS:PORT "
+                                       "(the address phones reach this server at)")
+        return given.strip().rstrip("/"), "option" if base_url else "center"
+    if is_loopback(host):
+        return _url(host, port), "loopback"
+    if host in ("0.0.0.0", "::", ""):
+        return _url(lan_address(), port), "derived"
+    return _url(host, port), "host"
+
+
+def lan_address() -> str:
+    """This machine's address on the LAN: the source address of its default route (nothing is sent),
+    else a non-loopback address of its host name, else 127.0.0.1."""
+    for family, probe in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.connect((probe, 9))
+                addr = str(s.getsockname()[0])
+            if not is_loopback(addr):
+                return addr
+        except OSError:
+            continue
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, type=socket.SOCK_STREAM):
+            addr = str(info[4][0])
+            if not is_loopback(addr) and not addr.startswith("fe80"):
+                return addr
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def _check_port(host: str, port: int) -> None:
+    """One line instead of a traceback when the port is taken (before anything is written)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another "
+                                       "port with --port, e.g. make run PORT=5001)") from None
+
+
+def write_first_password(path: Path, password: str, public: str) -> Path:
+    """Keep the first admin password in ``path`` with mode 0600 (replacing a file left by an older database)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"# Növbə: the first admin account, made {time.strftime('%Y-%m-%d %H:%M')}. Log in at "
+                f"{public}/counter/, write the password down, then delete this file.\nadmin {password}\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _framed(lines: list[str]) -> str:
+    rule = "━" * min(100, max(len(line) for line in lines) + 2)
+    return "\n".join([rule, *(f"┃ {line}" for line in lines), rule])
+
+
+def _print_when_listening(host: str, port: int, text: str, wait: float = 30.0) -> None:
+    """Print ``text`` once the server accepts connections (or after ``wait`` seconds)."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    click.echo(text)
+    sys.stdout.flush()
+
+
+def _novbe_command() -> str:
+    """How to call ``novbe`` from here: its name if it is on PATH, else its path (``.venv/bin/novbe``)."""
+    exe = Path(sys.executable).parent / "novbe"
+    if shutil.which("novbe") == str(exe):
+        return "novbe"
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
 
 
 def _serve_gevent(app: Any, host: str, port: int) -> None:
@@ -180,24 +389,14 @@ def _serve_gevent(app: Any, host: str, port: int) -> None:
     pywsgi.WSGIServer(listener, app, log=None).serve_forever()
 
 
-def _lan_url(port: int) -> str:
-    """This machine's LAN address for the ticket QR codes (set center.base_url to override)."""
-    import socket
-
-    try:
-        addr = socket.gethostbyname(socket.gethostname())
-    except OSError:
-        addr = "127.0.0.1"
-    return f"http://{addr}:{port}"
-
-
 @main.command("init-db")
 @config_option
 @db_option
-def init_db(config: str | None, db: str | None) -> None:
+@force_center_option
+def init_db(config: str | None, db: str | None, force_center: bool) -> None:
     """Create the database or apply pending migrations."""
-    store = _store(config, db)
-    click.echo(f"{store.path}: schema version {store.version}")
+    store = open_store(_load(config), db, force_center=force_center)
+    click.echo(f"{store.path}: schema version {store.version} (center {store.cfg.center.id})")
 
 
 @main.command("check-config")
@@ -289,7 +488,113 @@ def device_add(kind: str, name: str, config: str | None, db: str | None) -> None
     """Create a device (or give it a new token) and print its token."""
     from server import auth
 
-    click.echo(auth.add_device(_store(config, db), kind, name))
+    cfg = _load(config)
+    if not auth.configured(cfg, kind, name):
+        raise click.ClickException(f"the center file of {cfg.center.id} has no {kind} named {name!r}: add it there "
+                                   "first (a token of a device it does not list is refused)")
+    click.echo(auth.add_device(open_store(cfg, db or os.environ.get("NOVBE_DATABASE")), kind, name))
+
+
+@device.command("list")
+@config_option
+@db_option
+def device_list(config: str | None, db: str | None) -> None:
+    """List the center file's kiosks and boards and every device holding a token, with its state."""
+    from datetime import datetime
+
+    from server import auth
+
+    cfg = _load(config)
+    store = open_store(cfg, db or os.environ.get("NOVBE_DATABASE"))
+    have = {(d["kind"], d["name"]): d for d in store.devices()}
+    listed = {("kiosk", k.name) for k in cfg.kiosks} | {("display", b.name) for b in cfg.boards}
+
+    def when(ts: float | None) -> str:
+        return datetime.fromtimestamp(ts, cfg.tz).strftime("%Y-%m-%d %H:%M") if ts else "never"
+
+    for kind, name in sorted(listed | set(have)):
+        d = have.get((kind, name))
+        if d is None:
+            state = f"no token yet (`novbe device add {kind} {name}`)"
+        elif not auth.configured(cfg, kind, name):
+            state = f"REFUSED: not in the center file (`novbe device revoke {name}` removes its token)"
+        else:
+            state = "ok"
+        made = when(d["created_at"]) if d else "-"
+        seen = when(d.get("last_seen")) if d else "-"
+        click.echo(f"{kind:<8} {name:<20} token since {made:<16}  last seen {seen:<16}  {state}")
+
+
+@device.command("revoke")
+@click.argument("name")
+@click.option("--kind", default=None, help="kiosk, display, … (needed only when two kinds share the name).")
+@config_option
+@db_option
+def device_revoke(name: str, kind: str | None, config: str | None, db: str | None) -> None:
+    """Delete a device's token: it is refused (a running server notices within 30 s)."""
+    from server import auth
+
+    store = _store(config, db)
+    kinds = sorted({d["kind"] for d in store.devices() if d["name"] == name and kind in (None, d["kind"])})
+    if not kinds:
+        raise click.ClickException(f"no device named {name!r}" + (f" of kind {kind}" if kind else "")
+                                   + " (`novbe device list` shows them)")
+    if len(kinds) > 1:
+        raise click.ClickException(f"{name!r} is a {' and a '.join(kinds)}: say which with --kind")
+    auth.revoke_device(store, kinds[0], name)
+    click.echo(f"{kinds[0]} {name}: token revoked (refused from now on; `novbe device add {kinds[0]} {name}` "
+               "makes a new one)")
+
+
+@main.command("backup")
+@click.argument("dest", metavar="PATH")
+@click.option("--keep", type=click.IntRange(min=1), default=None,
+              help="When PATH is a folder: keep only this many newest backups of the center there.")
+@config_option
+@db_option
+def backup_cmd(dest: str, keep: int | None, config: str | None, db: str | None) -> None:
+    """Copy the database to PATH (a file, or a folder for dated files) while the server runs, with its secret file."""
+    from server import backup
+
+    cfg = _load(config)
+    path = Path(db or os.environ.get("NOVBE_DATABASE") or default_db(cfg))
+    claim_center(path, cfg)
+    try:
+        made = backup.backup(path, dest, center=cfg.center.id, keep=keep)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    secret = Path(f"{made.path}.secret")
+    click.echo(f"backup {made.line()}, integrity ok, in {made.seconds:.2f} s"
+               + (f"; session secret in {secret}" if secret.exists() else ""))
+
+
+@main.command("restore")
+@click.argument("source", metavar="PATH", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+@db_option
+@force_center_option
+def restore_cmd(source: Path, config: str | None, db: str | None, force_center: bool) -> None:
+    """Put a backup in place of the database (the server must be stopped; the old file is kept aside)."""
+    from server import backup
+    from server.store import MIGRATIONS
+
+    cfg = _load(config)
+    path = Path(db or os.environ.get("NOVBE_DATABASE") or default_db(cfg))
+    lock_database(path, "-", 0, restoring=True)
+    try:
+        theirs = backup.summarise(source)
+        if theirs.center and theirs.center != cfg.center.id and not force_center:
+            raise click.ClickException(f"{source} is a backup of center '{theirs.center}', not '{cfg.center.id}' "
+                                       "(--config names the center; --force-center restores it anyway)")
+        summary, kept = backup.restore(source, path, schema=len(MIGRATIONS))
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        os.close(_LOCK.pop())
+    click.echo(f"restored {path} from {summary.line()}")
+    if kept:
+        click.echo(f"the database it replaced is kept as {kept}")
+    click.echo("start the server again (systemctl start novbe, or novbe run)")
 
 
 @main.command("print-test")

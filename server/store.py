@@ -222,6 +222,29 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_ev
                                                               _m4_sessions, _m5_printer_health]
 
 
+def file_facts(path: str | Path, *, check: bool = False) -> dict[str, Any]:
+    """What a database file says about itself, read without the store (for ``novbe run`` / ``backup`` /
+    ``restore``): its center (``meta.center_id``, else the center of its last event in an older file),
+    tickets, last day, events, schema version, and with ``check`` the first ``integrity_check`` lines.
+    Raises sqlite3.DatabaseError for a file that is not a database; ``novbe`` tables missing → ``tables`` False."""
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+    try:
+        facts: dict[str, Any] = {"integrity": [r[0] for r in conn.execute("PRAGMA integrity_check(5)")] if check else None,
+                                 "schema": conn.execute("PRAGMA user_version").fetchone()[0]}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        facts["tables"] = {"meta", "tickets", "events"} <= tables
+        if not facts["tables"]:
+            return {**facts, "center": None, "tickets": 0, "last_day": None, "events": 0}
+        row = conn.execute("SELECT value FROM meta WHERE key = 'center_id'").fetchone() or \
+            conn.execute("SELECT center FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        facts["center"] = row[0] if row and row[0] else None
+        facts["tickets"], facts["last_day"] = conn.execute("SELECT count(*), max(day) FROM tickets").fetchone()
+        facts["events"] = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        return facts
+    finally:
+        conn.close()
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the numbered migrations not yet applied; returns the schema version."""
     db = sqlite_utils.Database(conn)
@@ -835,7 +858,12 @@ class SQLiteStore:
 
     def devices(self) -> list[dict[str, Any]]:
         """All devices."""
-        return [dict(r) for r in self._query("SELECT kind, name, created_at FROM devices ORDER BY kind, name")]
+        return [dict(r) for r in self._query("SELECT kind, name, created_at, last_seen FROM devices ORDER BY kind, name")]
+
+    def delete_device(self, kind: str, name: str) -> bool:
+        """Remove a device and so its token; False if there was none."""
+        with self.write() as tx:
+            return tx.conn.execute("DELETE FROM devices WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
 
     # print spool (the printers package's JobQueue protocol is adapted in server.printing)
     def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:

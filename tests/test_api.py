@@ -248,7 +248,8 @@ def test_openapi_document(client):
 
 def test_rate_limit_per_kiosk(tmp_path, clock):
     app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "rl.db"), "START_DEVICES": False, "CLOCK": clock,
-                      "CENTER_CONFIG": mini_config(policy__kiosk_rate_limit="3 per minute")})
+                      "CENTER_CONFIG": mini_config(policy__kiosk_rate_limit="3 per minute",
+                                                   kiosks=[{"name": "kiosk-1"}, {"name": "kiosk-2"}])})
     store = app.extensions["novbe"].store
     a = {"Authorization": "Bearer " + auth.add_device(store, "kiosk", "kiosk-1")}
     b = {"Authorization": "Bearer " + auth.add_device(store, "kiosk", "kiosk-2")}
