@@ -294,3 +294,102 @@ def test_board_without_token_or_unknown_board(browser: Any, live_server: Any) ->
         assert "hall-2" in page.locator("body").inner_text()
     finally:
         context.close()
+
+
+SPOKEN_JS = "() => [novbeBoard.current, ...novbeBoard.queue].filter(Boolean).map(a => a.number + '@' + a.counter)"
+PLAYED_JS = "() => novbeBoard.played.map(p => p.number + '@' + p.counter + ':' + p.result)"
+
+
+def test_a_call_that_is_over_is_not_announced(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
+    """Call, transfer within a second, call again: the panel and the spoken queue hold only the current call."""
+    boss = live_server.login("boss")
+    try:
+        open_counters(live_server, boss, 1, 5)
+        first, second = issue(live_server, "EMP-01", 2)
+        with board_page(browser, live_server, "hall-1") as board:
+            page = board.page
+            assert call_next(live_server, boss, 1) == first
+            page.wait_for_function("(want) => novbeBoard.current && novbeBoard.current.number === want", arg=first,
+                                   timeout=5_000)
+            started = time.monotonic()
+            # The operator sends the citizen to pensions (not served at counter 1) and calls the next one.
+            post(boss, f"{live_server.url}/api/counters/1/transfer", json={"service": "PEN-04"})
+            assert call_next(live_server, boss, 1) == second
+            assert time.monotonic() - started < 1.0
+            board.wait_calls([f"{second}@1"], timeout=5_000)
+            page.wait_for_function(f"(want) => JSON.stringify(({SPOKEN_JS})()) === JSON.stringify(want)",
+                                   arg=[f"{second}@1"], timeout=5_000)
+            assert page.locator("#hero").get_attribute("data-number") == second
+            assert page.locator("#hero-counter").text_content() == "1"
+            # The transferred call was cut short, not played to its end; the current one plays in full.
+            page.wait_for_function(f"(want) => ({PLAYED_JS})().includes(want)", arg=f"{second}@1:ended",
+                                   timeout=30_000)
+            assert page.evaluate(PLAYED_JS) == [f"{first}@1:dropped", f"{second}@1:ended"]
+            assert page.evaluate("() => novbeBoard.dropped.map(d => d.number + '@' + d.counter + ':' + d.why)") == \
+                [f"{first}@1:ticket-transferred"]
+            page.screenshot(path=str(screenshot_dir / "display-stale-dropped.png"))
+
+            # Called again, at the pensions counter: announced there (the old counter is not spoken).
+            assert call_next(live_server, boss, 5) == first
+            board.wait_calls([f"{first}@5", f"{second}@1"], timeout=5_000)
+            page.wait_for_function(f"(want) => ({PLAYED_JS})().includes(want)", arg=f"{first}@5:ended",
+                                   timeout=30_000)
+            assert board.announced() == [f"{first}@1", f"{second}@1", f"{first}@5"]
+            board.check_clean()
+    finally:
+        boss.close()
+
+
+def test_a_burst_is_announced_in_order_without_the_calls_that_ended(browser: Any, live_server: Any) -> None:
+    boss = live_server.login("boss")
+    try:
+        open_counters(live_server, boss, 2, 3, 4)
+        issue(live_server, "EMP-01", 4)
+        with board_page(browser, live_server, "hall-1") as board:
+            page = board.page
+            burst = [(call_next(live_server, boss, c), c) for c in (2, 3, 4)]
+            # Counter 3's citizen was already at the desk: finished at once, before its turn to be spoken.
+            post(boss, f"{live_server.url}/api/counters/3/finish", json={"outcome": "served"})
+            # Counter 4 moves on to the next citizen: its first call is no longer true either.
+            post(boss, f"{live_server.url}/api/counters/4/no-show")
+            fourth = call_next(live_server, boss, 4)
+            (a, _), (b, _), (c, _) = burst
+            board.wait_calls([f"{fourth}@4", f"{a}@2"], timeout=5_000)
+            assert board.announced() == [f"{a}@2", f"{b}@3", f"{c}@4", f"{fourth}@4"]
+            page.wait_for_function(f"(want) => ({PLAYED_JS})().includes(want)", arg=f"{fourth}@4:ended",
+                                   timeout=40_000)
+            played = page.evaluate(PLAYED_JS)
+            # In order, and only what was still true when its turn came.
+            assert played == [f"{a}@2:ended", f"{fourth}@4:ended"], played
+            dropped = page.evaluate("() => novbeBoard.dropped.map(d => d.number + '@' + d.counter)")
+            assert dropped == [f"{b}@3", f"{c}@4"]
+            board.check_clean()
+    finally:
+        boss.close()
+
+
+def test_area_waits_show_the_forecast(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
+    boss = live_server.login("boss")
+    try:
+        open_counters(live_server, boss, 1)
+        issue(live_server, "EMP-01", 5)
+        with board_page(browser, live_server, "hall-1") as board:
+            page = board.page
+            snap = requests.get(live_server.url + "/api/display/snapshot", timeout=5,
+                                headers={"Authorization": f"Bearer {live_server.display_token('hall-1')}"}).json()
+            minutes = snap["area_wait_minutes"]["employment"]
+            assert isinstance(minutes, int) and minutes > 0
+            tile = page.locator("#waiting [data-area=employment]")
+            assert tile.locator(".area-count").text_content() == "5"
+            assert tile.locator(".area-wait").get_attribute("data-minutes") == str(minutes)
+            assert tile.locator(".area-wait").text_content() == f"≤ {minutes} dəq"
+            # An area nobody waits in shows no wait at all.
+            assert page.locator("#waiting [data-area=pension] .area-wait").text_content() == ""
+            page.screenshot(path=str(screenshot_dir / "display-area-waits.png"))
+            # The waits follow the hall: after a call, a fresh snapshot is read within 15 s.
+            call_next(live_server, boss, 1)
+            tile.locator(".area-count").filter(has_text="4").wait_for()
+            page.wait_for_function("() => novbeBoard.stats.snapshots >= 2", timeout=20_000)
+            board.check_clean()
+    finally:
+        boss.close()
