@@ -151,6 +151,37 @@ class Demand(_Frozen):
     service_cv: float = Field(default=0.5, ge=0, le=3, description="spread of service times")
 
 
+class RatingReason(_Frozen):
+    """A reason a citizen may give for a low rating (a short code and its text)."""
+
+    code: str = Field(pattern=r"^[a-z0-9-]+$")
+    name: Text
+
+
+class Ratings(_Frozen):
+    """The citizen's rating of the visit (server/core/rating.py)."""
+
+    enabled: bool = True
+    reasons: tuple[RatingReason, ...] = Field(default=(), description="offered when the score is 1-3")
+    window_hours: int = Field(default=48, ge=1, description="how long after finishing a ticket can be rated")
+    screen_seconds: int = Field(default=90, ge=10, le=900, description="how long a counter's rating screen "
+                                "keeps asking about the ticket it just finished")
+
+
+class Retention(_Frozen):
+    """How long what is personal is kept (``novbe purge`` and the daily job); 0 keeps it forever."""
+
+    rating_comments_days: int = Field(default=90, ge=0, description="citizens' free-text comments")
+    status_tokens_days: int = Field(default=30, ge=0, description="status-page links (the ticket's QR)")
+
+
+class Reports(_Frozen):
+    """Reports (server/reports.py)."""
+
+    target_share: float = Field(default=0.8, gt=0, le=1, description="reports flag a service or counter when "
+                                "fewer than this share of its citizens were called within the target wait")
+
+
 class PriorityGroup(_Frozen):
     """A group of citizens served first."""
 
@@ -252,6 +283,9 @@ class CenterConfig(_Frozen):
     kiosks: tuple[Kiosk, ...] = ()
     boards: tuple[Board, ...] = ()
     demand: Demand | None = None
+    ratings: Ratings = Ratings()
+    retention: Retention = Retention()
+    reports: Reports = Reports()
 
     @model_validator(mode="after")
     def _references(self) -> "CenterConfig":
@@ -268,6 +302,7 @@ class CenterConfig(_Frozen):
         areas = unique(self.areas, "code", "area")
         services = unique(self.services, "code", "service")
         groups = unique(self.priority_groups, "code", "priority group")
+        unique(self.ratings.reasons, "code", "rating reason")
         unique(self.counters, "number", "counter")
         unique(self.kiosks, "name", "kiosk")
         unique(self.boards, "name", "board")

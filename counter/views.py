@@ -11,11 +11,13 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 
 from counter import sockets  # noqa: F401  (registers the /counter Socket.IO actions at import time)
+from counter import rating
 from server import auth
 
 # Files in counter/static/counter/ are served at /counter/static/<file>.
 bp = Blueprint("counter", __name__, url_prefix="/counter", template_folder="templates",
                static_folder="static/counter", static_url_path="/static")
+extra_blueprints = [rating.bp]   # /rate/: the counter-side rating screen
 
 
 def _center() -> Any:
@@ -35,3 +37,17 @@ def supervisor() -> Any:
     if user is not None and not auth.role_at_least(user["role"], "supervisor"):
         return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden"), 403
     return render_template("counter/supervisor.html", center=_center(), page="supervisor")
+
+
+@bp.get("/reports")
+def reports() -> Any:
+    """Reports over any period (supervisors and admins), with charts and CSV/XLSX files."""
+    user = auth.current_user()
+    if user is not None and not auth.role_at_least(user["role"], "supervisor"):
+        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden"), 403
+    cfg = current_app.extensions["novbe"].cfg
+    from server.reports import today_of
+
+    boot = {"today": today_of(current_app.extensions["novbe"].store), "target_share": cfg.reports.target_share,
+            "chart": "/static/vendor/chart.umd.min.js"}
+    return render_template("counter/reports.html", center=_center(), page="reports", boot=boot)

@@ -19,10 +19,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ValidationError
 
-from server import auth, snapshots
-from server.core import queue
+from server import auth, reports, snapshots
+from server.core import queue, rating
 from server.core.errors import (
-    Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited, StorageError, UnknownCounter,
+    CapacityReached, CenterClosed, Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited,
+    StorageError, UnknownCounter,
 )
 from server.core.model import Ticket
 from server.schemas import (
@@ -30,6 +31,10 @@ from server.schemas import (
     HealthResponse, LoginRequest, LoginResponse, NumberRequest, OkResponse, PauseRequest,
     ServicesRequest, ServicesResponse, TicketIssuedResponse, TicketRequest, TicketStatusResponse,
     TransferRequest, UserRequest, build_openapi,
+)
+from server.schemas import (
+    ArrivalsResponse, RatingRequest, RatingResponse, RatingStateResponse, ReportResponse, ScreenRatingRequest,
+    ScreenStateResponse,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -72,10 +77,12 @@ def _app() -> Any:
 def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, tag: str,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              status: int = 200, errors: tuple[int, ...] = (), security: str | None = None,
-             query: dict[str, dict[str, Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             query: dict[str, dict[str, Any]] | None = None,
+             produces: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view with its schemas: the body is validated and passed as ``body``.
 
     ``query`` documents optional query parameters (name -> JSON Schema); the view reads them.
+    ``produces`` names media types the success answer may also have (files: CSV, XLSX).
     """
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "integer" if conv == "int" else "string"}}
@@ -86,7 +93,7 @@ def endpoint(rule: str, methods: tuple[str, ...] = ("GET",), *, summary: str, ta
                    "tag": tag, "body": body, "response": response, "status": status,
                    # Any route that touches the store can meet a storage fault (503 storage_*).
                    "errors": tuple(sorted(set(errors) | ({400} if body else set()) | {503})),
-                   "security": security, "parameters": params})
+                   "security": security, "parameters": params, "produces": produces})
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -196,8 +203,12 @@ def issue(body: TicketRequest) -> Any:
     app.limits.check(app.cfg.policy.kiosk_rate_limit, "kiosk:" + device["name"])
     kiosk = next((k for k in app.cfg.kiosks if k.name == device["name"]), None)
     printer = kiosk.printer if kiosk and kiosk.printer else None
-    issued = queue.issue_ticket(app.store, body.service, kiosk=device["name"], lang=body.lang,
-                                priority=body.priority, printer=printer)
+    try:
+        issued = queue.issue_ticket(app.store, body.service, kiosk=device["name"], lang=body.lang,
+                                    priority=body.priority, printer=printer)
+    except (CapacityReached, CenterClosed) as exc:
+        note_refusal(body.service, body.priority, device["name"], exc)
+        raise
     if printer:
         app.wake_printer()
     t = issued.ticket
@@ -517,3 +528,152 @@ def openapi() -> Any:
     if app.openapi is None:
         app.openapi = build_openapi(ROUTES, app.version)
     return jsonify(app.openapi)
+
+
+# --- the citizen's rating (server.core.rating) -----------------------------------------------
+
+def _reasons() -> list[dict[str, Any]]:
+    return [{"code": r.code, "name": snapshots._names(r.name)} for r in _app().cfg.ratings.reasons]
+
+
+@endpoint("/status/<token>/rating", ("POST",), summary="The citizen rates a served visit, once (4-5 count as "
+          "satisfied); 409 not_finished, already_rated or rating_closed", tag="public", body=RatingRequest,
+          response=RatingResponse, status=201, errors=(403, 404, 409))
+def rate(token: str, body: RatingRequest) -> Any:
+    r = rating.rate_ticket(_app().store, token[:64], body.score, reason=body.reason, comment=body.comment)
+    resp = jsonify(ok=True, score=r.score, satisfied=r.satisfied, seq=r.seq)
+    resp.status_code = 201
+    return resp
+
+
+@endpoint("/status/<token>/rating", summary="Whether a visit can be rated now, and the reasons offered",
+          tag="public", response=RatingStateResponse, errors=(404,))
+def rating_state(token: str) -> Any:
+    store = _app().store
+    state = rating.rating_state(store, token[:64])
+    return jsonify(ok=True, rated=state.rated, can_rate=state.can_rate, status=state.status, reasons=_reasons())
+
+
+def _screen(counter: int) -> None:
+    """The rating screen of ``counter``: a rating device named ``counter-<N>``."""
+    device = auth.require_device(_app().store, "rating")
+    if counter not in _app().cfg.counters_by_number:
+        raise UnknownCounter(f"no counter {counter} at this center", counter=counter)
+    if device["name"] != f"counter-{counter}":
+        raise Forbidden(f"this rating screen is {device['name']}, not counter-{counter}", counter=counter)
+
+
+def screen_question(counter: int) -> dict[str, Any] | None:
+    """What counter ``counter``'s rating screen asks now (None: nothing)."""
+    store = _app().store
+    t = rating.pending_at_counter(store, counter)
+    if t is None or t.finished_at is None:
+        return None
+    svc = store.cfg.services_by_code.get(t.service)
+    return {"ticket": t.id, "number": t.number, "service": t.service,
+            "service_name": snapshots._names(svc.name) if svc else {}, "finished_at": t.finished_at,
+            "until": t.finished_at + store.cfg.ratings.screen_seconds}
+
+
+@endpoint("/rate/<int:counter>", summary="What a counter's rating screen asks now (rating device token "
+          "of counter-N)", tag="rating", response=ScreenStateResponse, errors=(401, 403, 404), security="device")
+def rate_screen_state(counter: int) -> Any:
+    _screen(counter)
+    return jsonify(ok=True, counter=counter, question=screen_question(counter), reasons=_reasons())
+
+
+@endpoint("/rate/<int:counter>", ("POST",), summary="A counter's rating screen rates the visit that counter "
+          "finished last; 409 nothing_to_rate or already_rated", tag="rating", body=ScreenRatingRequest,
+          response=RatingResponse, status=201, errors=(401, 403, 404, 409), security="device")
+def rate_at_screen(counter: int, body: ScreenRatingRequest) -> Any:
+    _screen(counter)
+    r = rating.rate_at_counter(_app().store, counter, body.score, ticket_id=body.ticket, reason=body.reason)
+    resp = jsonify(ok=True, score=r.score, satisfied=r.satisfied, seq=r.seq)
+    resp.status_code = 201
+    return resp
+
+
+def note_refusal(service: str, priority: str | None, kiosk: str, exc: QueueError) -> None:
+    """Keep a refused issue for the reports; a storage fault here must not hide the refusal itself."""
+    store = _app().store
+    svc = store.cfg.services_by_code.get(service)
+    reason = "closed" if isinstance(exc, CenterClosed) else str(exc.details.get("scope") or "capacity")
+    try:
+        store.note_refusal(reports.today_of(store), store.clock(), reason,
+                           service=svc.code if svc else None, area=svc.area if svc else None,
+                           priority=priority, kiosk=kiosk)
+    except StorageError:
+        pass
+
+
+# --- reports (server.reports) --------------------------------------------------------------------
+
+_PERIOD = {"from": {"type": "string", "format": "date", "examples": ["2026-11-01"]},
+           "to": {"type": "string", "format": "date", "examples": ["2026-11-30"]}}
+_FILE = {"format": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+         "lang": {"type": "string", "enum": ["az", "ru", "en"]}}
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _period() -> tuple[str, str]:
+    return reports.parse_period(request.args.get("from"), request.args.get("to"), reports.today_of(_app().store))
+
+
+def _file_or_json(body: dict[str, Any], name: str, header: list[str], rows: list[list[Any]]) -> Any:
+    fmt = request.args.get("format") or "json"
+    if fmt == "json":
+        return jsonify(body)
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidRequest("format must be json, csv or xlsx", field="format")
+    store = _app().store
+    filename = f"novbe-{store.cfg.center.id}-{name}-{body['from']}-{body['to']}.{fmt}"
+    if fmt == "csv":
+        data, mimetype = reports.to_csv(header, rows), "text/csv; charset=utf-8"
+    else:
+        data = reports.to_xlsx(header, rows, title=name, about={
+            "center": store.cfg.center.id, "from": body["from"], "to": body["to"], "report": name,
+            "generated": reports.generated_at(store), "times": "seconds", "shares": "0-1"})
+        mimetype = _XLSX
+    resp = current_app.response_class(data, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+def _lang() -> str:
+    lang = request.args.get("lang") or "az"
+    if lang not in ("az", "ru", "en"):
+        raise InvalidRequest("lang must be az, ru or en", field="lang")
+    return lang
+
+
+@endpoint("/reports", summary="Figures of a period grouped by service, area, counter, operator, priority, hour "
+          "or day (supervisor); format=csv or xlsx for the same table as a file", tag="reports",
+          response=ReportResponse, errors=(400, 401, 403), security="session", produces=("text/csv", _XLSX),
+          query={**_PERIOD, "by": {"type": "string", "enum": list(reports.GROUPINGS)}, **_FILE})
+@auth.login_required("supervisor")
+def report() -> Any:
+    first, last = _period()
+    lang = _lang()
+    body = reports.report(_app().store, first, last, request.args.get("by") or "service")
+    header, rows = reports.table(body, lang)
+    return _file_or_json(body, f"by-{body['by']}", header, rows)
+
+
+@endpoint("/reports/arrivals", summary="Tickets issued per weekday and hour over a period: the heat map "
+          "(supervisor); format=csv or xlsx as a file", tag="reports", response=ArrivalsResponse,
+          errors=(400, 401, 403), security="session", produces=("text/csv", _XLSX), query={**_PERIOD, **_FILE})
+@auth.login_required("supervisor")
+def report_arrivals() -> Any:
+    first, last = _period()
+    _lang()
+    body = reports.arrivals(_app().store, first, last)
+    header, rows = reports.grid_table(body)
+    return _file_or_json(body, "arrivals", header, rows)
+
+
+@endpoint("/reports/comments", summary="Low-rating reasons and comments of a period, newest first, no ticket "
+          "or person (supervisor)", tag="reports", errors=(400, 401, 403), security="session", query=_PERIOD)
+@auth.login_required("supervisor")
+def report_comments() -> Any:
+    first, last = _period()
+    return jsonify(ok=True, comments=_app().store.rating_comments(first, last))

@@ -256,9 +256,9 @@ def hash_token(token: str) -> str:
 
 
 def add_device(store: SQLiteStore, kind: str, name: str) -> str:
-    """Create a kiosk or display device (or rotate its token); returns the new token."""
-    if kind not in ("kiosk", "display"):
-        raise ValueError("a device is a kiosk or a display")
+    """Create a kiosk, display or rating-screen device (or rotate its token); returns the new token."""
+    if kind not in ("kiosk", "display", "rating"):
+        raise ValueError("a device is a kiosk, a display or a rating screen")
     token = f"{kind[0]}_{secrets.token_urlsafe(24)}"
     store.put_device(kind, name, hash_token(token))
     _device_cache.clear()

@@ -476,11 +476,11 @@ def user_list(config: str | None, db: str | None) -> None:
 
 @main.group()
 def device() -> None:
-    """Kiosks and display boards."""
+    """Kiosks, display boards and counter rating screens (a rating screen is named counter-N)."""
 
 
 @device.command("add")
-@click.argument("kind", type=click.Choice(["kiosk", "display"]))
+@click.argument("kind", type=click.Choice(["kiosk", "display", "rating"]))
 @click.argument("name")
 @config_option
 @db_option
@@ -650,6 +650,16 @@ def _add_sim_commands() -> None:
 
 
 _add_sim_commands()
+
+
+def _add_report_commands() -> None:
+    from server.report_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_report_commands()
 
 if __name__ == "__main__":
     main()

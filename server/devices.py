@@ -1,5 +1,5 @@
-"""Start the services next to the web server: the turn of the business day, the print spool and
-the serial counter devices.
+"""Start the services next to the web server: the turn of the business day, the reports' daily
+rollups and purge, the print spool and the serial counter devices.
 
 At start-up and after each local midnight, waiting tickets of earlier days are closed as
 expired (:func:`server.core.housekeeping.expire_stale`).
@@ -41,6 +41,10 @@ def start(app: Flask, novbe: Any) -> None:
     turns.check()
     novbe.extras["day_turns"] = turns
     socketio.start_background_task(turns.run, socketio.sleep)
+    # Daily rollups (fast reports) and the retention settings (server.reports), hourly.
+    from server.reports import DailyJob
+
+    socketio.start_background_task(DailyJob(store).run, socketio.sleep)
 
     def public_url() -> str:
         return app.config.get("PUBLIC_URL") or novbe.cfg.center.base_url or "http://127.0.0.1:5000"

@@ -56,7 +56,7 @@ class UserRequest(_Req):
 
 
 class DeviceRequest(_Req):
-    kind: Literal["kiosk", "display"]
+    kind: Literal["kiosk", "display", "rating"]
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")
 
 
@@ -257,6 +257,9 @@ def build_openapi(routes: list[dict[str, Any]], version: str) -> dict[str, Any]:
         errors = set(r.get("errors", ())) | {503}
         if r.get("security") == "session" and set(r["methods"]) - {"GET"}:
             errors.add(400)  # csrf_failed: a staff change without the X-CSRFToken header
+        for media in r.get("produces", ()):   # a file instead of JSON (e.g. format=csv)
+            op["responses"][str(r.get("status", 200))].setdefault("content", {})[media] = {
+                "schema": {"type": "string", "contentMediaType": media}}
         for code in sorted(errors):
             op["responses"][str(code)] = _ERROR
         if r.get("security"):
@@ -268,3 +271,104 @@ def build_openapi(routes: list[dict[str, Any]], version: str) -> dict[str, Any]:
     for path, ops in {**by_path, **PAGES}.items():
         spec.path(path=path, operations=ops)
     return spec.to_dict()
+
+
+# --- the citizen's rating and reports (server.core.rating, server.reports) --------------------------
+
+class RatingRequest(_Req):
+    """The citizen rates the visit on the status page."""
+
+    score: int = Field(ge=1, le=5, description="1 (very bad) to 5 (very good); 4 and 5 count as satisfied")
+    reason: str | None = Field(default=None, max_length=32, description="one of the center's reason codes")
+    comment: str | None = Field(default=None, max_length=500, description="free text, removed after the "
+                                "center's retention period")
+
+
+class ScreenRatingRequest(_Req):
+    """A counter's rating screen rates the visit that counter finished last."""
+
+    score: int = Field(ge=1, le=5)
+    reason: str | None = Field(default=None, max_length=32)
+    ticket: int | None = Field(default=None, ge=1, le=2**53, description="the ticket the screen asked about "
+                               "(refused if the counter has finished another one since)")
+
+
+class RatingResponse(BaseModel):
+    ok: Literal[True] = True
+    score: int
+    satisfied: bool
+    seq: int
+
+
+class RatingReasonItem(BaseModel):
+    code: str
+    name: dict[str, str]
+
+
+class RatingStateResponse(BaseModel):
+    ok: Literal[True] = True
+    rated: bool = Field(description="this visit has been rated")
+    can_rate: bool = Field(description="a rating would be accepted now")
+    status: str
+    reasons: list[RatingReasonItem]
+
+
+class ScreenQuestion(BaseModel):
+    ticket: int
+    number: str
+    service: str
+    service_name: dict[str, str]
+    finished_at: float
+    until: float = Field(description="epoch seconds: the screen stops asking then")
+
+
+class ScreenStateResponse(BaseModel):
+    ok: Literal[True] = True
+    counter: int
+    question: ScreenQuestion | None
+    reasons: list[RatingReasonItem]
+
+
+class ReportRow(BaseModel):
+    key: str | int | None = Field(description="the group: a code, a counter or hour number, a day, or null "
+                                  "(no counter/operator/priority group)")
+    name: dict[str, str] | None
+    issued: int
+    served: int
+    no_show: int
+    cancelled: int
+    transferred: int
+    refused: int
+    wait_mean: int | None = Field(description="seconds")
+    wait_p50: int | None
+    wait_p90: int | None
+    wait_max: int | None
+    service_p50: int | None
+    service_p90: int | None
+    within_target: float | None = Field(description="share (0-1) of waits within the service's target wait")
+    ratings: int
+    satisfied_share: float | None = Field(description="share (0-1) of ratings of 4 or 5")
+    response_rate: float | None = Field(description="ratings per served ticket")
+
+
+class ReportResponse(BaseModel):
+    ok: Literal[True] = True
+    from_: str = Field(alias="from")
+    to: str
+    by: str
+    rows: list[ReportRow]
+    total: ReportRow
+    refused_by: dict[str, int]
+    target_share: float
+
+
+class ArrivalsResponse(BaseModel):
+    ok: Literal[True] = True
+    from_: str = Field(alias="from")
+    to: str
+    days: int
+    grid: list[list[int]] = Field(description="7 rows (Monday first) of 24 hours: tickets issued")
+
+
+SCHEMAS += [RatingRequest, ScreenRatingRequest, RatingResponse, RatingStateResponse, ScreenStateResponse,
+            ReportResponse, ArrivalsResponse]

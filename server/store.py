@@ -218,8 +218,27 @@ def _m5_printer_health(db: sqlite_utils.Database) -> None:
     db.table("print_jobs").add_column("queued_at", float)
 
 
+# Reports: the citizens' ratings (one per ticket), refused issues (nothing else records them),
+# and the daily rollups that keep a year's report from reading a year of events (server.reports).
+def _m6_reports(db: sqlite_utils.Database) -> None:
+    db.table("ratings").create({
+        "ticket_id": int, "day": str, "at": float, "score": int, "reason": str, "comment": str, "source": str,
+        "service": str, "area": str, "counter": int, "operator": str,
+    }, pk="ticket_id", not_null={"day", "at", "score", "source"})
+    db.table("ratings").create_index(["day"])
+    db.table("refusals").create({
+        "id": int, "day": str, "at": float, "service": str, "area": str, "priority": str, "reason": str,
+        "kiosk": str,
+    }, pk="id", not_null={"day", "at", "reason"})
+    db.table("refusals").create_index(["day"])
+    db.table("report_days").create({"day": str, "kind": str, "key": str, "data": str},
+                                   pk=("day", "kind", "key"), not_null={"data"})
+    # The rating screens ask for the ticket a counter finished last.
+    db.table("tickets").create_index(["counter", "finished_at"], index_name="idx_tickets_counter_finished")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement, _m3_waiting_index,
-                                                              _m4_sessions, _m5_printer_health]
+                                                              _m4_sessions, _m5_printer_health, _m6_reports]
 
 
 def file_facts(path: str | Path, *, check: bool = False) -> dict[str, Any]:
@@ -459,6 +478,29 @@ class SQLiteTx:
         cur = self._ex("INSERT INTO print_jobs (ticket_id, printer, status, attempts, next_try, created_at, updated_at) "
                        "VALUES (?, ?, 'pending', 0, ?, ?, ?)", (ticket_id, printer, now, now, now))
         return int(cur.lastrowid or 0)
+
+    # ratings (server.core.rating)
+    def rating_score(self, ticket_id: int) -> int | None:
+        row = self._ex("SELECT score FROM ratings WHERE ticket_id = ?", (ticket_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def insert_rating(self, rating: Any) -> None:
+        self._ex("INSERT INTO ratings (ticket_id, day, at, score, reason, comment, source, service, area, counter, "
+                 "operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (rating.ticket_id, rating.day, rating.at, rating.score, rating.reason, rating.comment,
+                  rating.source, rating.service, rating.area, rating.counter, rating.operator))
+        # A late rating changes its day's figures: that day's rollup is made again (server.reports).
+        self._ex("DELETE FROM report_days WHERE day = ?", (rating.day,))
+
+    def finished_by(self, ticket_id: int) -> str | None:
+        row = self._ex("SELECT actor FROM events WHERE ticket_id = ? AND name = 'ticket-finished' "
+                       "ORDER BY seq DESC LIMIT 1", (ticket_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def last_finished(self, counter: int) -> Ticket | None:
+        row = self._ex("SELECT * FROM tickets WHERE counter = ? AND finished_at IS NOT NULL AND status = 'done' "
+                       "ORDER BY finished_at DESC, id DESC LIMIT 1", (counter,)).fetchone()
+        return _ticket(row) if row else None
 
 
 class _Conn(sqlite3.Connection):
@@ -938,6 +980,93 @@ class SQLiteStore:
     def integrity_ok(self) -> bool:
         """``PRAGMA integrity_check`` says ok."""
         return self._query("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # --- reports, rollups, refusals, retention (server.reports) ------------------
+
+    def note_refusal(self, day: str, at: float, reason: str, *, service: str | None, area: str | None,
+                     priority: str | None, kiosk: str | None) -> None:
+        """Record a ticket the kiosk could not issue (capacity, closed): reports count refusals by reason."""
+        with self.write() as tx:
+            tx.conn.execute("INSERT INTO refusals (day, at, service, area, priority, reason, kiosk) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (day, at, service, area, priority, reason, kiosk))
+
+    def report_day(self, day: str) -> tuple[list[Ticket], list[tuple[Any, ...]], dict[int, int], list[dict[str, Any]]]:
+        """One business day's raw material, read in one snapshot: its tickets; the calls, transfers and
+        finishes of those tickets (``ticket_id, name, at, actor, counter, payload``, in order, whenever
+        they happened); their ratings (ticket id -> score); the day's refusals."""
+        with self.read() as tx:
+            ex = tx.conn.execute
+            tickets = [_ticket(r) for r in ex("SELECT * FROM tickets WHERE day = ? ORDER BY id", (day,))]
+            events = [tuple(r) for r in ex(
+                "SELECT ticket_id, name, at, actor, counter, CASE WHEN name = 'ticket-transferred' THEN payload END "
+                "FROM events WHERE ticket_id IN (SELECT id FROM tickets WHERE day = ?) AND name IN "
+                "('ticket-called', 'ticket-transferred', 'ticket-finished', 'ticket-no-show') ORDER BY seq", (day,))]
+            ratings = {r[0]: r[1] for r in ex("SELECT ticket_id, score FROM ratings WHERE day = ?", (day,))}
+            refusals = [dict(r) for r in ex("SELECT at, service, area, priority, reason FROM refusals WHERE day = ?",
+                                            (day,))]
+        return tickets, events, ratings, refusals
+
+    def report_data_days(self, first: str, last: str) -> list[str]:
+        """The business days from ``first`` to ``last`` (included) that have tickets or refusals."""
+        rows = self._query("SELECT DISTINCT day FROM tickets WHERE day BETWEEN ? AND ? UNION "
+                           "SELECT DISTINCT day FROM refusals WHERE day BETWEEN ? AND ? ORDER BY 1",
+                           (first, last, first, last))
+        return [r[0] for r in rows]
+
+    def open_days(self, before: str) -> set[str]:
+        """Days before ``before`` that still have a ticket waiting, at a counter or parked."""
+        rows = self._query("SELECT DISTINCT day FROM tickets WHERE day < ? AND status IN "
+                           "('waiting', 'called', 'serving', 'parked')", (before,))
+        return {r[0] for r in rows}
+
+    def rollup_rows(self, first: str, last: str, kinds: Iterable[str]) -> list[tuple[str, str, str, str]]:
+        """Stored daily rollups ``(day, kind, key, data JSON)`` of the given kinds, from ``first`` to ``last``."""
+        kinds = list(kinds)
+        rows = self._query(f"SELECT day, kind, key, data FROM report_days WHERE day BETWEEN ? AND ? "
+                           f"AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY day", (first, last, *kinds))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def rolled_days(self, first: str, last: str) -> set[str]:
+        """Days from ``first`` to ``last`` whose rollup is stored (every rolled day has a 'center' row)."""
+        rows = self._query("SELECT day FROM report_days WHERE kind = 'center' AND day BETWEEN ? AND ?",
+                           (first, last))
+        return {r[0] for r in rows}
+
+    def put_rollup(self, day: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Replace one day's rollup by ``(kind, key, data JSON)`` rows, in one transaction."""
+        with self.write() as tx:
+            tx.conn.execute("DELETE FROM report_days WHERE day = ?", (day,))
+            tx.conn.executemany("INSERT INTO report_days (day, kind, key, data) VALUES (?, ?, ?, ?)",
+                                [(day, kind, key, data) for kind, key, data in rows])
+
+    def drop_rollups(self, first: str, last: str) -> int:
+        """Forget the rollups of a period (they are made again from the tickets and events)."""
+        with self.write() as tx:
+            return int(tx.conn.execute("DELETE FROM report_days WHERE day BETWEEN ? AND ?", (first, last)).rowcount)
+
+    def purge(self, *, comments_before: float | None, tokens_before_day: str | None) -> dict[str, int]:
+        """Remove what is personal and old: rating comments written before ``comments_before`` (epoch s),
+        and the status-page tokens of finished tickets of days before ``tokens_before_day`` (each replaced
+        by a random value nobody holds, so the old QR code leads nowhere). Figures are untouched."""
+        done = {"comments": 0, "tokens": 0}
+        with self.write() as tx:
+            if comments_before is not None:
+                done["comments"] = tx.conn.execute(
+                    "UPDATE ratings SET comment = NULL WHERE comment IS NOT NULL AND at < ?",
+                    (comments_before,)).rowcount
+            if tokens_before_day is not None:
+                done["tokens"] = tx.conn.execute(
+                    "UPDATE tickets SET token = '~' || lower(hex(randomblob(16))) WHERE day < ? AND "
+                    "substr(token, 1, 1) != '~' AND status NOT IN ('waiting', 'called', 'serving', 'parked')",
+                    (tokens_before_day,)).rowcount
+        return done
+
+    def rating_comments(self, first: str, last: str) -> list[dict[str, Any]]:
+        """Ratings with a comment or a reason in a period, newest first (no ticket number, no person)."""
+        rows = self._query("SELECT day, at, score, reason, comment, service, area, counter FROM ratings "
+                           "WHERE day BETWEEN ? AND ? AND (comment IS NOT NULL OR reason IS NOT NULL) "
+                           "ORDER BY at DESC LIMIT 200", (first, last))
+        return [dict(r) for r in rows]
 
     # device health (server.device_health keeps the live state; only "last seen" is stored)
     def touch_device(self, kind: str, name: str, at: float) -> None:

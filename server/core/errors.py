@@ -14,6 +14,10 @@
     ├── CounterBusy             (409) the counter still has a ticket in hand
     ├── CounterLimitReached     (409)
     ├── RecallLimitReached      (409)
+    ├── NotFinished             (409) rating a ticket that was not served
+    ├── AlreadyRated            (409) a ticket is rated once
+    ├── RatingClosed            (409) rated too long after the visit
+    ├── NothingToRate           (409) a counter's rating screen has no ticket to ask about
     ├── NotAllowed              (403) configuration forbids it (e.g. calling out of order)
     ├── Unauthorized            (401)
     ├── Forbidden               (403) wrong role or someone else's counter
@@ -133,6 +137,30 @@ class RecallLimitReached(QueueError):
     """The ticket was recalled as often as allowed: mark it as no-show."""
 
     code, status = "recall_limit_reached", 409
+
+
+class NotFinished(QueueError):
+    """Only a ticket that was served can be rated."""
+
+    code, status = "not_finished", 409
+
+
+class AlreadyRated(QueueError):
+    """This visit has already been rated."""
+
+    code, status = "already_rated", 409
+
+
+class RatingClosed(QueueError):
+    """This visit can no longer be rated."""
+
+    code, status = "rating_closed", 409
+
+
+class NothingToRate(QueueError):
+    """This counter has no visit to rate right now."""
+
+    code, status = "nothing_to_rate", 409
 
 
 class NotAllowed(QueueError):
