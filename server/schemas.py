@@ -278,7 +278,8 @@ def build_openapi(routes: list[dict[str, Any]], version: str) -> dict[str, Any]:
 class RatingRequest(_Req):
     """The citizen rates the visit on the status page."""
 
-    score: int = Field(ge=1, le=5, description="1 (very bad) to 5 (very good); 4 and 5 count as satisfied")
+    score: int = Field(ge=1, le=5, strict=True, description="1 (very bad) to 5 (very good); 4 and 5 count as "
+                       "satisfied")
     reason: str | None = Field(default=None, max_length=32, description="one of the center's reason codes")
     comment: str | None = Field(default=None, max_length=500, description="free text, removed after the "
                                 "center's retention period")
@@ -287,7 +288,7 @@ class RatingRequest(_Req):
 class ScreenRatingRequest(_Req):
     """A counter's rating screen rates the visit that counter finished last."""
 
-    score: int = Field(ge=1, le=5)
+    score: int = Field(ge=1, le=5, strict=True)
     reason: str | None = Field(default=None, max_length=32)
     ticket: int | None = Field(default=None, ge=1, le=2**53, description="the ticket the screen asked about "
                                "(refused if the counter has finished another one since)")
