@@ -277,3 +277,95 @@ def server_page_config(server: Any) -> dict[str, Any]:
     found = re.search(r'<script id="board-config" type="application/json">(.*?)</script>', html, re.S)
     assert found
     return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+# --- the supervisor's list in Chromium ------------------------------------------------------------
+
+@pytest.mark.browser
+def test_device_list_in_the_supervisor_view(browser, tmp_path: Path, screenshot_dir: Path):
+    """Real board and kiosk pages beat; the list shows them; a board that goes away is flagged silent."""
+    from config import loader
+    from live import PASSWORDS, LiveServer
+
+    cfg = loader.load("absheron")
+    # A 4-second silence limit so the test need not wait a minute; pages then beat every second.
+    server = LiveServer(tmp_path, env={"NOVBE_DEVICE_SILENT_SECONDS": "4"}).start()
+    errors: list[str] = []
+    contexts: list[Any] = []
+
+    def open_page(url: str, viewport: dict[str, int]) -> Any:
+        context = browser.new_context(viewport=viewport, locale="az-AZ")
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{url}: {exc}"))
+        page.goto(url)
+        return page
+
+    try:
+        with server.login("boss") as boss:
+            boss.post(server.url + "/api/counters/1/open", timeout=5).raise_for_status()
+        for _ in range(3):
+            assert server.issue("EMP-01").status_code == 201
+        board = open_page(f"{server.url}/display/?board=hall-1&token={server.display_token('hall-1')}",
+                          {"width": 1920, "height": 1080})
+        board.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+        kiosk = open_page(f"{server.url}/kiosk/?token={server.kiosk_token('kiosk-1')}", {"width": 1080, "height": 1920})
+        kiosk.locator("#s-start:not([hidden])").wait_for(timeout=10_000)
+
+        sup = open_page(server.url + "/counter/supervisor", {"width": 1366, "height": 768})
+        sup.locator("#login-form").wait_for()
+        sup.fill("#login-form input[name=username]", "boss")
+        sup.fill("#login-form input[name=password]", PASSWORDS["boss"])
+        sup.click("#login-form button[type=submit]")
+        sup.locator("#counters tr[data-counter='1']").wait_for()
+
+        # The queues tab carries the forecast: a new ticket's wait per service, and each waiting ticket's.
+        row = sup.locator("#tab-queues tr[data-service='EMP-01']").first
+        assert (row.locator("td.new-wait").text_content() or "").startswith("≈")
+        chips = sup.locator("#tab-queues tr.fc-row[data-service='EMP-01'] .fc-chip")
+        assert chips.count() == 3
+        assert chips.first.get_attribute("data-counter") == "1" and chips.first.get_attribute("data-eta") != ""
+        sup.screenshot(path=str(screenshot_dir / "counter-supervisor-forecast.png"))
+
+        sup.locator(".tabs button[data-tab=devices]").click()
+        table = sup.locator("#tab-devices table.devices")
+        table.wait_for()
+        names = sup.evaluate("() => Array.from(document.querySelectorAll('#tab-devices tr[data-device]'))"
+                             ".map(tr => tr.dataset.device)")
+        assert names == [f"kiosk:{k.name}" for k in cfg.kiosks] + [f"display:{b.name}" for b in cfg.boards]
+
+        def state(device: str) -> str:
+            return sup.locator(f"#tab-devices tr[data-device='{device}']").get_attribute("data-state") or ""
+
+        sup.wait_for_function("() => document.querySelector(\"#tab-devices tr[data-device='display:hall-1']\")"
+                              ".dataset.state === 'ok'", timeout=10_000)
+        sup.wait_for_function("() => document.querySelector(\"#tab-devices tr[data-device='kiosk:kiosk-1']\")"
+                              ".dataset.state === 'ok'", timeout=10_000)
+        hall = sup.locator("#tab-devices tr[data-device='display:hall-1']")
+        assert "səs açıqdır" in (hall.locator(".dev-details").text_content() or "")
+        assert page_version("display") in (hall.locator(".dev-details").text_content() or "")
+        never = len(cfg.kiosks) + len(cfg.boards) - 2
+        assert state("kiosk:kiosk-2") == "never" and state("display:hall-2") == "never"
+        assert sup.locator("#devices-flag").text_content() == str(never)
+        # Over the silence limit and the board is still fine: its heartbeats keep it so.
+        sup.wait_for_timeout(4500)
+        assert state("display:hall-1") == "ok" and state("kiosk:kiosk-1") == "ok"
+        sup.screenshot(path=str(screenshot_dir / "counter-supervisor-devices.png"))
+
+        # The board's PC is switched off: disconnected at once, silent (flagged) after the limit.
+        contexts.pop(0).close()
+        sup.wait_for_function("() => document.querySelector(\"#tab-devices tr[data-device='display:hall-1']\")"
+                              ".dataset.state === 'warning'", timeout=5_000)
+        assert hall.locator(".dev-problem[data-problem=disconnected]").text_content() == "əlaqə kəsilib"
+        sup.wait_for_function("() => document.querySelector(\"#tab-devices tr[data-device='display:hall-1']\")"
+                              ".dataset.state === 'silent'", timeout=8_000)
+        assert sup.locator("#devices-flag").text_content() == str(never + 1)
+        assert "siqnal yoxdur" in (hall.locator(".dev-problem[data-problem=silent]").text_content() or "")
+        sup.click(".lang button[data-lang=en]")
+        hall.locator(".badge", has_text="Silent").wait_for()
+        sup.screenshot(path=str(screenshot_dir / "counter-supervisor-devices-silent-en.png"))
+        assert errors == [], errors
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()

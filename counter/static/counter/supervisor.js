@@ -64,13 +64,32 @@
     $("over-count").textContent = over ? String(over) : "";
   }
 
+  // The hall forecast: minutes until a call (null: no counter will call it today) and the counter.
+  function forecast(m) {
+    return m == null ? N.t("fc_no_counter") : m < 1 ? N.t("fc_now") : N.t("fc_minutes", { m });
+  }
+  function forecastChips(snap, service) {
+    const mine = snap.waiting.filter((t) => t.service === service)
+      .sort((a, b) => (a.eta_minutes ?? Infinity) - (b.eta_minutes ?? Infinity));
+    return mine.map((t) => {
+      const title = t.eta_minutes == null ? N.t("fc_ticket_none", { number: t.number })
+        : N.t("fc_ticket", { number: t.number, m: t.eta_minutes, counter: t.forecast_counter ?? "—" });
+      return `<span class="fc-chip${t.eta_minutes == null ? " none" : ""}" data-number="${N.esc(t.number)}"
+        data-eta="${t.eta_minutes ?? ""}" data-counter="${t.forecast_counter ?? ""}" title="${N.esc(title)}"><b>${N.esc(t.number)}</b>
+        ${N.esc(forecast(t.eta_minutes))}${t.forecast_counter != null ? ` → ${t.forecast_counter}` : ""}</span>`;
+    }).join("");
+  }
+
   function renderTabs(snap) {
-    // Queue length and longest wait per service.
-    $("tab-queues").innerHTML = snap.services.length ? `<table class="grid"><thead><tr>
-        <th>${N.esc(N.t("col_service"))}</th><th>${N.esc(N.t("col_waiting"))}</th><th>${N.esc(N.t("col_longest"))}</th><th>${N.esc(N.t("col_target"))}</th></tr></thead><tbody>
+    // Queue length, longest wait and the forecast per service; each waiting ticket's forecast under it.
+    $("tab-queues").innerHTML = snap.services.length ? `<table class="grid queues"><thead><tr>
+        <th>${N.esc(N.t("col_service"))}</th><th>${N.esc(N.t("col_waiting"))}</th><th>${N.esc(N.t("col_longest"))}</th><th>${N.esc(N.t("col_target"))}</th>
+        <th>${N.esc(N.t("col_new_ticket"))}</th></tr></thead><tbody>
         ${snap.services.slice().sort((a, b) => b.over_target - a.over_target || b.longest_wait_minutes - a.longest_wait_minutes).map((s) => `
-          <tr class="${s.over_target ? "over" : ""}"><td><b>${N.esc(s.service)}</b> ${N.esc(N.name(s.name))}</td><td class="q">${s.waiting}</td>
-          <td class="n">${N.esc(N.t("minutes_short", { m: Math.round(s.longest_wait_minutes) }))}</td><td class="n">${N.esc(N.t("minutes_short", { m: s.target_wait }))}</td></tr>`).join("")}
+          <tr class="${s.over_target ? "over" : ""}" data-service="${N.esc(s.service)}"><td><b>${N.esc(s.service)}</b> ${N.esc(N.name(s.name))}</td><td class="q">${s.waiting}</td>
+          <td class="n">${N.esc(N.t("minutes_short", { m: Math.round(s.longest_wait_minutes) }))}</td><td class="n">${N.esc(N.t("minutes_short", { m: s.target_wait }))}</td>
+          <td class="n new-wait${s.new_ticket_wait == null ? " alert" : ""}">${N.esc(forecast(s.new_ticket_wait))}</td></tr>
+          <tr class="fc-row" data-service="${N.esc(s.service)}"><td colspan="5">${forecastChips(snap, s.service)}</td></tr>`).join("")}
         </tbody></table>` : `<p class="muted">${N.esc(N.t("nobody_waiting"))}</p>`;
     // Tickets over their target wait.
     const over = snap.waiting.filter((t) => t.over_target);
@@ -183,7 +202,7 @@
     if (!b) return;
     tab = b.dataset.tab;
     document.querySelectorAll(".tabs button").forEach((x) => x.classList.toggle("on", x === b));
-    for (const name of ["queues", "over", "printers", "audit"]) $("tab-" + name).hidden = name !== tab;
+    document.querySelectorAll(".tab-body").forEach((body) => { body.hidden = body.id !== "tab-" + tab; });
     loadAudit();
   });
   $("tab-audit").addEventListener("click", (ev) => { if (ev.target.closest("#audit-refresh")) loadAudit(); });
