@@ -676,4 +676,8 @@ def report_arrivals() -> Any:
 @auth.login_required("supervisor")
 def report_comments() -> Any:
     first, last = _period()
-    return jsonify(ok=True, comments=_app().store.rating_comments(first, last))
+    cfg = _app().cfg
+    reasons = {r.code: snapshots._names(r.name) for r in cfg.ratings.reasons}
+    rows = [{**c, "reason_name": reasons.get(c["reason"]), "service_name": reports.names(cfg, "service", c["service"])}
+            for c in _app().store.rating_comments(first, last)]
+    return jsonify(ok=True, comments=rows)

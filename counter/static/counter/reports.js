@@ -157,14 +157,13 @@
   }
 
   function renderComments() {
-    const reasons = {};
     const rows = data.notes.comments || [];
     $("comments").innerHTML = rows.length ? `<table class="rp-table small"><thead><tr><th>${N.esc(N.t("rp_by_day"))}</th>
       <th>${N.esc(N.t("rp_by_service"))}</th><th class="n">${N.esc(N.t("rp_score"))}</th><th>${N.esc(N.t("rp_reason"))}</th>
       <th>${N.esc(N.t("rp_comment"))}</th></tr></thead><tbody>${rows.map((c) => `<tr><td>${N.esc(c.day)}</td>
-      <td>${N.esc(c.service || "")}</td><td class="n">${c.score}</td><td>${N.esc(c.reason || "")}</td>
+      <td>${N.esc(c.service_name ? `${c.service} · ${N.name(c.service_name)}` : c.service || "")}</td><td class="n">${c.score}</td>
+      <td>${N.esc(c.reason_name ? N.name(c.reason_name) : c.reason || "")}</td>
       <td>${N.esc(c.comment || "")}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${N.esc(N.t("rp_no_data"))}</p>`;
-    return reasons;
   }
 
   function chart(id, config) {
