@@ -1,17 +1,24 @@
 # Növbə: two commands for a fresh machine.
-#   make run   set up and run the server for the default center (embedded SQLite)
+#   make run   set up and run the server for one center (embedded SQLite):
+#              make run [CENTER=fuzuli] [PORT=5000] [HOST=0.0.0.0 for the LAN]
 #   make test  set up and run the whole test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+CENTER ?=
 
 .PHONY: run test setup system-deps bench clean
 
+# The install's output goes to a log, so that what `make run` prints last (the first admin
+# password and the device addresses) stays on the screen; the log's tail is shown if pip fails.
 $(BIN)/novbe: setup.cfg pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test,production]"
-	touch $(BIN)/novbe
+	@echo "Setting up $(VENV): pip install -e '.[test,production]' (log: $(VENV)/install.log)"
+	@$(PY) -m venv $(VENV)
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e ".[test,production]"; } >$(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log >&2; echo "pip install failed: see $(VENV)/install.log" >&2; exit 1; }
+	@touch $(BIN)/novbe
 
 setup: $(BIN)/novbe
 
@@ -25,7 +32,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
 
 run: setup
-	$(BIN)/novbe run
+	$(BIN)/novbe run --host $(HOST) --port $(PORT)$(if $(CENTER), --config $(CENTER))
 
 test: setup system-deps
 	$(BIN)/mypy
@@ -36,4 +43,4 @@ bench: setup
 	$(BIN)/python bench/call_to_display.py
 
 clean:
-	rm -rf $(VENV) *.egg-info instance/novbe.db*
+	rm -rf $(VENV) *.egg-info
