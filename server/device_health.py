@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.schema import CenterConfig
+from server.core.errors import StorageError
 
 SILENT_AFTER = 60.0          # seconds without a heartbeat before a device is flagged (DEVICE_SILENT_SECONDS)
 PERSIST_EVERY = 60.0         # at most one write of last_seen per device per this many seconds
@@ -130,7 +131,11 @@ class DeviceHealth:
 
     def _stored_seen(self) -> dict[tuple[str, str], float]:
         if self._stored is None:
-            self._stored = self.store.devices_last_seen()
+            try:
+                self._stored = self.store.devices_last_seen()
+            except StorageError as exc:
+                log.warning("could not read when devices were last seen: %s", exc)
+                return {}
         return self._stored
 
     def _get(self, kind: str, name: str) -> _Device:
@@ -144,7 +149,12 @@ class DeviceHealth:
         if not force and now - dev.persisted < PERSIST_EVERY:
             return
         dev.persisted = now
-        self.store.touch_device(dev.kind, dev.name, now)
+        try:
+            self.store.touch_device(dev.kind, dev.name, now)
+        except StorageError as exc:
+            # A full or read-only disk must not keep a board or kiosk off the hall: the live
+            # registry still knows the device; only the stored time waits for the next write.
+            log.warning("could not record when %s %s was last seen: %s", dev.kind, dev.name, exc)
 
     def connected(self, kind: str, name: str, sid: str, now: float, address: str | None = None) -> None:
         """A device's socket connected."""

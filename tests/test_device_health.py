@@ -16,6 +16,7 @@ import socketio
 
 from server import auth
 from server.device_health import DeviceHealth, Heartbeat, page_version, parse_heartbeat, silent_after
+from test_storage_faults import immutable  # noqa: F401  (the fixture: chattr +i, always cleared)
 
 
 # --- the registry ----------------------------------------------------------------------------------
@@ -368,4 +369,40 @@ def test_device_list_in_the_supervisor_view(browser, tmp_path: Path, screenshot_
     finally:
         for context in contexts:
             context.close()
+        server.stop()
+
+
+def test_a_read_only_database_does_not_keep_a_board_out(tmp_path: Path, immutable: Any):
+    """The database turns read-only (a real fault, ``chattr +i``): a board still connects, gets its
+    snapshot and beats; its last-seen time is stored again once the disk is writable."""
+    import sqlite3
+
+    from live import LiveServer
+
+    server = LiveServer(tmp_path).start()
+    board = None
+    try:
+        boss = server.login("boss")     # a login writes: made before the fault
+        immutable(server.db, Path(f"{server.db}-wal"))
+        board = Client(server.url, "/display", auth={"token": server.display_token("hall-1")})
+        assert board.wait(lambda: any(n == "snapshot" for n, _ in board.got))
+        assert board.beat({"sound": "unlocked"}) == {"ok": True}
+        row = next(d for d in boss.get(server.url + "/api/devices/health", timeout=5).json()["devices"]
+                   if d["name"] == "hall-1")
+        assert row["state"] == "ok" and row["connected"]
+        boss.close()
+        immutable(server.db, Path(f"{server.db}-wal"), on=False)
+        board.close()
+        board = None
+        deadline = time.monotonic() + 5
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            with sqlite3.connect(server.db) as conn:
+                seen = conn.execute("SELECT last_seen FROM devices WHERE name = 'hall-1'").fetchone()[0]
+            time.sleep(0.1)
+        assert seen is not None    # written at the disconnect, the disk writable again
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        if board is not None:
+            board.close()
         server.stop()
