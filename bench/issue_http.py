@@ -52,10 +52,47 @@ def client(port: int, token: str, service: str, n: int, barrier: "mp.synchronize
     conn.close()
 
 
-def run_round(server, clients: int, per_client: int) -> dict[str, float]:
+def hall(db: str, center: str, keep: int, clock_offset: float, stop: "mp.synchronize.Event") -> None:
+    """Counters at work in another process: they call and finish tickets so that about ``keep`` wait.
+
+    The forecast behind every issue plays the whole waiting hall; a real center's hall holds a
+    few hundred at most (its capacity is counter time), not the thousands a bench that never
+    serves anyone piles up.
+    """
+    import time as t
+
+    from config import loader
+    from server.core import errors, queue
+    from server.store import SQLiteStore
+
+    cfg = loader.load(center)
+    store = SQLiteStore(db, cfg, clock=lambda: t.time() + clock_offset)
+    for c in cfg.counters:
+        queue.open_counter(store, c.number, operator=f"bench{c.number}")
+    while not stop.is_set():
+        day = queue.clock.business_day(store.clock(), cfg.tz)
+        waiting = len(store.tickets_of_day(day, ["waiting"]))
+        if waiting <= keep:
+            t.sleep(0.005)
+            continue
+        for c in cfg.counters:
+            try:
+                queue.call_next(store, c.number)
+                queue.finish(store, c.number)
+            except errors.QueueError:
+                pass
+    store.close()
+
+
+def run_round(server, clients: int, per_client: int, keep: int = 0) -> dict[str, float]:
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(clients)
     out: mp.Queue = ctx.Queue()
+    stop = ctx.Event()
+    worker = None
+    if keep:
+        worker = ctx.Process(target=hall, args=(str(server.db), CENTER, keep, server.offset, stop))
+        worker.start()
     procs = [ctx.Process(target=client, args=(server.port, server.kiosk_token(f"kiosk-{i % 8 + 1}"), f"S-{i % 8 + 1}",
                                              per_client, barrier, out)) for i in range(clients)]
     for p in procs:
@@ -63,6 +100,9 @@ def run_round(server, clients: int, per_client: int) -> dict[str, float]:
     results = [out.get(timeout=600) for _ in procs]
     for p in procs:
         p.join()
+    if worker is not None:
+        stop.set()
+        worker.join()
     lat = [x for r in results for x in r[0]]
     errors = sum(r[1] for r in results)
     wall = max(r[3] for r in results) - min(r[2] for r in results)
@@ -95,6 +135,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1500, help="requests per client")
     ap.add_argument("--clients", default="1,8", help="comma-separated client counts, one round each")
     ap.add_argument("--mode", default="threading", choices=["threading", "gevent"], help="server async mode")
+    ap.add_argument("--keep-waiting", type=int, default=200,
+                    help="counters in another process keep about this many waiting (0: nobody is served)")
     ap.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL"], help="SQLite synchronous for the run")
     args = ap.parse_args()
 
@@ -110,10 +152,11 @@ def main() -> None:
     else:
         server.start()
     startup = time.perf_counter() - t0
-    print(f"server: {args.mode}, synchronous={args.sync}, start-up to first answer {startup * 1000:.0f} ms")
+    print(f"server: {args.mode}, synchronous={args.sync}, start-up to first answer {startup * 1000:.0f} ms; "
+          + (f"counters keep about {args.keep_waiting} waiting" if args.keep_waiting else "nobody is served"))
     try:
         for n in (int(x) for x in args.clients.split(",")):
-            r = run_round(server, n, args.requests)
+            r = run_round(server, n, args.requests, args.keep_waiting)
             print(f"{r['clients']} client(s): {r['requests']} tickets, {r['tickets_per_s']:.0f} tickets/s, "
                   f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}")
         total, dups, gaps = check_numbers(server.db)

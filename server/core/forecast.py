@@ -286,7 +286,21 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     next_coming = 0
 
     def heads(n: int) -> list[Ticket]:
-        return [classes[k][head[k]] for k in desk_classes[n] if head[k] < len(classes[k])]
+        out = []
+        keep = []
+        for k in desk_classes[n]:
+            lst = classes[k]
+            i = head[k]
+            if i < len(lst):
+                out.append(lst[i])
+                keep.append(k)
+            elif not by_class.get(k):
+                continue        # exhausted for good: nothing more will join this class
+            else:
+                keep.append(k)
+        if len(keep) != len(desk_classes[n]):
+            desk_classes[n] = keep
+        return out
 
     def take(t: Ticket) -> None:
         k = (t.service, t.priority, t.target_counter)
@@ -343,20 +357,22 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             continue
         take(pick)
         mean, var = durations.of(n, pick.service)
-        if pick.id in expected_ids:
-            pass                    # an expected citizen: takes the counter, is nobody's "ahead" yet
-        else:
-            ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
-            calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
-                                  math.sqrt(desk.var + var))
+        if pick.id not in expected_ids:     # an expected citizen takes the counter, is nobody's "ahead" yet
+            if not only_ghosts:             # the issuing path needs only the ghosts' calls
+                ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+                calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
+                                      math.sqrt(desk.var + var))
             called_at_counter[n] = called_at_counter.get(n, 0) + 1
         c = desk.counter
-        # A plain constructor: dataclasses.replace costs more than the routing itself here.
-        desk.counter = Counter(c.number, c.state, c.reason, c.operator, c.ticket_id, c.since, c.services,
-                               c.priority_streak + 1 if pick.priority else 0, c.handled_today + 1, c.day)
+        streak = c.priority_streak + 1 if pick.priority else 0
+        if streak != c.priority_streak:
+            # A plain constructor: dataclasses.replace costs more than the routing itself here.
+            # (Routing reads only the streak; the day's count is kept on the desk.)
+            desk.counter = Counter(c.number, c.state, c.reason, c.operator, c.ticket_id, c.since, c.services,
+                                   streak, c.handled_today, c.day)
         desk.var += var
         desk.calls += 1
-        if desk.limit and desk.counter.handled_today >= desk.limit:
+        if desk.limit and desk.counter.handled_today + desk.calls >= desk.limit:
             limited.add(n)
             continue
         desk.free_at = desk.after_breaks(t_free + mean)

@@ -60,7 +60,7 @@ def pick_next(cfg: CenterConfig, counter: Counter, waiting: Iterable[Ticket], no
         overdue = issued < starve_before
         key = (target is None,                                   # 4: named transfers first
                0 if overdue else 1,                              # 5: long waits jump preference
-               0 if overdue else (services.index(t.service) if t.service in services else npref),
+               0 if overdue else (services.index(t.service) if target is None else npref),
                issued, t.id)                                     # 6: first come, first served
         if t.priority:
             aged = now - issued > targets.get(t.service, 1800.0)
