@@ -51,3 +51,21 @@ def test_with_counters_keeps_a_valid_center():
     smaller = plan.with_counters(cfg, [1, 3, 4, 5, 6, 7, 8], extra=[3])
     assert [c.number for c in smaller.counters] == [1, 3, 4, 5, 6, 7, 8, 9]
     assert smaller.counters_by_number[9].services == cfg.counters_by_number[3].services
+
+
+def test_simulate_learns_the_day_from_a_centers_history(tmp_path):
+    cfg = loader.load("fuzuli")
+    db = tmp_path / "history.db"
+    late = demand.Demand(citizens=50, hourly=demand.LATE_HOURLY)
+    day.run_day(cfg, late, seed=3, keep_db=str(db))      # a past day: 50 citizens, most in the afternoon
+    result = CliRunner().invoke(main, ["simulate", "--config", "fuzuli", "--history", str(db), "--seeds", "1",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    from server.store import SQLiteStore
+    store = SQLiteStore(db, cfg)
+    history = store.issue_history()
+    learned = demand.from_history(cfg, history)
+    store.close()
+    assert data["citizens"] == len(history) and 40 <= len(history) <= 50     # the tickets that day issued
+    assert sum(learned.hourly[-4:]) > 0.5                 # the afternoon shape was learned
