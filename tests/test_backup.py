@@ -163,3 +163,20 @@ def test_restore_refuses_a_damaged_backup_and_another_centers(tmp_path: Path) ->
     assert not (tmp_path / "x.db").exists()
     r = novbe("backup", str(tmp_path / "y.db"), "--config", "absheron", "--db", str(tmp_path / "missing.db"))
     assert r.returncode == 1 and "no such database" in r.stderr
+
+
+def test_restore_by_root_gives_the_files_to_the_servers_user(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can give files away")
+    db = tmp_path / "fuzuli.db"
+    assert novbe("init-db", "--config", "fuzuli", "--db", str(db)).returncode == 0
+    Path(f"{db}.secret").write_text("s" * 64 + "\n")     # what the server's first start writes
+    copy = tmp_path / "copy.db"
+    assert novbe("backup", str(copy), "--config", "fuzuli", "--db", str(db)).returncode == 0
+    for f in (db, Path(f"{db}.secret")):
+        os.chown(f, 65534, 65534)          # the server's own user (nobody standing in for novbe)
+    r = novbe("restore", str(copy), "--config", "fuzuli", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    for f in (db, Path(f"{db}.secret")):
+        st = f.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600), f
