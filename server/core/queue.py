@@ -91,16 +91,18 @@ def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
     """Slot durations learned from today's and recent days' finished tickets (cached per store)."""
     cfg = store.cfg
     memo = _durations.setdefault(store, {})
-    if memo.get("day") != day:
+    # One immutable entry, replaced whole: request threads may read it while another replaces it.
+    hit = memo.get("durations")
+    if hit is None or hit[0] != day:
         first = (date.fromisoformat(day) - timedelta(days=cfg.policy.history_days)).isoformat()
-        memo.clear()
-        memo["day"] = day
-        memo["past"] = tx.finished_slots(first, day) if cfg.policy.history_days else []
+        past = tx.finished_slots(first, day) if cfg.policy.history_days else []
+        hit = (day, past, None, None)
     count = tx.count_finished(day)
-    if memo.get("count") != count:
-        memo["count"] = count
-        memo["value"] = estimate.learn(cfg, [*tx.finished_slots(day, None), *memo["past"]])
-    return memo["value"]  # type: ignore[no-any-return]
+    value = hit[3]
+    if hit[2] != count or value is None:
+        value = estimate.learn(cfg, [*tx.finished_slots(day, None), *hit[1]])
+        memo["durations"] = (day, hit[1], count, value)
+    return value  # type: ignore[no-any-return]
 
 
 def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
