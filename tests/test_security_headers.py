@@ -263,7 +263,7 @@ def test_pages_keep_server_data_out_of_executed_script(live_server: Any) -> None
     issued = live_server.issue("EMP-01").json()
     r = requests.get(issued["status_url"], timeout=5)
     found, scripts = inline_parts(r.text)
-    assert found == [] and scripts == 2     # the JSON block and status.js
+    assert found == [] and scripts == 3     # the JSON block, status.js and rating.js
     assert '<script id="status-boot" type="application/json">' in r.text
     block = r.text.split('type="application/json">', 1)[1].split("</script>", 1)[0]
     assert "<" not in block and ">" not in block    # tojson escapes them: the block cannot end early
