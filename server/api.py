@@ -23,7 +23,7 @@ from server import auth, reports, snapshots
 from server.core import queue, rating
 from server.core.errors import (
     CapacityReached, CenterClosed, Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited,
-    StorageError, UnknownCounter,
+    StorageError, UnknownCounter, UnknownDevice,
 )
 from server.core.model import Ticket
 from server.schemas import (
@@ -31,6 +31,9 @@ from server.schemas import (
     HealthResponse, LoginRequest, LoginResponse, NumberRequest, OkResponse, PauseRequest,
     ServicesRequest, ServicesResponse, TicketIssuedResponse, TicketRequest, TicketStatusResponse,
     TransferRequest, UserRequest, build_openapi,
+)
+from server.schemas import (
+    AdminAuditResponse, DevicesResponse, UserChangeRequest, UserSavedResponse, UsersResponse,
 )
 from server.schemas import (
     ArrivalsResponse, RatingRequest, RatingResponse, RatingStateResponse, ReportResponse, ScreenRatingRequest,
@@ -497,29 +500,77 @@ def reprint(job: int) -> Any:
     return jsonify(ok=True)
 
 
-@endpoint("/users", ("POST",), summary="Create a staff account or reset its password (admin)", tag="admin",
-          body=UserRequest, response=OkResponse, errors=(401, 403), security="session")
+# Every change below goes through server.auth (as `novbe user …` / `novbe device …` do) and is
+# recorded in the event log under the admin's name.
+
+@endpoint("/users", ("POST",), summary="Create a staff account, or reset its password and role (admin); "
+          "only_new: 409 user_exists instead; 409 last_admin if no enabled admin would be left", tag="admin",
+          body=UserRequest, response=UserSavedResponse, errors=(401, 403, 409), security="session")
 @auth.login_required("admin")
 def create_user(body: UserRequest) -> Any:
     try:
-        auth.add_user(_app().store, body.username, body.password, body.role)
+        created = auth.add_user(_app().store, body.username, body.password, body.role, actor=g.user["username"],
+                                only_new=body.only_new)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    return jsonify(ok=True)
+    return jsonify(ok=True, username=body.username, role=body.role, created=created)
 
 
-@endpoint("/users", summary="Staff accounts (admin)", tag="admin", errors=(401, 403), security="session")
+@endpoint("/users", summary="Staff accounts (admin)", tag="admin", response=UsersResponse, errors=(401, 403),
+          security="session")
 @auth.login_required("admin")
 def list_users() -> Any:
     return jsonify(ok=True, users=_app().store.users())
 
 
-@endpoint("/devices", ("POST",), summary="Create a kiosk or display, or rotate its token (admin)", tag="admin",
-          body=DeviceRequest, response=DeviceResponse, errors=(401, 403), security="session")
+@endpoint("/users/<username>", ("PATCH",), summary="Change a staff account: new password, role, disabled or "
+          "enabled (admin); its sessions end at once; 409 last_admin if no enabled admin would be left", tag="admin",
+          body=UserChangeRequest, response=OkResponse, errors=(401, 403, 404, 409), security="session")
+@auth.login_required("admin")
+def change_user(username: str, body: UserChangeRequest) -> Any:
+    try:
+        auth.change_user(_app().store, username[:64], password=body.password, role=body.role,
+                         disabled=body.disabled, actor=g.user["username"])
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return jsonify(ok=True)
+
+
+@endpoint("/devices", summary="The center file's kiosks and boards and every device holding a token: state "
+          "(ok, no_token, refused), token since, last seen (admin)", tag="admin", response=DevicesResponse,
+          errors=(401, 403), security="session")
+@auth.login_required("admin")
+def list_devices() -> Any:
+    return jsonify(ok=True, devices=auth.device_list(_app().store))
+
+
+@endpoint("/devices", ("POST",), summary="Create a kiosk, display or rating screen the center file lists, or "
+          "rotate its token (admin): the token is in this answer only; 404 unknown_device if the file does not "
+          "list it", tag="admin", body=DeviceRequest, response=DeviceResponse, errors=(401, 403, 404),
+          security="session")
 @auth.login_required("admin")
 def create_device(body: DeviceRequest) -> Any:
-    token = auth.add_device(_app().store, body.kind, body.name)
+    token = auth.issue_device_token(_app().store, body.kind, body.name, actor=g.user["username"])
     return jsonify(ok=True, kind=body.kind, name=body.name, token=token)
+
+
+@endpoint("/devices/<kind>/<name>", ("DELETE",), summary="Revoke a device's token: it is refused from now on "
+          "(admin); 404 unknown_device if it holds none", tag="admin", response=OkResponse, errors=(401, 403, 404),
+          security="session")
+@auth.login_required("admin")
+def revoke_device(kind: str, name: str) -> Any:
+    if not auth.revoke_device(_app().store, kind[:16], name[:64], actor=g.user["username"]):
+        raise UnknownDevice(f"no {kind[:16]} named {name[:64]!r} holds a token", kind=kind[:16], name=name[:64])
+    return jsonify(ok=True)
+
+
+@endpoint("/admin/audit", summary="Changes to staff accounts and device tokens, newest first, with who made "
+          "them (admin)", tag="admin", response=AdminAuditResponse, errors=(401, 403), security="session")
+@auth.login_required("admin")
+def admin_audit() -> Any:
+    from server.core.model import DeviceChanged, StaffChanged
+
+    return jsonify(ok=True, events=_app().store.audit(names=(StaffChanged.name, DeviceChanged.name), limit=300))
 
 
 @bp.get("/openapi.json")

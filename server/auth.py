@@ -23,6 +23,12 @@ database (``<database>.secret``, or ``SECRET_KEY_FILE``), or comes from ``NOVBE_
 never in the database, so a copy of the database cannot forge sessions.
 
 Kiosks and display boards present a device token (only its SHA-256 is stored).
+
+Administration — accounts created, passwords reset, roles changed, accounts disabled or enabled,
+device tokens made, rotated or revoked — goes through the functions here whether it comes from
+the admin page, the API or ``novbe``: the same rules, and each change is recorded in the event
+log by whoever made it (``staff-changed`` / ``device-changed``, in the change's own transaction).
+The last enabled admin cannot be demoted or disabled.
 """
 from __future__ import annotations
 
@@ -43,7 +49,8 @@ from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.core.errors import Forbidden, RateLimited, Unauthorized
+from server.core.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized, UnknownDevice
+from server.core.model import DeviceChanged, StaffChanged
 from server.store import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -78,15 +85,56 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def add_user(store: SQLiteStore, username: str, password: str, role: str) -> None:
-    """Create a staff account or reset its password and role (its open sessions end)."""
+def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ValueError("a username is 1-64 letters, digits, '-', '_' or '.'")
+
+
+def _check_password(password: str) -> None:
     if len(password) < 8:
         raise ValueError("a password needs at least 8 characters")
-    store.put_user(username, generate_password_hash(password), role)
+
+
+def add_user(store: SQLiteStore, username: str, password: str, role: str, *, actor: str | None = None,
+             only_new: bool = False) -> bool:
+    """Create a staff account or reset its password and role (its open sessions end); True if created.
+
+    ``actor`` records the change in the event log (the API and ``novbe`` always name one);
+    ``only_new`` refuses an existing name (UserExists) instead of resetting that account.
+    """
+    _check_role(role)
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ValueError("a username is 1-64 letters, digits, '-', '_' or '.'")
+    _check_password(password)
+
+    def audit(created: bool) -> StaffChanged:
+        return StaffChanged(at=store.clock(), actor=actor, change="created" if created else "reset",
+                            username=username, role=role)
+    return store.put_user(username, generate_password_hash(password), role, only_new=only_new,
+                          audit=audit if actor else None)
+
+
+def change_user(store: SQLiteStore, username: str, *, password: str | None = None, role: str | None = None,
+                disabled: bool | None = None, actor: str | None = None) -> None:
+    """Give an existing account a new password, role or access (its sessions end at once), each change recorded.
+
+    UnknownUser if there is no such account, LastAdmin if no enabled admin would be left,
+    ValueError for a role or password that is not valid.
+    """
+    if role is not None:
+        _check_role(role)
+    if password is not None:
+        _check_password(password)
+    changes = [c for c, v in (("password", password), ("role", role)) if v is not None]
+    if disabled is not None:
+        changes.append("disabled" if disabled else "enabled")
+    if not changes:
+        raise ValueError("say what to change: password, role or disabled")
+    now = store.clock()
+    events = [StaffChanged(at=now, actor=actor, change=c, username=username, role=(role or "") if c == "role" else "")
+              for c in changes] if actor else []
+    store.update_user(username, pw_hash=None if password is None else generate_password_hash(password), role=role,
+                      disabled=disabled, audit=events)
 
 
 # --- login and its throttle ------------------------------------------------------------
@@ -255,14 +303,55 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_device(store: SQLiteStore, kind: str, name: str) -> str:
-    """Create a kiosk, display or rating-screen device (or rotate its token); returns the new token."""
-    if kind not in ("kiosk", "display", "rating"):
+DEVICE_KINDS = ("kiosk", "display", "rating")
+
+
+def add_device(store: SQLiteStore, kind: str, name: str, *, actor: str | None = None) -> str:
+    """Create a kiosk, display or rating-screen device (or rotate its token); returns the new token.
+
+    Only the token's hash is kept: the token is shown once, by whoever asked for it. ``actor``
+    records the change in the event log.
+    """
+    if kind not in DEVICE_KINDS:
         raise ValueError("a device is a kiosk, a display or a rating screen")
     token = f"{kind[0]}_{secrets.token_urlsafe(24)}"
-    store.put_device(kind, name, hash_token(token))
+
+    def audit(new: bool) -> DeviceChanged:
+        return DeviceChanged(at=store.clock(), actor=actor, change="token-created" if new else "token-rotated",
+                             kind=kind, device=name)
+    store.put_device(kind, name, hash_token(token), audit=audit if actor else None)
     _device_cache.clear()
     return token
+
+
+def issue_device_token(store: SQLiteStore, kind: str, name: str, *, actor: str) -> str:
+    """A new token for a device the center file lists (UnknownDevice otherwise: its token would be refused)."""
+    if kind not in DEVICE_KINDS:
+        raise InvalidRequest("a device is a kiosk, a display or a rating screen", field="kind")
+    if not configured(store.cfg, kind, name):
+        hint = " (a rating screen is named counter-N)" if kind == "rating" else ""
+        raise UnknownDevice(f"the center file of {store.cfg.center.id} has no {kind} named {name!r}: add it there "
+                            f"first (a token of a device it does not list is refused){hint}", kind=kind, name=name)
+    return add_device(store, kind, name, actor=actor)
+
+
+def device_list(store: SQLiteStore) -> list[dict[str, Any]]:
+    """The center file's kiosks and boards and every device holding a token, by kind and name.
+
+    ``state``: ``ok``, ``no_token`` (listed, no token yet) or ``refused`` (holds a token the file
+    does not list: refused until revoked or added to the file).
+    """
+    cfg = store.cfg
+    have = {(d["kind"], d["name"]): d for d in store.devices()}
+    listed = {("kiosk", k.name) for k in cfg.kiosks} | {("display", b.name) for b in cfg.boards}
+    rows = []
+    for kind, name in sorted(listed | set(have)):
+        d = have.get((kind, name))
+        ok = configured(cfg, kind, name)
+        rows.append({"kind": kind, "name": name, "configured": ok, "token": d is not None,
+                     "created_at": d["created_at"] if d else None, "last_seen": d.get("last_seen") if d else None,
+                     "state": "no_token" if d is None else "ok" if ok else "refused"})
+    return rows
 
 
 _DEVICE_TTL = 30.0
@@ -300,9 +389,10 @@ def configured(cfg: Any, kind: str, name: str) -> bool:
     return False
 
 
-def revoke_device(store: SQLiteStore, kind: str, name: str) -> bool:
+def revoke_device(store: SQLiteStore, kind: str, name: str, *, actor: str | None = None) -> bool:
     """Delete a device's token (refused at once in this process, within 30 s in another); False if none."""
-    gone = store.delete_device(kind, name)
+    audit = DeviceChanged(at=store.clock(), actor=actor, change="revoked", kind=kind, device=name) if actor else None
+    gone = store.delete_device(kind, name, audit=audit)
     _device_cache.clear()
     return gone
 

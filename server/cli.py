@@ -428,16 +428,35 @@ def user_add(name: str, role: str, password: str | None, config: str | None, db:
     if password is None:
         password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
             click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from server.core.errors import QueueError
+
     try:
-        auth.add_user(_store(config, db), name, password, role)
-    except ValueError as exc:
+        auth.add_user(_store(config, db), name, password, role, actor=_cli_actor())
+    except (ValueError, QueueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{role} {name}: saved")
 
 
+def _cli_actor() -> str:
+    """Who made a change from the command line, as the audit records it (``cli:<system user>``)."""
+    import getpass
+
+    try:
+        return "cli:" + (os.environ.get("SUDO_USER") or getpass.getuser())
+    except (OSError, KeyError):   # no login name and no passwd entry (some containers)
+        return f"cli:uid-{os.getuid()}"
+
+
 def _set_disabled(name: str, disabled: bool, config: str | None, db: str | None) -> None:
-    if not _store(config, db).set_user_disabled(name, disabled):
-        raise click.ClickException(f"no staff account named {name!r} (`novbe user list` shows them)")
+    from server import auth
+    from server.core.errors import QueueError, UnknownUser
+
+    try:
+        auth.change_user(_store(config, db), name, disabled=disabled, actor=_cli_actor())
+    except UnknownUser:
+        raise click.ClickException(f"no staff account named {name!r} (`novbe user list` shows them)") from None
+    except QueueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{name}: {'disabled, every session of it has ended' if disabled else 'enabled'}")
 
 
@@ -488,11 +507,14 @@ def device_add(kind: str, name: str, config: str | None, db: str | None) -> None
     """Create a device (or give it a new token) and print its token."""
     from server import auth
 
+    from server.core.errors import QueueError
+
     cfg = _load(config)
-    if not auth.configured(cfg, kind, name):
-        raise click.ClickException(f"the center file of {cfg.center.id} has no {kind} named {name!r}: add it there "
-                                   "first (a token of a device it does not list is refused)")
-    click.echo(auth.add_device(open_store(cfg, db or os.environ.get("NOVBE_DATABASE")), kind, name))
+    try:
+        click.echo(auth.issue_device_token(open_store(cfg, db or os.environ.get("NOVBE_DATABASE")), kind, name,
+                                           actor=_cli_actor()))
+    except QueueError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @device.command("list")
@@ -506,22 +528,17 @@ def device_list(config: str | None, db: str | None) -> None:
 
     cfg = _load(config)
     store = open_store(cfg, db or os.environ.get("NOVBE_DATABASE"))
-    have = {(d["kind"], d["name"]): d for d in store.devices()}
-    listed = {("kiosk", k.name) for k in cfg.kiosks} | {("display", b.name) for b in cfg.boards}
 
     def when(ts: float | None) -> str:
         return datetime.fromtimestamp(ts, cfg.tz).strftime("%Y-%m-%d %H:%M") if ts else "never"
 
-    for kind, name in sorted(listed | set(have)):
-        d = have.get((kind, name))
-        if d is None:
-            state = f"no token yet (`novbe device add {kind} {name}`)"
-        elif not auth.configured(cfg, kind, name):
-            state = f"REFUSED: not in the center file (`novbe device revoke {name}` removes its token)"
-        else:
-            state = "ok"
-        made = when(d["created_at"]) if d else "-"
-        seen = when(d.get("last_seen")) if d else "-"
+    for d in auth.device_list(store):   # the admin page's list (GET /api/devices)
+        kind, name = d["kind"], d["name"]
+        state = {"no_token": f"no token yet (`novbe device add {kind} {name}`)",
+                 "refused": f"REFUSED: not in the center file (`novbe device revoke {name}` removes its token)",
+                 }.get(d["state"], "ok")
+        made = when(d["created_at"]) if d["token"] else "-"
+        seen = when(d["last_seen"]) if d["token"] else "-"
         click.echo(f"{kind:<8} {name:<20} token since {made:<16}  last seen {seen:<16}  {state}")
 
 
@@ -541,7 +558,7 @@ def device_revoke(name: str, kind: str | None, config: str | None, db: str | Non
                                    + " (`novbe device list` shows them)")
     if len(kinds) > 1:
         raise click.ClickException(f"{name!r} is a {' and a '.join(kinds)}: say which with --kind")
-    auth.revoke_device(store, kinds[0], name)
+    auth.revoke_device(store, kinds[0], name, actor=_cli_actor())
     click.echo(f"{kinds[0]} {name}: token revoked (refused from now on; `novbe device add {kinds[0]} {name}` "
                "makes a new one)")
 

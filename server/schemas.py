@@ -53,6 +53,8 @@ class UserRequest(_Req):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=200)
     role: Literal["operator", "supervisor", "admin"]
+    only_new: bool = Field(default=False, description="refuse (409 user_exists) rather than reset an existing "
+                           "account's password and role")
 
 
 class DeviceRequest(_Req):
@@ -373,3 +375,67 @@ class ArrivalsResponse(BaseModel):
 
 SCHEMAS += [RatingRequest, ScreenRatingRequest, RatingResponse, RatingStateResponse, ScreenStateResponse,
             ReportResponse, ArrivalsResponse]
+
+
+# --- administration (the admin page /counter/admin) ---------------------------------------------------
+
+class UserChangeRequest(_Req):
+    """Change an existing staff account: any of a new password, a role, disabled or enabled (its sessions end)."""
+
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    role: Literal["operator", "supervisor", "admin"] | None = None
+    disabled: bool | None = None
+
+
+class UserSavedResponse(BaseModel):
+    ok: Literal[True] = True
+    username: str
+    role: str
+    created: bool = Field(description="false: an existing account's password and role were reset")
+
+
+class UserItem(BaseModel):
+    username: str
+    role: str
+    disabled: int = Field(description="1: disabled (cannot log in)")
+    created_at: float | None
+
+
+class UsersResponse(BaseModel):
+    ok: Literal[True] = True
+    users: list[UserItem]
+
+
+class DeviceItem(BaseModel):
+    kind: str
+    name: str
+    configured: bool = Field(description="the center file lists it")
+    token: bool = Field(description="it holds a token (the token itself is never shown again)")
+    created_at: float | None
+    last_seen: float | None
+    state: Literal["ok", "no_token", "refused"]
+
+
+class DevicesResponse(BaseModel):
+    ok: Literal[True] = True
+    devices: list[DeviceItem]
+
+
+class AdminEventItem(BaseModel):
+    seq: int
+    event: Literal["staff-changed", "device-changed"]
+    at: float
+    actor: str | None
+    change: str
+    username: str | None = None
+    role: str | None = None
+    kind: str | None = None
+    device: str | None = None
+
+
+class AdminAuditResponse(BaseModel):
+    ok: Literal[True] = True
+    events: list[AdminEventItem]
+
+
+SCHEMAS += [UserChangeRequest, UserSavedResponse, UsersResponse, DevicesResponse, AdminAuditResponse]

@@ -25,7 +25,9 @@ from typing import Any
 import sqlite_utils
 
 from config.schema import CenterConfig
-from server.core.errors import StorageError, StorageFull, StorageReadOnly, StorageUnavailable
+from server.core.errors import (
+    LastAdmin, StorageError, StorageFull, StorageReadOnly, StorageUnavailable, UnknownUser, UserExists,
+)
 from server.core.model import Counter, CounterState, Event, Status, Ticket
 
 Subscriber = Callable[[list[Event]], None]
@@ -301,6 +303,17 @@ class _Rows(list):  # type: ignore[type-arg]
         return list(self)
 
 
+#: what an audit row shows beside the event's name: the outcome of a finish, the account or device changed
+_AUDIT_DETAILS = ("outcome", "change", "username", "role", "kind", "device")
+
+
+def _keep_an_admin(conn: sqlite3.Connection, username: str, old: Any) -> None:
+    """LastAdmin if ``username`` is the last enabled admin (checked inside the change's own transaction)."""
+    if old["role"] == "admin" and not old["disabled"] and not conn.execute(
+            "SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?", (username,)).fetchone():
+        raise LastAdmin(f"{username} is the only enabled admin: make another admin first", username=username)
+
+
 class SQLiteTx:
     """One transaction on one connection (see :class:`server.core.ports.Tx`)."""
 
@@ -467,7 +480,7 @@ class SQLiteTx:
         cur = self._ex(
             "INSERT INTO events (center, name, at, actor, ticket_id, counter, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (self.center, event.name, event.at, event.actor, public.get("ticket_id"), public.get("counter"),
-             json.dumps(public, ensure_ascii=False)),
+             json.dumps(event.record(), ensure_ascii=False)),
         )
         stored = replace(event, seq=int(cur.lastrowid or 0))
         self.events.append(stored)
@@ -735,13 +748,21 @@ class SQLiteStore:
             "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
         return [{**json.loads(r["payload"]), "seq": r["seq"]} for r in rows]
 
-    def audit(self, *, day_start: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
-        """The audit trail: who did what to which ticket at which counter, newest first."""
+    def audit(self, *, day_start: float = 0.0, limit: int = 200,
+              names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The audit trail: who did what to which ticket at which counter (or to which account or device), newest first."""
+        only = list(names or ())
+        where = f" AND name IN ({', '.join('?' * len(only))})" if only else ""
         rows = self._query(
-            "SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ? "
-            "ORDER BY seq DESC LIMIT ?", (day_start, limit)).fetchall()
-        return [{"seq": r["seq"], "event": r["name"], "at": r["at"], "actor": r["actor"],
-                 "counter": r["counter"], "number": json.loads(r["payload"]).get("number")} for r in rows]
+            f"SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ?{where} "
+            "ORDER BY seq DESC LIMIT ?", (day_start, *only, limit)).fetchall()
+        out = []
+        for r in rows:
+            payload = json.loads(r["payload"])
+            out.append({"seq": r["seq"], "event": r["name"], "at": r["at"], "actor": r["actor"],
+                        "counter": r["counter"], "number": payload.get("number"),
+                        **{k: payload[k] for k in _AUDIT_DETAILS if payload.get(k) not in (None, "")}})
+        return out
 
     def tickets_of_day(self, day: str, statuses: Iterable[str] | None = None) -> list[Ticket]:
         """Tickets of one business day, oldest first."""
@@ -817,13 +838,46 @@ class SQLiteStore:
         rows = self._query("SELECT username, role, disabled, created_at FROM users ORDER BY username")
         return [dict(r) for r in rows]
 
-    def put_user(self, username: str, pw_hash: str, role: str) -> None:
-        """Create a staff account, or give it a new password and role (ending its sessions)."""
+    def put_user(self, username: str, pw_hash: str, role: str, *, only_new: bool = False,
+                 audit: Callable[[bool], Event] | None = None) -> bool:
+        """Create a staff account, or give it a new password and role (ending its sessions); True if created.
+
+        ``only_new`` refuses (UserExists) instead of changing an existing account; ``audit(created)``
+        is the event recorded in the same transaction. The last enabled admin keeps the admin role.
+        """
         with self.write() as tx:
+            old = tx.conn.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
+            if old is not None and only_new:
+                raise UserExists(f"there is already a staff account named {username!r}", username=username)
+            if old is not None and role != "admin":
+                _keep_an_admin(tx.conn, username, old)
             tx.conn.execute(
                 "INSERT INTO users (username, pw_hash, role, created_at, disabled, generation) "
                 "VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT(username) DO UPDATE SET pw_hash = excluded.pw_hash, "
                 "role = excluded.role, generation = generation + 1", (username, pw_hash, role, time.time()))
+            if audit is not None:
+                tx.append(audit(old is None))
+            return old is None
+
+    def update_user(self, username: str, *, pw_hash: str | None = None, role: str | None = None,
+                    disabled: bool | None = None, audit: Iterable[Event] = ()) -> None:
+        """Change an existing account's password, role or access at once (its sessions end), with its audit events.
+
+        UnknownUser if there is none; LastAdmin if it would leave no enabled admin.
+        """
+        with self.write() as tx:
+            old = tx.conn.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
+            if old is None:
+                raise UnknownUser(f"no staff account named {username!r}", username=username)
+            if (role is not None and role != "admin") or disabled:
+                _keep_an_admin(tx.conn, username, old)
+            sets = [(col, value) for col, value in (("pw_hash", pw_hash), ("role", role),
+                                                     ("disabled", None if disabled is None else int(disabled)))
+                    if value is not None]
+            tx.conn.execute(f"UPDATE users SET {''.join(c + ' = ?, ' for c, _ in sets)}generation = generation + 1 "
+                            "WHERE username = ?", (*(v for _, v in sets), username))
+            for event in audit:
+                tx.append(event)
 
     def end_sessions(self, username: str) -> None:
         """Bump the account's session generation: every session it holds ends (logout)."""
@@ -832,10 +886,11 @@ class SQLiteStore:
 
     def set_user_disabled(self, username: str, disabled: bool) -> bool:
         """Disable an account (ending its sessions) or enable it; False if there is no such account."""
-        with self.write() as tx:
-            cur = tx.conn.execute("UPDATE users SET disabled = ?, generation = generation + 1 WHERE username = ?",
-                                  (int(disabled), username))
-            return cur.rowcount == 1
+        try:
+            self.update_user(username, disabled=disabled)
+        except UnknownUser:
+            return False
+        return True
 
     def begin_login(self, username: str, address: str, now: float, *, window: float, keep: float,
                     wait: Callable[[int, float, int, float], float]) -> tuple[int, float]:
@@ -885,13 +940,18 @@ class SQLiteStore:
         """How many staff accounts exist."""
         return int(self._query("SELECT count(*) FROM users").fetchone()[0])
 
-    def put_device(self, kind: str, name: str, token_hash: str) -> None:
-        """Create a kiosk or display device, or give it a new token."""
+    def put_device(self, kind: str, name: str, token_hash: str, *,
+                   audit: Callable[[bool], Event] | None = None) -> bool:
+        """Create a kiosk or display device, or give it a new token; True if it is new (``audit(new)`` recorded too)."""
         with self.write() as tx:
+            new = tx.conn.execute("SELECT 1 FROM devices WHERE kind = ? AND name = ?", (kind, name)).fetchone() is None
             tx.conn.execute(
                 "INSERT INTO devices (kind, name, token_hash, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(kind, name) DO UPDATE SET token_hash = excluded.token_hash",
                 (kind, name, token_hash, time.time()))
+            if audit is not None:
+                tx.append(audit(new))
+            return new
 
     def device_by_hash(self, token_hash: str) -> dict[str, Any] | None:
         """The device holding a token (by its hash)."""
@@ -902,10 +962,13 @@ class SQLiteStore:
         """All devices."""
         return [dict(r) for r in self._query("SELECT kind, name, created_at, last_seen FROM devices ORDER BY kind, name")]
 
-    def delete_device(self, kind: str, name: str) -> bool:
-        """Remove a device and so its token; False if there was none."""
+    def delete_device(self, kind: str, name: str, *, audit: Event | None = None) -> bool:
+        """Remove a device and so its token; False if there was none (then nothing is recorded)."""
         with self.write() as tx:
-            return tx.conn.execute("DELETE FROM devices WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
+            gone = tx.conn.execute("DELETE FROM devices WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
+            if gone and audit is not None:
+                tx.append(audit)
+            return gone
 
     # print spool (the printers package's JobQueue protocol is adapted in server.printing)
     def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:

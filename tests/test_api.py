@@ -210,8 +210,11 @@ def test_roles_and_counter_ownership(app, client):
     hr = login(root, "root")
     assert root.post("/api/users", json={"username": "op3", "password": "op3-password", "role": "operator"},
                      headers=hr).status_code == 200
-    r = root.post("/api/devices", json={"kind": "kiosk", "name": "kiosk-9"}, headers=hr)
+    r = root.post("/api/devices", json={"kind": "kiosk", "name": "kiosk-1"}, headers=hr)
     assert r.status_code == 200 and r.json["token"].startswith("k_")
+    # A device the center file does not list gets no token (its token would be refused anyway).
+    r = root.post("/api/devices", json={"kind": "kiosk", "name": "kiosk-9"}, headers=hr)
+    assert r.status_code == 404 and r.json["error"] == "unknown_device"
 
 
 def test_unknown_counter_and_bad_path(app, client):

@@ -151,7 +151,7 @@ CASES = [
     Case("users-list", "GET", "/api/users", "admin"),
     Case("users-create", "POST", "/api/users", "admin",
          body=lambda w: {"username": "newop", "password": "new-password-1", "role": "operator"}),
-    Case("devices", "POST", "/api/devices", "admin", body=lambda w: {"kind": "kiosk", "name": "kiosk-9"}),
+    Case("devices", "POST", "/api/devices", "admin", body=lambda w: {"kind": "kiosk", "name": "kiosk-2"}),
 ]
 
 ALLOWED = {

@@ -19,6 +19,10 @@
     ├── RatingClosed            (409) rated too long after the visit
     ├── NothingToRate           (409) a counter's rating screen has no ticket to ask about
     ├── NotAllowed              (403) configuration forbids it (e.g. calling out of order)
+    ├── UnknownUser             (404) administration: no such staff account
+    ├── UnknownDevice           (404) no such device token, or a device the center file does not list
+    ├── UserExists              (409) creating an account whose name is taken
+    ├── LastAdmin               (409) the change would leave no enabled admin
     ├── Unauthorized            (401)
     ├── Forbidden               (403) wrong role or someone else's counter
     ├── AccountLocked           (423)
@@ -167,6 +171,30 @@ class NotAllowed(QueueError):
     """The center's configuration does not allow this."""
 
     code, status = "not_allowed", 403
+
+
+class UnknownUser(QueueError):
+    """No staff account has this name."""
+
+    code, status = "unknown_user", 404
+
+
+class UnknownDevice(QueueError):
+    """No such device: it holds no token, or the center file does not list it."""
+
+    code, status = "unknown_device", 404
+
+
+class UserExists(QueueError):
+    """A staff account with this name exists already."""
+
+    code, status = "user_exists", 409
+
+
+class LastAdmin(QueueError):
+    """This would leave the center without an enabled admin account."""
+
+    code, status = "last_admin", 409
 
 
 class Unauthorized(QueueError):

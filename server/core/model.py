@@ -104,8 +104,17 @@ class Event:
     at: float = 0.0
     actor: str | None = field(default=None, repr=False)
 
+    #: fields the event log keeps for the audit but never sends to displays and kiosks
+    private: ClassVar[tuple[str, ...]] = ()
+
     def public(self) -> dict[str, Any]:
         """The event as sent to displays and kiosks: nothing that identifies a person."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "actor" and f.name not in self.private}
+        data["event"] = self.name
+        return data
+
+    def record(self) -> dict[str, Any]:
+        """The event as the log keeps it: the public form and the private fields (the actor has its own column)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "actor"}
         data["event"] = self.name
         return data
@@ -193,9 +202,30 @@ class CounterChanged(Event):
     services: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class StaffChanged(Event):
+    """An admin created a staff account or changed its password, role or access (audit; the hall sees no name)."""
+
+    name: ClassVar[str] = "staff-changed"
+    private: ClassVar[tuple[str, ...]] = ("username", "role")
+    change: str = ""       # created, password, role, disabled, enabled
+    username: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceChanged(Event):
+    """An admin gave a kiosk, board or rating screen a token, a new one, or took it away (audit)."""
+
+    name: ClassVar[str] = "device-changed"
+    change: str = ""       # token-created, token-rotated, revoked
+    kind: str = ""
+    device: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (TicketIssued, TicketCalled, TicketRecalled, ServiceStarted, TicketFinished,
                 TicketNoShow, TicketTransferred, TicketParked, TicketReturned, TicketCancelled,
-                TicketExpired, PriorityVerified, CounterChanged)
+                TicketExpired, PriorityVerified, CounterChanged, StaffChanged, DeviceChanged)
 }
