@@ -39,6 +39,21 @@ def supervisor() -> Any:
     return render_template("counter/supervisor.html", center=_center(), page="supervisor")
 
 
+@bp.get("/admin")
+def admin() -> Any:
+    """The admin page: staff accounts and device tokens (admins only; others get the "not allowed" page)."""
+    user = auth.current_user()
+    if user is not None and not auth.role_at_least(user["role"], "admin"):
+        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden",
+                               why="not_allowed_admin"), 403
+    cfg = current_app.extensions["novbe"].cfg
+    # The page's data (no inline script under the CSP): what it needs to name devices and build their addresses.
+    boot = {"kiosks": [k.name for k in cfg.kiosks], "boards": [b.name for b in cfg.boards],
+            "counters": [c.number for c in cfg.counters], "base_url": current_app.config.get("PUBLIC_URL")
+            or cfg.center.base_url or None}
+    return render_template("counter/admin.html", center=_center(), page="admin", boot=boot)
+
+
 @bp.get("/reports")
 def reports() -> Any:
     """Reports over any period (supervisors and admins), with charts and CSV/XLSX files."""

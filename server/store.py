@@ -303,8 +303,9 @@ class _Rows(list):  # type: ignore[type-arg]
         return list(self)
 
 
-#: what an audit row shows beside the event's name: the outcome of a finish, the account or device changed
-_AUDIT_DETAILS = ("outcome", "change", "username", "role", "kind", "device")
+#: what an audit row shows beside the event's name: a finish's outcome, a transfer's counter, a counter's new
+#: state and pause reason, the account or device an admin changed
+_AUDIT_DETAILS = ("outcome", "to_counter", "state", "reason", "change", "username", "role", "kind", "device")
 
 
 def _keep_an_admin(conn: sqlite3.Connection, username: str, old: Any) -> None:

@@ -154,12 +154,14 @@ def test_supervisor_view_shows_each_printer_state_and_last_error(
         page.locator("button[data-tab=printers]").click()
         row = page.locator("#tab-printers tr", has_text=printer.url)
         row.wait_for(timeout=10000)
-        assert "cover_open" in row.inner_text() and "the printer cover is open" in row.inner_text()
+        # The state in the page's language (Azerbaijani first), its code kept on the cell.
+        assert row.locator(".pstate").get_attribute("data-state") == "cover_open"
+        assert "Qapaq açıqdır" in row.inner_text() and "the printer cover is open" in row.inner_text()
         # Fixed while the page is open: the row turns ok and keeps the last error, without a reload.
         printer.online, printer.cause = ONLINE, NO_CAUSE
         page.wait_for_function(
             "(url) => [...document.querySelectorAll('#tab-printers tr')].some((tr) => tr.textContent.includes(url)"
-            " && tr.querySelector('.pstate') && tr.querySelector('.pstate').textContent.trim() === 'ok')",
+            " && tr.querySelector('.pstate') && tr.querySelector('.pstate').dataset.state === 'ok')",
             arg=printer.url, timeout=10000)
         assert "the printer cover is open" in row.locator(".last-error").inner_text()
         page.wait_for_timeout(100)

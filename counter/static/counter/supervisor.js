@@ -11,6 +11,33 @@
 
   const desk = N.Desk($("act"), { compact: true });
 
+  /** A code in the reader's language (``prefix + code`` in the texts), or the code itself if it has none. */
+  function named(prefix, code) {
+    if (code == null || code === "") return "";
+    const s = N.t(prefix + code);
+    return s === prefix + code ? String(code) : s;
+  }
+  /** One audit row's "what happened", in words: the event and what it changed. */
+  function eventText(e) {
+    const what = named("ev_", e.event);
+    const more = [];
+    if (e.event === "counter-changed" && e.state) {
+      more.push(named("state_", e.state));
+      if (e.state === "paused" && e.reason) more.push(window.novbePauseReason(e.reason, N.lang));
+    }
+    if (e.event === "ticket-finished" && e.outcome) more.push(N.outcome(e.outcome));
+    if (e.event === "ticket-transferred" && e.to_counter != null) more.push(N.t("to_counter_n", { n: e.to_counter }));
+    if (e.change) more.push(named("adm_change_", e.change));
+    if (e.username) more.push(e.username + (e.role ? ` (${named("role_", e.role)})` : ""));
+    if (e.device) more.push(`${named("dev_kind_", e.kind)} ${e.device}`);
+    return more.length ? `${what}: ${more.join(" · ")}` : what;
+  }
+  /** The header's "who · role", with the role in the page's language. */
+  function showUser() {
+    N.showUser();
+    if (N.user) $("who").textContent = `${N.user.username} · ${named("role_", N.user.role)}`;
+  }
+
   function show(view) {
     for (const v of ["login-view", "forbidden-view", "sup-view"]) $(v).hidden = v !== view;
   }
@@ -23,7 +50,7 @@
         <span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span> <span class="timer-sm" data-since="${since}">${N.fmtDuration(N.serverNow() - since)}</span>`;
     }
     if (c.state === "paused") {
-      return `<span class="why">${N.esc(N.t("paused_why", { reason: c.reason || "" }))}</span> <span class="timer-sm" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span>`;
+      return `<span class="why">${N.esc(N.t("paused_why", { reason: window.novbePauseReason(c.reason, N.lang) }))}</span> <span class="timer-sm" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span>`;
     }
     if (c.state === "open") {
       return `<span class="idle">${N.esc(N.t("idle_since", { t: N.fmtClock(c.since) }))}</span> <span class="timer-sm" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</span>`;
@@ -102,14 +129,15 @@
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
     $("tab-printers").innerHTML = `
       <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
-        <td><b>${N.esc(p.url)}</b></td><td class="pstate">${N.esc(p.state)}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
+        <td><b>${N.esc(p.url)}</b></td><td class="pstate" data-state="${N.esc(p.state)}">${N.esc(named("printer_state_", p.state))}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
         <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
       <table class="grid"><tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
         <td>${N.esc(N.fmtClock(j.created_at))}</td><td><b>${N.esc(j.number)}</b></td><td>${N.esc(j.printer)}</td>
-        <td>${N.esc(j.status)}${j.attempts > 1 ? " ×" + j.attempts : ""}</td><td class="err">${N.esc(j.error || "")}</td>
-        <td>${j.status === "failed" || j.status === "printed" || j.status === "held" ? `<button type="button" class="btn tiny" data-reprint="${j.id}">⎙</button>` : ""}</td></tr>`).join("")
+        <td class="jstate" data-status="${N.esc(j.status)}">${N.esc(named("job_", j.status))}${j.attempts > 1 ? ` <small class="muted">${N.esc(N.t("job_attempts", { n: j.attempts }))}</small>` : ""}</td><td class="err">${N.esc(j.error || "")}</td>
+        <td>${j.status === "failed" || j.status === "printed" || j.status === "held" ? `<button type="button" class="btn tiny" data-reprint="${j.id}"
+          aria-label="${N.esc(N.t("reprint_label", { n: j.number }))}">${N.esc(N.t("reprint"))}</button>` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`;
   }
 
@@ -125,7 +153,7 @@
       $("tab-audit").innerHTML = `<p><button type="button" class="btn tiny" id="audit-refresh">${N.esc(N.t("audit_refresh"))}</button></p>${failed}
         <table class="grid audit"><thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_event"))}</th>
         <th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_counter"))}</th><th>${N.esc(N.t("col_ticket"))}</th></tr></thead><tbody>
-        ${r.events.map((e) => `<tr><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(e.event)}</td><td>${N.esc(e.actor || "")}</td>
+        ${r.events.map((e) => `<tr data-event="${N.esc(e.event)}"><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(eventText(e))}</td><td>${N.esc(e.actor || "")}</td>
           <td>${e.counter == null ? "" : e.counter}</td><td><b>${N.esc(e.number || "")}</b></td></tr>`).join("")}</tbody></table>`;
     } catch (e) {
       N.showError(e);
@@ -218,7 +246,7 @@
     await N.logout();
     N.live.snap = null;
     N.live.seq = -1;
-    N.showUser();
+    showUser();
     show("login-view");
   });
 
@@ -226,16 +254,16 @@
   N.live.onEvent.push(auditSoon);
   // Print events carry no sequence number (they are not domain events): ask for a fresh view.
   N.live.onEvent.push((name) => { if (/^print/.test(name)) N.live.request(); });
-  N.onLang.push(() => { render(); loadAudit(); });
+  N.onLang.push(() => { showUser(); render(); loadAudit(); });
   N.onLoggedOut.push(() => {
     N.user = null;
     if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
-    N.showUser();
+    showUser();
     show("login-view");
   });
 
   function start() {
-    N.showUser();
+    showUser();
     N.live.seq = -1;
     render();
     if (!N.isSupervisor()) return;
