@@ -200,6 +200,9 @@ class Area(_Frozen):
     name: Text
     agency: str
     hall: str = "main"
+    # Everyone served in this area belongs to this group (the şəhid families' and qazi desk): the kiosk
+    # does not ask about it there, and the area's tickets carry it when their service honours it.
+    priority_group: str | None = None
 
 
 class Service(_Frozen):
@@ -308,6 +311,8 @@ class CenterConfig(_Frozen):
         unique(self.boards, "name", "board")
         for a in self.areas:
             _ref(a.agency, agencies, f"area {a.code!r}: agency")
+            if a.priority_group is not None:
+                _ref(a.priority_group, groups, f"area {a.code!r}: priority_group")
         for s in self.services:
             _ref(s.area, areas, f"service {s.code!r}: area")
             if s.agency:

@@ -65,7 +65,8 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
     return {
         "ok": True, "center": center_info(cfg), "open": open_now, "day": day,
         "next_opening": opening.isoformat() if opening else None,
-        "areas": [{"code": a.code, "name": _names(a.name), "agency": a.agency, "hall": a.hall} for a in cfg.areas],
+        "areas": [{"code": a.code, "name": _names(a.name), "agency": a.agency, "hall": a.hall,
+                   "priority_group": a.priority_group} for a in cfg.areas],
         "priority_groups": [{"code": g.code, "name": _names(g.name), "rank": g.rank} for g in cfg.priority_groups],
         "services": out,
     }

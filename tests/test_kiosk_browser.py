@@ -27,7 +27,7 @@ FLOWS = {
                                                    "prio": "Güzəştli növbə"}),
     "ru": ("pension", "PEN-04", None, {"start": "Взять талон", "areas": "Выберите раздел услуг",
                                        "docs": "Возьмите с собой:", "ticket": "Ваш номер", "prio": None}),
-    "en": ("coordination", "VEM-02", "disability", {"start": "Take a ticket", "areas": "Choose a service area",
+    "en": ("disability", "DIS-01", "disability", {"start": "Take a ticket", "areas": "Choose a service area",
                                                     "docs": "Please bring:", "ticket": "Your number",
                                                     "prio": "Priority"}),
 }
@@ -306,10 +306,13 @@ def test_kiosk_search_keyboard(browser, live_server, screenshot_dir):
         page.wait_for_selector("#s-info:not([hidden])")
         assert "Yaşa görə əmək pensiyasının" in page.locator("#infoName").inner_text()
 
-        # A screen left alone returns to the start after the configured idle time (30 s).
-        page.clock.fast_forward(20_000)
-        assert page.locator("#s-info").is_visible()
-        page.clock.fast_forward(11_000)
+        # A screen left alone asks whether the citizen needs more time, then returns to the start: a
+        # service's information after three times the configured idle time (30 s), then 20 s to answer.
+        page.clock.fast_forward(31_000)
+        assert page.locator("#s-info").is_visible() and page.locator("#idleWarn").is_hidden()
+        page.clock.fast_forward(60_000)
+        page.wait_for_selector("#idleWarn:not([hidden])")
+        page.clock.fast_forward(21_000)
         page.wait_for_selector("#s-start:not([hidden])")
 
 

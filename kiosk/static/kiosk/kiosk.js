@@ -15,6 +15,10 @@
   const CACHE_KEY = "novbe.kiosk.services";
   const REFRESH_EVERY_MS = 2000;
   const IDLE_MS = Math.max(5, BOOT.idle_seconds || 30) * 1000;
+  // WCAG 2.2.1: before the kiosk gives up on a citizen it asks, for at least 20 s, whether they need
+  // more time. A service's information (the documents to bring) is read slowly: three times as long.
+  const WARN_SECONDS = 20;
+  const INFO_IDLE_FACTOR = 3;
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -201,6 +205,15 @@
     rerender();
     $("main").scrollTop = 0;
     armIdle();
+    focusScreen();
+    updateMoreHint();
+  }
+  /** A new screen takes the focus to its heading: a screen reader (or a keyboard) starts there. */
+  function focusScreen() {
+    if (!modalOpen()) {
+      const h = $("s-" + state.screen).querySelector("h1");
+      if (h) { h.tabIndex = -1; h.focus({ preventScroll: true }); }
+    }
   }
   function go(name) { show(name, true); }
   function back() {
@@ -209,7 +222,9 @@
   }
   function goStart() {
     state.stack = []; state.area = null; state.service = null; state.ticket = null; state.query = "";
+    state.keyboard = "latin";   // the next citizen starts with the Latin keyboard, as with Azerbaijani
     stopTicketCountdown();
+    hideIdleWarning();
     closeModal();
     setLang("az", false);
     show("start", false);
@@ -219,17 +234,59 @@
     $("s-setup").dataset.rejected = rejected ? "1" : "";
   }
 
-  // Any screen left alone returns to the start (the ticket screen has its own countdown).
-  let idleTimer = null;
+  // Any screen left alone first asks whether the citizen needs more time, then returns to the start
+  // (the ticket screen has its own countdown, shown on it, which any touch restarts).
+  let idleTimer = null, warnTimer = null, warnEnd = 0;
+  function idleMs() { return state.screen === "info" ? IDLE_MS * INFO_IDLE_FACTOR : IDLE_MS; }
   function armIdle() {
     clearTimeout(idleTimer);
+    hideIdleWarning();
     if (["start", "ticket", "setup"].includes(state.screen)) return;
-    idleTimer = setTimeout(goStart, IDLE_MS);
+    idleTimer = setTimeout(showIdleWarning, idleMs());
   }
-  document.addEventListener("pointerdown", () => {
+  function showIdleWarning() {
+    warnEnd = Date.now() + WARN_SECONDS * 1000;
+    $("idleWarn").hidden = false;
+    setInert();
+    updateIdleWarning();
+    clearInterval(warnTimer);
+    warnTimer = setInterval(() => { if (Date.now() >= warnEnd) goStart(); else updateIdleWarning(); }, 1000);
+    $("idleMore").focus();
+  }
+  function updateIdleWarning() {
+    $("idleText").textContent = t("idle_text", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) });
+  }
+  function hideIdleWarning() {
+    clearInterval(warnTimer); warnTimer = null;
+    if ($("idleWarn").hidden) return;
+    $("idleWarn").hidden = true;
+    setInert();
+    restoreFocus();
+  }
+  function activity(ev) {
+    if (ev && !$("idleWarn").hidden && $("idleWarn").contains(ev.target)) return;   // its own buttons decide
     armIdle();
     if (state.screen === "ticket") startTicketCountdown();
-  }, true);
+  }
+  document.addEventListener("pointerdown", activity, true);
+  document.addEventListener("keydown", activity, true);
+
+  // While a dialog is up, the page behind it can be neither read nor reached (aria-modal alone does not stop focus).
+  function modalOpen() { return !$("modal").hidden || !$("idleWarn").hidden || !$("busy").hidden; }
+  let inertOn = false, focusBefore = null;
+  function setInert() {
+    const on = modalOpen();
+    // Given back when the last dialog closes (the busy overlay's inert page already dropped it to <body>).
+    if (on && !inertOn && document.activeElement !== document.body) focusBefore = document.activeElement;
+    inertOn = on;
+    for (const id of ["main", "nav", "langs", "moreHint"]) $(id).inert = on;
+  }
+  function restoreFocus() {
+    const node = focusBefore;
+    if (modalOpen()) return;
+    if (node && node.isConnected && node !== document.body && node.offsetParent !== null && !node.disabled) node.focus({ preventScroll: true });
+    else focusScreen();
+  }
   document.addEventListener("contextmenu", (e) => e.preventDefault());
 
   function setLang(lang, render) {
@@ -242,12 +299,29 @@
   // --- rendering ------------------------------------------------------------------------------
   function rerender() {
     for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    for (const node of document.querySelectorAll("[data-t-alt]")) node.alt = t(node.dataset.tAlt);
     $("centerName").textContent = BOOT.center[state.lang] || BOOT.center.az;
     renderLangs();
     const r = { start: renderStart, areas: renderAreas, services: renderServices, search: renderSearch,
       info: renderInfo, priority: renderPriority, ticket: renderTicket }[state.screen];
     if (r) r();
     $("offline").textContent = t("offline_banner");
+    updateMoreHint();
+  }
+
+  /** What scrolls on this screen: the search results have their own box, everything else scrolls in <main>. */
+  function scroller() {
+    const results = $("results");
+    return state.screen === "search" && results.scrollHeight > results.clientHeight + 1 ? results : $("main");
+  }
+  let hintFrame = 0;
+  function updateMoreHint() {
+    cancelAnimationFrame(hintFrame);
+    hintFrame = requestAnimationFrame(() => {
+      const box = scroller(), hint = $("moreHint");
+      const more = box.scrollHeight - box.clientHeight - box.scrollTop > 24;
+      if (hint.hidden === more) hint.hidden = !more;
+    });
   }
 
   function renderLangs() {
@@ -368,6 +442,7 @@
     $("searchCount").textContent = state.query.trim() ? (found.length ? t("search_count", { n: found.length }) : t("search_none")) : "";
     fill($("results"), found.slice(0, 40).map((s) => serviceCard(s, true)));
     renderKeyboard();
+    updateMoreHint();
   }
   function typeKey(ch) {
     if (state.query.length < 40) state.query += ch;
@@ -381,7 +456,7 @@
       el("button", { type: "button", class: "key wide alt", "data-key": "layout",
         on: () => { state.keyboard = other; renderKeyboard(); } }, t(other === "latin" ? "key_latin" : "key_cyrillic")),
       el("button", { type: "button", class: "key space", "data-key": "space", on: () => typeKey(" ") }, t("key_space")),
-      el("button", { type: "button", class: "key bksp", "data-key": "backspace", "aria-label": "⌫",
+      el("button", { type: "button", class: "key bksp", "data-key": "backspace", "aria-label": t("key_backspace"),
         on: () => { state.query = state.query.slice(0, -1); renderSearch(); } }, "⌫"),
       el("button", { type: "button", class: "key wide alt", "data-key": "clear",
         on: () => { state.query = ""; renderSearch(); } }, t("key_clear"))));
@@ -408,9 +483,20 @@
     $("takeBtn").disabled = !s.available;
   }
 
+  /** The priority group everyone served in this service's area belongs to (e.g. the şəhid families' and
+   *  qazi desk), when the service honours it: the kiosk does not ask about it, the ticket carries it. */
+  function areaGroup(s) {
+    const a = s && areaByCode(s.area);
+    const g = a && a.priority_group;
+    return g && (s.priority_groups || []).includes(g) ? g : null;
+  }
   function groupsFor(s) {
     if (!state.data || !s) return [];
-    return state.data.priority_groups.filter((g) => (s.priority_groups || []).includes(g.code));
+    const own = areaGroup(s);
+    const rank = (code) => { const g = state.data.priority_groups.find((x) => x.code === code); return g ? g.rank : 99; };
+    // Inside such an area only a group that would go before it is worth asking about.
+    return state.data.priority_groups.filter((g) => (s.priority_groups || []).includes(g.code) &&
+      (!own || (g.code !== own && g.rank < rank(own))));
   }
   function renderPriority() {
     fill($("groupList"), groupsFor(state.service).map((g) => el("button", {
@@ -423,6 +509,7 @@
     if (!s || state.busy) return;
     state.busy = true;
     $("busy").hidden = false;
+    setInert();
     let r = null, body = null;
     try {
       r = await fetch("/api/tickets", {
@@ -436,6 +523,7 @@
     } finally {
       state.busy = false;
       $("busy").hidden = true;
+      setInert();
     }
     if (r && r.status === 201 && body && body.ok) {
       state.ticket = Object.assign({}, body, { area: s.area, priorityGroup: priority || null, printFailed: body.printing === false });
@@ -521,12 +609,17 @@
     $("modalMore").hidden = !more;
     $("modal").dataset.kind = kind || "";
     $("modal").hidden = false;
+    setInert();
+    $("modalOk").focus();
     modalAfter = kind === "capacity" || kind === "closed" ? () => { if (state.screen === "priority") back(); } : null;
   }
   function closeModal() {
+    if ($("modal").hidden) return;
     $("modal").hidden = true;
+    setInert();
     const after = modalAfter; modalAfter = null;
     if (after) after();
+    else restoreFocus();
   }
 
   // --- wiring -------------------------------------------------------------------------------
@@ -536,11 +629,25 @@
   $("searchBtn").addEventListener("click", () => { state.query = ""; go("search"); });
   $("takeBtn").addEventListener("click", () => {
     if (!state.service || !state.service.available) return;
-    if (groupsFor(state.service).length) go("priority"); else issue(null);
+    if (groupsFor(state.service).length) go("priority"); else issue(areaGroup(state.service));
   });
-  $("priorityNo").addEventListener("click", () => issue(null));
+  $("priorityNo").addEventListener("click", () => issue(areaGroup(state.service)));
   $("doneBtn").addEventListener("click", goStart);
   $("modalOk").addEventListener("click", closeModal);
+  $("idleMore").addEventListener("click", armIdle);
+  $("idleRestart").addEventListener("click", goStart);
+  // The "more below" strip under the screen: shown while it (or the search results) has more below the fold.
+  $("moreHint").addEventListener("click", () => {
+    const box = scroller();
+    box.scrollBy({ top: Math.round(box.clientHeight * 0.7), behavior: "smooth" });
+  });
+  $("main").addEventListener("scroll", updateMoreHint, { passive: true });
+  $("results").addEventListener("scroll", updateMoreHint, { passive: true });
+  window.addEventListener("resize", updateMoreHint);
+  if (window.ResizeObserver) {   // late fonts, images and live updates change what fits
+    const ro = new ResizeObserver(updateMoreHint);
+    for (const node of document.querySelectorAll("#main, #main > .screen, #results")) ro.observe(node);
+  }
 
   if (!TOKEN) {
     setLang("az", false);
