@@ -452,3 +452,252 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
     finally:
         context.close()
     assert not errors, errors
+
+
+# --- the counter desk -------------------------------------------------------------------------------
+
+@contextmanager
+def staff_page(browser: Any, server: Any, path: str = "/counter/", *, viewport: dict[str, int] = DESK,
+               scale: int = 1) -> Iterator[Any]:
+    context = serve_axe(browser.new_context(viewport=viewport, device_scale_factor=scale, locale="az-AZ"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(server.url + path)
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def focused(page: Any) -> str:
+    """What has the keyboard focus, as a short description ('' for nothing, i.e. <body>)."""
+    return page.evaluate("""() => { const a = document.activeElement;
+        if (!a || a === document.body) return "";
+        return a.id ? "#" + a.id : a.tagName.toLowerCase() + (a.dataset.act ? "[data-act=" + a.dataset.act + "]" : "")
+            + (a.dataset.answer ? "[data-answer=" + a.dataset.answer + "]" : "") + (a.name ? "[name=" + a.name + "]" : ""); }""")
+
+
+def wait_focus(page: Any, want: str, what: str) -> None:
+    """The focus lands on ``want`` (a selector) and stays off <body>."""
+    try:
+        page.wait_for_function("(sel) => document.activeElement && document.activeElement.matches(sel)", arg=want,
+                               timeout=5000)
+    except Exception:
+        raise AssertionError(f"{what}: focus on {focused(page)!r}, expected {want}") from None
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_counter_every_state(browser, live_server, axe, lang):
+    """Login, counter picker, the desk empty / called / serving / paused / with a parked ticket / closed,
+    the confirm, transfer and pause dialogs and an error toast: 0 violations, in each language."""
+    for _ in range(3):
+        assert live_server.issue("EMP-01").status_code == 201
+    with staff_page(browser, live_server) as page:
+        page.locator("#login-form").wait_for()
+        check_pinned(page)
+        if lang != "az":
+            page.click(f".lang button[data-lang={lang}]")
+        axe.check(page, f"counter {lang} login")
+        page.fill("#login-form input[name=username]", "op1")
+        page.fill("#login-form input[name=password]", "wrong")
+        page.click("#login-form button[type=submit]")
+        page.locator("#login-error:not(:empty)").wait_for()
+        axe.check(page, f"counter {lang} login refused")
+        page.fill("#login-form input[name=password]", PASSWORDS["op1"])
+        page.click("#login-form button[type=submit]")
+        page.locator("#picker button[data-counter='1']").wait_for()
+        axe.check(page, f"counter {lang} picker")
+        page.click("#picker button[data-counter='1']")
+        page.locator("button[data-act=call-next]:not(:disabled)").wait_for()
+        axe.check(page, f"counter {lang} desk open")
+        page.click("button[data-act=call-next]")
+        page.locator("#current-number").wait_for()
+        axe.check(page, f"counter {lang} ticket called")
+        page.click("button[data-act=no-show]")
+        page.locator("#confirm-dialog[open]").wait_for()
+        axe.check(page, f"counter {lang} confirm dialog")
+        page.click("#confirm-dialog [data-answer=no]")
+        page.click("button[data-act=start]")
+        page.locator(".ticket.serving").wait_for()
+        axe.check(page, f"counter {lang} serving")
+        page.click("button[data-act=transfer]")
+        page.locator("#transfer-dialog[open] select[name=service] optgroup").first.wait_for(state="attached")
+        axe.check(page, f"counter {lang} transfer dialog")
+        page.click("#transfer-dialog [data-cancel]")
+        page.click("button[data-act=park]")
+        page.locator("#parked li").first.wait_for()
+        axe.check(page, f"counter {lang} parked")
+        page.click("#parked button[data-return]")
+        page.locator("#current-number").wait_for()
+        page.click("button[data-act=finish] >> nth=0")
+        page.locator(".ticket.empty").wait_for()
+        page.evaluate("() => Novbe.api('POST', '/api/counters/1/recall').catch(Novbe.showError)")
+        page.locator(".toast.error").wait_for()
+        axe.check(page, f"counter {lang} error toast")
+        page.click("button[data-act=pause]")
+        page.locator("#pause-dialog[open]").wait_for()
+        axe.check(page, f"counter {lang} pause dialog")
+        page.click("#pause-dialog button[data-reason] >> nth=0")
+        page.locator(".ticket.paused").wait_for()
+        axe.check(page, f"counter {lang} paused")
+        page.click("button[data-act=resume]")
+        page.click("button[data-act=close]")
+        page.click("#confirm-dialog [data-answer=yes]")
+        page.locator("button[data-act=open]").wait_for()
+        axe.check(page, f"counter {lang} closed")
+
+
+def test_counter_keyboard_only_day(browser, live_server, screenshot_dir):
+    """A whole counter day without a mouse: log in, pick and open a counter, call, recall, start, transfer,
+    no-show, park and take back, finish, pause and resume, close. After every action and every dialog the
+    focus is on the control acted on or on the new ticket, never on <body>; the called number is announced;
+    F5 finishes a ticket and never reloads the page, even from a dialog's text field."""
+    first = live_server.issue("EMP-01").json()["number"]
+    second = live_server.issue("EMP-01").json()["number"]
+    third = live_server.issue("EMP-02").json()["number"]
+    with staff_page(browser, live_server) as page:
+        kb = page.keyboard
+        page.locator("#login-form").wait_for()
+        wait_focus(page, "#login-form input[name=username]", "login")      # typing can start at once
+        kb.type("op1")
+        kb.press("Tab")
+        kb.type(PASSWORDS["op1"])
+        kb.press("Enter")
+        page.locator("#picker button[data-counter]").first.wait_for()
+        wait_focus(page, "#picker button.pick", "counter picker")
+        page.evaluate("() => { window.__sameDocument = true; }")          # gone if the page ever reloads
+        # Counter 1 is the first; the focus is on it.
+        assert page.evaluate("() => document.activeElement.dataset.counter") == "1"
+        kb.press("Enter")
+        page.locator("button[data-act=call-next]:not(:disabled)").wait_for()
+        wait_focus(page, "button[data-act=call-next]", "desk opened")
+        page.screenshot(path=str(screenshot_dir / "counter_keyboard_1_open.png"))
+
+        def announced(number: str) -> None:
+            page.wait_for_function("(n) => document.getElementById('desk-announce').textContent.includes(n)",
+                                   arg=number, timeout=5000)
+
+        # Call next (Enter on the focused button): the focus moves to the new ticket; it is announced.
+        kb.press("Enter")
+        page.locator("#current-number", has_text=first).wait_for()
+        wait_focus(page, "#current-number", "after call next")
+        announced(first)
+        assert page.get_by_role("status").filter(has_text=first).count() >= 1
+        page.screenshot(path=str(screenshot_dir / "counter_keyboard_2_called.png"))
+
+        # Recall (F3): still on the ticket, and said again.
+        kb.press("F3")
+        page.locator(".recalls", has_text="1/").wait_for()
+        wait_focus(page, "#current-number", "after recall")
+        page.wait_for_function("() => /Təkrar/.test(document.getElementById('desk-announce').textContent)")
+
+        # Start (F4), then transfer (Alt+T): the dialog takes the focus, the keyboard fills it in.
+        kb.press("F4")
+        page.locator(".ticket.serving").wait_for()
+        wait_focus(page, "#current-number", "after start")
+        kb.press("Alt+t")
+        page.locator("#transfer-dialog[open]").wait_for()
+        wait_focus(page, "#transfer-dialog select[name=service]", "transfer dialog")
+        kb.press("ArrowDown")                                               # the first service of the list
+        assert page.evaluate("() => document.querySelector('#transfer-dialog select[name=service]').value") != ""
+        page.locator("#transfer-dialog textarea").focus()
+        kb.type("Sənədlər")
+        kb.press("F5")                                                      # F5 in a text field: no reload
+        assert page.evaluate("() => window.__sameDocument === true")
+        assert page.locator("#transfer-dialog[open]").count() == 1
+        page.locator("#transfer-dialog button[type=submit]").focus()
+        kb.press("Enter")
+        page.locator(".ticket.empty").wait_for()
+        wait_focus(page, "button[data-act=call-next]", "after transfer")
+
+        # No-show (Alt+N) asks first: the focus is on "no"; Tab to "yes", Enter.
+        kb.press("F2")
+        page.locator("#current-number", has_text=second).wait_for()
+        announced(second)
+        kb.press("Alt+n")
+        page.locator("#confirm-dialog[open]").wait_for()
+        wait_focus(page, "#confirm-dialog [data-answer=no]", "no-show question")
+        kb.press("Escape")                                                  # changed my mind
+        page.locator("#confirm-dialog[open]").wait_for(state="detached")
+        wait_focus(page, "#current-number", "after cancelling the no-show")
+        kb.press("Alt+n")
+        page.locator("#confirm-dialog[open]").wait_for()
+        kb.press("Tab")
+        wait_focus(page, "#confirm-dialog [data-answer=yes]", "no-show: yes")
+        kb.press("Enter")
+        page.locator(".ticket.empty").wait_for()
+        page.locator("#fig-noshow", has_text="1").wait_for()
+        wait_focus(page, "button[data-act=call-next]", "after no-show")
+
+        # Park (Alt+P) and take back (Enter on the parked ticket's button), then finish with F5.
+        kb.press("F2")
+        page.locator("#current-number").wait_for()
+        called = page.locator("#current-number").inner_text()
+        assert called in (first, third)       # the transferred one may have gone to a service counter 1 serves
+        kb.press("Alt+p")
+        page.locator(f"#parked li[data-number='{called}']").wait_for()
+        wait_focus(page, "button[data-act=call-next]", "after park (another citizen waits)")
+        for _ in range(30):                                                 # Tab along to the parked ticket
+            kb.press("Tab")
+            if page.evaluate("() => document.activeElement.matches('#parked button[data-return]')"):
+                break
+        wait_focus(page, "#parked button[data-return]", "tabbing to the parked ticket")
+        kb.press("Enter")
+        page.locator("#current-number", has_text=called).wait_for()
+        wait_focus(page, "#current-number", "after taking back")
+        kb.press("F5")
+        page.locator("#fig-served", has_text="1").wait_for()
+        assert page.evaluate("() => window.__sameDocument === true")
+        wait_focus(page, "#current-number, button[data-act=call-next]", "after finish")
+        while page.locator("button[data-act=call-next]:not(:disabled)").count():   # finish whoever is left
+            kb.press("F2")
+            page.locator("#current-number").wait_for()
+            kb.press("F5")
+            page.locator(".ticket.empty").wait_for()
+        wait_focus(page, "#desk, button[data-act=pause]", "after the last finish (nobody waiting)")
+
+        # Pause (Alt+B): a reason from the list by keyboard; F5 inside the dialog does not reload.
+        kb.press("Alt+b")
+        page.locator("#pause-dialog[open]").wait_for()
+        kb.press("F5")
+        assert page.evaluate("() => window.__sameDocument === true")
+        wait_focus(page, "#pause-dialog button[data-reason]", "pause dialog")
+        kb.press("Enter")
+        page.locator(".ticket.paused").wait_for()
+        wait_focus(page, "button[data-act=resume]", "after pause")
+        page.screenshot(path=str(screenshot_dir / "counter_keyboard_3_paused.png"))
+        kb.press("Enter")
+        page.locator(".ticket.empty").wait_for()
+        wait_focus(page, "button[data-act=pause]", "after resume")
+
+        # Close (Alt+C) after a confirmation.
+        kb.press("Alt+c")
+        page.locator("#confirm-dialog[open]").wait_for()
+        kb.press("Tab")
+        kb.press("Enter")
+        page.locator("button[data-act=open]").wait_for()
+        wait_focus(page, "button[data-act=open]", "after close")
+        assert page.evaluate("() => window.__sameDocument === true")
+
+
+def test_counter_zoom_200(browser, live_server, screenshot_dir, axe):
+    """A 1366×768 counter screen at 200 %: transfer, park and pause stay reachable by scrolling."""
+    live_server.issue("EMP-01")
+    with staff_page(browser, live_server, viewport={"width": 683, "height": 384}, scale=2) as page:
+        page.locator("#login-form").wait_for()
+        page.fill("#login-form input[name=username]", "op1")
+        page.fill("#login-form input[name=password]", PASSWORDS["op1"])
+        page.click("#login-form button[type=submit]")
+        page.click("#picker button[data-counter='1']")
+        page.locator("button[data-act=call-next]:not(:disabled)").click()
+        page.locator("#current-number").wait_for()
+        assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 683
+        for act in ("transfer", "park", "pause", "close"):
+            # In one step: the desk redraws itself on every live update, which may replace the button.
+            box = page.evaluate("""(act) => { const b = document.querySelector(`button[data-act=${act}]`);
+                b.scrollIntoView({ block: "nearest" }); return b.getBoundingClientRect().toJSON(); }""", act)
+            assert box["y"] >= -1 and box["y"] + box["height"] <= 385 and box["x"] + box["width"] <= 684, act
+        page.screenshot(path=str(screenshot_dir / "counter_zoom_200.png"), full_page=True)
+        axe.check(page, "counter at 200 %")

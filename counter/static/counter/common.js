@@ -278,6 +278,33 @@
   };
   N.dialogOpen = () => !!document.querySelector("dialog[open]");
 
+  // --- focus across redraws ---------------------------------------------------------------
+  // The staff pages redraw parts of themselves from each snapshot (innerHTML): a focused button that is
+  // replaced would drop the keyboard focus to <body>. A redraw notes which control had it and gives it back.
+  const FOCUS_ATTRS = ["data-act", "data-outcome", "data-verify", "data-call", "data-return", "data-counter", "data-tab"];
+  /** The focused control as a selector that finds it again after a redraw of ``root``: null when the
+   *  focus is outside ``root`` (leave it alone), "" when it is nowhere (on <body>). */
+  N.focusKey = function (root) {
+    const a = document.activeElement;
+    if (!a || a === document.body || a === document.documentElement) return "";
+    if (!root || !root.contains(a)) return null;
+    if (a.id) return "#" + CSS.escape(a.id);
+    const sel = FOCUS_ATTRS.filter((k) => a.hasAttribute(k)).map((k) => `[${k}="${CSS.escape(a.getAttribute(k))}"]`).join("");
+    return sel ? a.tagName.toLowerCase() + sel : "";
+  };
+  /** Focus the control ``key`` names inside ``root`` again, or else the first usable of ``fallbacks``
+   *  (selectors or elements); nothing while a dialog is open or when the focus was elsewhere. */
+  N.refocus = function (root, key, fallbacks) {
+    if (key === null || !root || N.dialogOpen()) return;
+    const usable = (el) => !!el && !el.disabled && el.getClientRects().length > 0 && !el.closest("[hidden], [inert]");
+    let el = key ? root.querySelector(key) : null;
+    if (!usable(el)) {
+      el = (fallbacks || []).map((f) => (typeof f === "string" ? root.querySelector(f) : f)).find(usable);
+      if (el && el.tabIndex < 0 && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+    }
+    if (el && el !== document.activeElement) el.focus({ preventScroll: !!key && el.matches(key) });
+  };
+
   // --- shared page chrome -----------------------------------------------------------------
   N.chrome = function () {
     document.querySelectorAll(".lang button").forEach((b) => b.addEventListener("click", () => N.setLang(b.dataset.lang)));

@@ -10,6 +10,8 @@
 
   const desk = N.Desk($("desk"), {
     compact: false,
+    focusScope: $("desk-view"),       // the desk and its side lists keep the focus together
+    rerender: () => render(),
     extraFoot: () => `<button type="button" class="btn small ghost" data-act="pick">${N.esc(N.t("change_counter"))}</button>`,
   });
   // "Other counter" is not a counter action: handled before the desk's click handler sees it.
@@ -19,7 +21,10 @@
   }, true);
 
   function show(view) {
+    const was = ["login-view", "picker-view", "desk-view"].find((v) => !$(v).hidden);
     for (const v of ["login-view", "picker-view", "desk-view"]) $(v).hidden = v !== view;
+    // A view that appears takes the focus (a hidden form's autofocus does nothing): staff start typing at once.
+    if (view === "login-view" && was !== view) $("login-form").username.focus();
   }
 
   function showPicker() {
@@ -112,17 +117,37 @@
     N.live.scope = picking || !c ? null : chosen;
     if (c && !picking && !c.services) { N.live.request(); return; }   // a cut made for another counter
     if (picking || !c) {
+      // Coming from another view, the focus was on something now hidden: choose the best control.
+      const keep = $("picker-view").hidden ? "" : N.focusKey($("picker"));
       show("picker-view");
       $("counter-title").textContent = "";
       renderPicker(snap);
+      N.refocus($("picker"), keep, ["button.pick.last:not(:disabled)", "button.pick.mine", "button.pick:not(:disabled)"]);
       return;
     }
+    const keep = $("desk-view").hidden ? "" : N.focusKey($("desk-view"));
     show("desk-view");
     $("counter-title").innerHTML = `${N.esc(N.counterName(c))} <span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span>`;
     document.title = `${N.counterName(c)} — Növbə`;
+    $("desk-heading").textContent = N.counterName(c);
     desk.counter = c.number;
     desk.render();
     renderSide(snap, c);
+    N.refocus($("desk-view"), keep, desk.focusFallbacks.concat([$("desk")]));
+    announce(c);
+  }
+
+  // The live region says which number was called (and called again): the operator need not look.
+  let announced;   // undefined until the desk is first drawn: what was in hand then is not news
+  function announce(c) {
+    const t = c.ticket;
+    const now = t && t.status === "called" ? `${c.number}:${t.number}:${t.recalls}` : null;
+    if (now === announced) return;
+    const first = announced === undefined;
+    announced = now;
+    if (!now || first) return;
+    $("desk-announce").textContent = N.t(t.recalls ? "announce_recalled" : "announce_called",
+      { n: t.number, svc: N.serviceName(t.service, t.service_name) });
   }
 
   $("picker").addEventListener("click", (ev) => {
@@ -139,7 +164,8 @@
   });
   document.addEventListener("keydown", (ev) => {
     if (!N.user || $("desk-view").hidden) return;
-    if (ev.target.matches && ev.target.matches("input, textarea, select")) return;
+    // Shortcuts are function keys and Alt+letter: they work from anywhere, a text field included
+    // (where F5 would otherwise reload the page); the desk ignores them while a dialog is open.
     desk.handleKey(ev);
   });
   $("logout").addEventListener("click", async () => {

@@ -80,7 +80,16 @@
     }
     function key(k) { return `<kbd>${k}</kbd>`; }
 
+    /** Where the focus goes when the control it was on is gone or disabled after a redraw: the ticket
+     *  in hand, else the primary action, else a parked ticket to take back, else the panel itself. */
+    desk.focusFallbacks = ["#current-number", "button[data-act=call-next]", "button[data-act=resume]",
+      "button[data-act=open]", "#parked button[data-return]", "button[data-act=pause]"];
     desk.render = function () {
+      const keep = N.focusKey(root);
+      draw();
+      N.refocus(root, keep, desk.focusFallbacks.concat([root]));
+    };
+    function draw() {
       const x = desk.ctx();
       if (!x) { root.innerHTML = ""; return; }
       const { c, t, can, snap } = x;
@@ -100,9 +109,9 @@
         const since = t.status === "serving" && t.started_at ? t.started_at : t.called_at;
         const moved = t.original_service && t.original_service !== t.service;
         ticket = `<div class="ticket ${t.status}">
-            <div class="num" id="current-number">${N.esc(t.number)}</div>
+            <div class="num" id="current-number" tabindex="-1" aria-describedby="current-status">${N.esc(t.number)}</div>
             <div class="meta">
-              <div class="state-line"><span class="badge ${t.status}">${N.esc(N.t("status_" + t.status))}</span>
+              <div class="state-line" id="current-status"><span class="badge ${t.status}">${N.esc(N.t("status_" + t.status))}</span>
                 ${t.status === "called" ? `<span class="recalls ${t.recalls >= limit ? "at-limit" : ""}">${N.esc(N.t("recall_count", { n: t.recalls, max: limit }))}</span>` : ""}</div>
               <div class="svc">${N.esc(N.serviceName(t.service, t.service_name))}${moved ? ` <small>← ${N.esc(N.serviceName(t.original_service))}</small>` : ""}</div>
               <div class="timer" data-since="${since}">${N.fmtDuration(N.serverNow() - since)}</div>
@@ -135,20 +144,20 @@
           <div class="row three">
             ${btn("recall", `${N.esc(N.t("recall"))} ${key("F3")}`, can.recall, recallAtLimit ? "warn" : "")}
             ${btn("start", `${N.esc(N.t("start"))} ${key("F4")}`, can.start, "go")}
-            ${btn("no-show", N.esc(N.t("no_show")), can.noShow, "danger")}
+            ${btn("no-show", `${N.esc(N.t("no_show"))} ${key("Alt+N")}`, can.noShow, "danger")}
           </div>
           <div class="finish-row"><span class="label">${N.esc(N.t("finish_with"))}</span><div class="row outcomes">${outcomes}</div></div>
           <div class="row two">
-            ${btn("transfer", "⇄ " + N.esc(N.t("transfer")), can.transfer, "")}
-            ${btn("park", "‖ " + N.esc(N.t("park")), can.park, "")}
+            ${btn("transfer", `<span aria-hidden="true">⇄</span> ${N.esc(N.t("transfer"))} ${key("Alt+T")}`, can.transfer, "")}
+            ${btn("park", `<span aria-hidden="true">‖</span> ${N.esc(N.t("park"))} ${key("Alt+P")}`, can.park, "")}
           </div>
           <div class="row foot">
-            ${btn("pause", "☕ " + N.esc(N.t("pause")), can.pause, "small")}
-            ${btn("close", N.esc(N.t("close_counter")), can.close, "small danger-outline")}
+            ${btn("pause", `<span aria-hidden="true">☕</span> ${N.esc(N.t("pause"))} ${key("Alt+B")}`, can.pause, "small")}
+            ${btn("close", `${N.esc(N.t("close_counter"))} ${key("Alt+C")}`, can.close, "small danger-outline")}
             ${opts.extraFoot ? opts.extraFoot(x) : ""}
           </div>
         </div>`;
-    };
+    }
 
     // --- actions ----------------------------------------------------------------------------
     async function post(action, body) {
@@ -160,6 +169,12 @@
       const x = desk.ctx();
       if (!x || desk.busy) return;
       const { c, t } = x;
+      // The control acted on (or, for a shortcut, wherever the focus was) keeps the focus afterwards.
+      const keep = N.focusKey(opts.focusScope || root);
+      const redraw = () => {
+        if (opts.rerender) opts.rerender(); else draw();
+        N.refocus(opts.focusScope || root, keep || "", desk.focusFallbacks.concat([root]));
+      };
       try {
         if (action === "no-show" && !(await N.confirm({ title: N.t("no_show"), text: N.t("confirm_no_show", { n: t.number }), yes: N.t("no_show"), danger: true }))) return;
         if (action === "close" && !(await N.confirm({ title: N.t("confirm_close", { n: c.number }), text: N.t("confirm_close_text"), yes: N.t("close_counter"), danger: true }))) return;
@@ -182,7 +197,7 @@
           body = { number: data.number };
         }
         desk.busy = true;
-        desk.render();
+        redraw();
         const r = await post(action, body);
         if (action === "call-next" && !r.number) N.toast(N.t("nothing_to_call"), "info");
         if (opts.onDone) opts.onDone(action, r);
@@ -190,7 +205,7 @@
         N.showError(e);
       } finally {
         desk.busy = false;
-        desk.render();
+        redraw();
         N.live.request();
       }
     };
@@ -203,17 +218,25 @@
       desk.act(b.dataset.act, { outcome: b.dataset.outcome });
     });
 
-    /** Keyboard shortcuts: F2 call next, F3 recall, F4 start, F5… finish with the n-th outcome. */
+    /** Keyboard shortcuts: F2 call next, F3 recall, F4 start, F5… finish with the n-th outcome; Alt+N no-show,
+     *  Alt+T transfer, Alt+P park, Alt+B pause or resume, Alt+C close (by key position: any keyboard layout).
+     *  A shortcut key is always kept from the browser (F5 never reloads the page), even while a dialog is open. */
     desk.handleKey = function (ev) {
-      if (N.dialogOpen() || desk.busy) return false;
       const x = desk.ctx();
-      if (!x) return false;
-      const snap = x.snap;
-      const map = { F2: ["call-next", x.can.callNext], F3: ["recall", x.can.recall], F4: ["start", x.can.start] };
-      snap.outcomes.forEach((o, i) => { map["F" + (5 + i)] = ["finish", x.can.finish, o]; });
-      const hit = map[ev.key];
+      if (!x || ev.ctrlKey || ev.metaKey) return false;
+      const can = x.can;
+      let hit;
+      if (ev.altKey) {
+        hit = { KeyN: ["no-show", can.noShow], KeyT: ["transfer", can.transfer], KeyP: ["park", can.park],
+          KeyB: x.c.state === "paused" ? ["resume", can.resume] : ["pause", can.pause], KeyC: ["close", can.close] }[ev.code];
+      } else if (!ev.shiftKey) {
+        const map = { F2: ["call-next", can.callNext], F3: ["recall", can.recall], F4: ["start", can.start] };
+        x.snap.outcomes.forEach((o, i) => { map["F" + (5 + i)] = ["finish", can.finish, o]; });
+        hit = map[ev.key];
+      }
       if (!hit) return false;
       ev.preventDefault();
+      if (N.dialogOpen() || desk.busy) return true;
       if (hit[1]) desk.act(hit[0], { outcome: hit[2] });
       return true;
     };
