@@ -95,17 +95,18 @@ class SynthesisFailed(SpeechError):
 # --- Text --------------------------------------------------------------------
 
 _DISPLAY_TEMPLATES: dict[str, str] = {
-    "az": "{number} nömrəli bilet, {counter} nömrəli masaya yaxınlaşın",
-    "ru": "Билет {number}, подойдите к окну {counter}",
+    # The holder is called, not the ticket ("... nömrəli bilet sahibi"); Russian says "талон" as the UI does.
+    "az": "{number} nömrəli bilet sahibi, {counter} nömrəli masaya yaxınlaşın",
+    "ru": "Талон {number}, подойдите к окну {counter}",
     "en": "Ticket {number}, please go to counter {counter}",
 }
 
 _SPOKEN_TEMPLATES: dict[str, str] = {
-    "az": "{number} nömrəli bilet, {counter} nömrəli masaya yaxınlaşın.",
+    "az": "{number} nömrəli bilet sahibi, {counter} nömrəli masaya yaxınlaşın.",
     # espeak-ng 1.51 reads the lone preposition "к" as the letter name "ка"
     # ("ка окну"). [[...]] is espeak-ng phoneme input: [kakn'u] is how
     # "к окну" is actually pronounced.
-    "ru": "Билет {number}, подойдите [[kVkn'u]] {counter}.",
+    "ru": "Талон {number}, подойдите [[kVkn'u]] {counter}.",
     "en": "Ticket {number}, please go to counter {counter}.",
 }
 

@@ -48,11 +48,11 @@ TEXT_CODEPAGES: tuple[str, ...] = ("CP857", "CP866")
 LABELS: dict[str, dict[str, str]] = {
     "az": {
         "number": "Növbə nömrəsi",
-        "ahead": "Qarşınızda",
+        "ahead": "Sizdən əvvəl",
         "people": "nəfər",
         "wait": "Təxmini gözləmə",
         "minutes": "dəq.",
-        "priority": "Prioritet",
+        "priority": "Güzəştli növbə",
         "track": "Növbənizi telefonda izləyin",
     },
     "ru": {
@@ -61,7 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
         "people": "чел.",
         "wait": "Примерное ожидание",
         "minutes": "мин.",
-        "priority": "Приоритет",
+        "priority": "Льготная очередь",
         "track": "Следите за очередью в телефоне",
     },
     "en": {

@@ -65,8 +65,8 @@ def announcer(tmp_path: Path) -> Announcer:
 @pytest.mark.parametrize(
     ("lang", "words"),
     [
-        ("az", ["A-015", "7", "nömrəli", "bilet", "masaya", "yaxınlaşın"]),
-        ("ru", ["A-015", "7", "Билет", "окну"]),
+        ("az", ["A-015", "7", "nömrəli", "bilet sahibi", "masaya", "yaxınlaşın"]),
+        ("ru", ["A-015", "7", "Талон", "окну"]),
         ("en", ["A-015", "7", "Ticket", "counter"]),
     ],
 )
@@ -77,8 +77,8 @@ def test_announcement_text_has_number_counter_and_words(lang: str, words: list[s
 
 
 def test_announcement_text_exact() -> None:
-    assert announcement_text("A-015", 7, "az") == "A-015 nömrəli bilet, 7 nömrəli masaya yaxınlaşın"
-    assert announcement_text("A-015", "7", "ru") == "Билет A-015, подойдите к окну 7"
+    assert announcement_text("A-015", 7, "az") == "A-015 nömrəli bilet sahibi, 7 nömrəli masaya yaxınlaşın"
+    assert announcement_text("A-015", "7", "ru") == "Талон A-015, подойдите к окну 7"
     assert announcement_text("A-015", 7, "en") == "Ticket A-015, please go to counter 7"
 
 
@@ -104,7 +104,7 @@ def test_speakable_number(number: str, lang: str, expected: str) -> None:
 
 def test_spoken_text_strips_zeros_and_keeps_words() -> None:
     az = spoken_text("A-015", "07", "az")
-    assert az == "A 15 nömrəli bilet, 7 nömrəli masaya yaxınlaşın."
+    assert az == "A 15 nömrəli bilet sahibi, 7 nömrəli masaya yaxınlaşın."
     assert "015" not in spoken_text("A-015", 7, "ru")
     assert spoken_text("A-015", 7, "en") == "Ticket A-15, please go to counter 7."
 

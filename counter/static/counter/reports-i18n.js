@@ -11,7 +11,7 @@
       rp_trend: "Gün-gün", rp_misses: "Hədəfə çatmayanlar", rp_heat: "Gəlişlər: həftənin günü × saat",
       rp_comments: "Aşağı qiymətlərin səbəbləri və rəylər", rp_group_title: "Qruplar üzrə: {by}", rp_table_title: "Cədvəl: {by}",
       rp_notes: "Gözləmə: biletin verilməsindən onu bitirən masaya çağırışa qədər (yönləndirilən bilet üçün ilk verilmə vaxtından). Razılıq: 4 və 5 qiymətlərin payı. Vaxtlar dəq:san.",
-      rp_issued: "Verilib", rp_served: "Xidmət", rp_no_show: "Gəlmədi", rp_cancelled: "Ləğv", rp_transferred: "Yönləndirilib",
+      rp_issued: "Verilib", rp_served: "Xidmət göstərilib", rp_no_show: "Gəlməyənlər", rp_cancelled: "Ləğv", rp_transferred: "Yönləndirilib",
       rp_refused: "İmtina", rp_wait_mean: "Orta gözləmə", rp_wait_p50: "Gözləmə p50", rp_wait_p90: "Gözləmə p90",
       rp_wait_max: "Ən uzun", rp_service_p50: "Xidmət p50", rp_service_p90: "Xidmət p90", rp_within_target: "Hədəf daxilində",
       rp_ratings: "Qiymət", rp_satisfied_share: "Razılıq", rp_response_rate: "Cavab payı", rp_key: "Qrup", rp_total: "Cəmi",
