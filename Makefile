@@ -39,8 +39,10 @@ test: setup system-deps
 	$(BIN)/python -m pytest
 
 bench: setup
+	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/issue_http.py
-	$(BIN)/python bench/call_to_display.py
+	$(BIN)/python bench/board_clients.py
+	$(BIN)/python bench/kiosk_print.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
