@@ -701,3 +701,38 @@ def test_counter_zoom_200(browser, live_server, screenshot_dir, axe):
             assert box["y"] >= -1 and box["y"] + box["height"] <= 385 and box["x"] + box["width"] <= 684, act
         page.screenshot(path=str(screenshot_dir / "counter_zoom_200.png"), full_page=True)
         axe.check(page, "counter at 200 %")
+
+
+# --- second pass: the hall board and the citizen's status page ------------------------------------
+
+def test_board_and_status_page(browser, live_server, axe):
+    """The board at 1920×1080 idle and with a call on it; the status page (waiting, called, unknown) in az/ru/en."""
+    tickets = {lang: live_server.issue("PEN-04", lang=lang).json() for lang in ("az", "ru", "en")}
+    context = serve_axe(browser.new_context(viewport={"width": 1920, "height": 1080}))
+    try:
+        board = context.new_page()
+        board.goto(f"{live_server.url}/display/?board=hall-1&token={live_server.display_token('hall-1')}")
+        board.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+        axe.check(board, "board idle")
+        phone = serve_axe(browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True))
+        try:
+            status = phone.new_page()
+            for lang, t in tickets.items():
+                status.goto(t["status_url"])
+                status.wait_for_selector("#live:not(.off)")
+                axe.check(status, f"status page {lang} waiting")
+            with live_server.login("op1") as op:
+                assert op.post(live_server.url + "/api/counters/5/open", timeout=5).ok
+                called = op.post(live_server.url + "/api/counters/5/call-next", timeout=5).json()["number"]
+            board.wait_for_function("(n) => (document.body.innerText || '').includes(n)", arg=called, timeout=5000)
+            axe.check(board, "board with a call")
+            mine = next(t for t in tickets.values() if t["number"] == called)
+            status.goto(mine["status_url"])
+            status.wait_for_selector("#state.called", timeout=5000)
+            axe.check(status, "status page called")
+            status.goto(live_server.url + "/t/no-such-ticket-here")
+            axe.check(status, "status page unknown ticket")
+        finally:
+            phone.close()
+    finally:
+        context.close()
