@@ -736,3 +736,36 @@ def test_board_and_status_page(browser, live_server, axe):
             phone.close()
     finally:
         context.close()
+
+
+# --- the supervisor view: every tab by keyboard ---------------------------------------------------
+
+def test_supervisor_view_by_keyboard(browser, live_server, axe):
+    """Counter rows selectable with the keyboard, tabs with tab roles and selected state moved by the
+    arrow keys, every tab passing the pinned rules."""
+    for _ in range(2):
+        assert live_server.issue("EMP-01").status_code == 201
+    with staff_page(browser, live_server, "/counter/supervisor") as page:
+        page.locator("#login-form").wait_for()
+        page.fill("#login-form input[name=username]", "boss")
+        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
+        page.click("#login-form button[type=submit]")
+        page.locator("#counters tr[data-counter='3']").wait_for()
+        axe.check(page, "supervisor queues")
+        # A counter row, reached and chosen with the keyboard alone.
+        page.focus("#counters tr[data-counter='3']")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector(\"#counters tr[data-counter='3']\")"
+                               ".getAttribute('aria-current') === 'true'", timeout=5000)
+        wait_focus(page, "#counters tr[data-counter='3']", "after choosing a counter row")
+        # The tabs: one selected, the arrow keys move the selection and show its panel.
+        page.focus("#tabbtn-queues")
+        for name in ("over", "printers", "audit", "devices"):
+            page.keyboard.press("ArrowRight")
+            wait_focus(page, f"#tabbtn-{name}", f"tab {name}")
+            assert page.get_attribute(f"#tabbtn-{name}", "aria-selected") == "true"
+            assert page.locator(f"#tab-{name}").is_visible()
+            assert page.get_attribute("#tabbtn-queues", "aria-selected") == "false"
+            axe.check(page, f"supervisor {name}")
+        page.keyboard.press("ArrowRight")                     # wraps round to the first
+        wait_focus(page, "#tabbtn-queues", "tabs wrap")

@@ -59,10 +59,22 @@
   }
 
   function renderCounters(snap) {
+    // The rows are drawn anew on every update: keep the keyboard's place among them.
+    const focused = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("#counters tr[data-counter]") : null;
+    const keep = focused ? focused.dataset.counter : null;
+    drawCounters(snap);
+    if (keep) {
+      const row = $("counters").querySelector(`tr[data-counter="${keep}"]`);
+      if (row) row.focus();
+    }
+  }
+
+  function drawCounters(snap) {
     $("counters").querySelector("tbody").innerHTML = snap.counters.map((c) => {
       const limit = c.daily_limit ? `${c.handled_today}/${c.daily_limit}` : `${c.handled_today}`;
       const full = c.daily_limit && c.handled_today >= c.daily_limit;
-      return `<tr data-counter="${c.number}" class="${c.number === selected ? "sel" : ""} st-${c.state}">
+      return `<tr data-counter="${c.number}" tabindex="0" aria-current="${c.number === selected ? "true" : "false"}" class="${c.number === selected ? "sel" : ""} st-${c.state}">
         <td><b>${N.esc(N.counterName(c))}</b></td>
         <td><span class="badge ${c.state}">${N.esc(N.t("state_" + c.state))}</span></td>
         <td>${N.esc(c.operator || "")}</td>
@@ -224,14 +236,40 @@
     sessionStorage.setItem("novbe.sup.counter", String(selected));
     render();
   });
+  // Counter rows answer the keyboard like the mouse: Enter or Space selects one.
+  $("counters").addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    const tr = ev.target.closest("tr[data-counter]");
+    if (!tr || ev.target !== tr) return;
+    ev.preventDefault();
+    tr.click();
+  });
   $("services-btn").addEventListener("click", servicesDialog);
-  document.querySelector(".tabs").addEventListener("click", (ev) => {
-    const b = ev.target.closest("button[data-tab]");
-    if (!b) return;
+  function showTab(b) {
     tab = b.dataset.tab;
-    document.querySelectorAll(".tabs button").forEach((x) => x.classList.toggle("on", x === b));
+    document.querySelectorAll(".tabs button[data-tab]").forEach((x) => {
+      x.classList.toggle("on", x === b);
+      x.setAttribute("aria-selected", x === b ? "true" : "false");
+      x.tabIndex = x === b ? 0 : -1;
+    });
     document.querySelectorAll(".tab-body").forEach((body) => { body.hidden = body.id !== "tab-" + tab; });
     loadAudit();
+  }
+  document.querySelector(".tabs").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-tab]");
+    if (b) showTab(b);
+  });
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern); Home/End to the first/last.
+  document.querySelector(".tabs").addEventListener("keydown", (ev) => {
+    const tabs = Array.from(document.querySelectorAll(".tabs button[data-tab]"));
+    const i = tabs.indexOf(document.activeElement);
+    if (i < 0) return;
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    const b = tabs[(next + tabs.length) % tabs.length];
+    b.focus();
+    showTab(b);
   });
   $("tab-audit").addEventListener("click", (ev) => { if (ev.target.closest("#audit-refresh")) loadAudit(); });
   $("tab-printers").addEventListener("click", async (ev) => {
