@@ -235,6 +235,8 @@ class Counter(_Frozen):
     display_protocol: str = "plain"
     display_format: str | None = Field(default=None, description=r"plain protocol line, e.g. '{number} {counter}\r\n'")
     buttons: str | None = Field(default=None, description="pyserial URL of a call-button keypad")
+    rating_keypad: str | None = Field(default=None, description="pyserial URL of a citizen's rating keypad: "
+                                      "keys 1-5 rate the visit this counter finished last")
     breaks: tuple[str, ...] = Field(default=(), description="planned breaks, local time, e.g. ['13:00-14:00']")
 
     @field_validator("breaks")

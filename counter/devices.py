@@ -8,6 +8,7 @@ reopen the port by themselves.
 
     LedDisplay      one LED board; show(number, counter) -> bool
     CallButtons     keypad reader thread; calls on_action(verb)
+    RatingKeypad    CallButtons whose keys 1-5 are a citizen's score; calls on_rating(score)
     DeviceManager   LedDisplay per counter number
 
 Protocols turn ``(number, counter)`` into the bytes a board understands; see
@@ -22,7 +23,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import serial
 
@@ -30,11 +31,13 @@ __all__ = [
     "DEFAULT_KEYMAP",
     "DEFAULT_LINE_FORMAT",
     "PROTOCOLS",
+    "RATING_KEYMAP",
     "CallButtons",
     "DeviceManager",
     "DisplaySpec",
     "LedDisplay",
     "Protocol",
+    "RatingKeypad",
     "plain_protocol",
     "register_protocol",
     "stx_etx_protocol",
@@ -57,6 +60,9 @@ DEFAULT_KEYMAP: Mapping[str, str] = {
     "X": "no_show",
     "P": "pause",
 }
+
+#: Key sent by a rating keypad -> the score it stands for (a five-key pad sends "1".."5").
+RATING_KEYMAP: Mapping[str, str] = {str(score): str(score) for score in range(1, 6)}
 
 # Errors that mean "the port is gone or unusable right now". SerialException
 # is itself an OSError subclass in pyserial 3.5; both are named for clarity.
@@ -404,6 +410,9 @@ class DeviceManager:
 class CallButtons:
     """Hardware call buttons: a keypad on a serial line sending one character per press."""
 
+    #: how log lines and the reader thread name this kind of keypad
+    kind: ClassVar[str] = "call buttons"
+
     def __init__(
         self,
         url: str,
@@ -448,7 +457,7 @@ class CallButtons:
         if self.running:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"call-buttons {self.url}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{self.kind} {self.url}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -458,7 +467,7 @@ class CallButtons:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=self.timeout + 2.0)
             if thread.is_alive():
-                log.warning("call buttons %s: reader did not stop (on_action still running?)", self.url)
+                log.warning("%s %s: reader did not stop (on_action still running?)", self.kind, self.url)
 
     def __enter__(self) -> CallButtons:
         self.start()
@@ -481,16 +490,16 @@ class CallButtons:
                     try:
                         port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.timeout)
                     except _PORT_ERRORS as exc:
-                        log.debug("call buttons %s unavailable: %s", self.url, exc)
+                        log.debug("%s %s unavailable: %s", self.kind, self.url, exc)
                         self._stop.wait(backoff)
                         backoff = min(backoff * 2, self.max_backoff)
                         continue
-                    log.info("call buttons %s open", self.url)
+                    log.info("%s %s open", self.kind, self.url)
                     self._connected.set()
                 try:
                     data = port.read(port.in_waiting or 1)
                 except _PORT_ERRORS as exc:
-                    log.warning("call buttons %s lost: %s; will reopen", self.url, exc)
+                    log.warning("%s %s lost: %s; will reopen", self.kind, self.url, exc)
                     self._connected.clear()
                     _close_quietly(port)
                     port = None
@@ -514,14 +523,40 @@ class CallButtons:
                 continue
             verb = self._keymap.get(key)
             if verb is None:
-                log.debug("call buttons %s: ignoring unknown key %r", self.url, key)
+                log.debug("%s %s: ignoring unknown key %r", self.kind, self.url, key)
                 continue
             try:
                 self._on_action(verb)
             except Exception:
                 # A failing handler (e.g. "no tickets waiting") must not stop
                 # the buttons from working for the rest of the day.
-                log.exception("call buttons %s: on_action(%r) failed", self.url, verb)
+                log.exception("%s %s: on_action(%r) failed", self.kind, self.url, verb)
+
+
+class RatingKeypad(CallButtons):
+    """A citizen's rating keypad on a serial line: keys 1-5 send the score of the visit just finished."""
+
+    kind: ClassVar[str] = "rating keypad"
+
+    def __init__(
+        self,
+        url: str,
+        on_rating: Callable[[int], None],
+        baudrate: int = 9600,
+        *,
+        timeout: float = 0.2,
+        max_backoff: float = 2.0,
+    ) -> None:
+        # Same reader, reconnects and "a failing handler never stops the pad"
+        # as the call buttons; only the key map and the callback differ.
+        super().__init__(
+            url,
+            lambda key: on_rating(int(key)),
+            RATING_KEYMAP,
+            baudrate,
+            timeout=timeout,
+            max_backoff=max_backoff,
+        )
 
 
 def _close_quietly(port: serial.Serial) -> None:

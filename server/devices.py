@@ -6,7 +6,9 @@ expired (:func:`server.core.housekeeping.expire_stale`).
 
 LED displays listen to committed events (so a call from the page, the API or a keypad
 shows alike); call buttons drive the same domain verbs as the counter page, recorded with
-the counter's operator as actor.
+the counter's operator as actor; a rating keypad's keys 1-5 rate the visit the counter
+finished last (:func:`server.core.rating.rate_at_counter`, source ``keypad``). Every verb's
+event is published by the store after its commit, as for the page.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any, Callable
 
 from flask import Flask
 
-from server.core import clock, housekeeping, queue
+from server.core import clock, housekeeping, queue, rating
 from server.core.errors import NoTicketsWaiting, QueueError
 from server.core.model import Event, TicketCalled
 
@@ -78,6 +80,20 @@ def start(app: Flask, novbe: Any) -> None:
             buttons.append(b)
             atexit.register(b.stop)
     novbe.extras["buttons"] = buttons
+
+    keypads = []
+    for c in novbe.cfg.counters:
+        if c.rating_keypad:
+            from counter.devices import RatingKeypad
+
+            if not novbe.cfg.ratings.enabled:
+                log.warning("counter %s has a rating keypad but [ratings] enabled = false: its keys are refused",
+                            c.number)
+            k = RatingKeypad(c.rating_keypad, on_rating=rating_handler(store, c.number))
+            k.start()
+            keypads.append(k)
+            atexit.register(k.stop)
+    novbe.extras["rating_keypads"] = keypads
 
 
 class DayTurns:
@@ -146,3 +162,17 @@ def button_handler(store: Any, counter: int) -> Callable[[str], None]:
         except QueueError as exc:
             log.info("counter %s: keypad %s refused: %s", counter, verb, exc.message)
     return on_action
+
+
+def rating_handler(store: Any, counter: int) -> Callable[[int], None]:
+    """What a rating key press does at one counter: rate the visit it finished last, once."""
+    def on_rating(score: int) -> None:
+        try:
+            r = rating.rate_at_counter(store, counter, score, source="keypad")
+        except QueueError as exc:
+            # nothing_to_rate, already_rated, a storage fault: the citizen's key is simply not
+            # counted; the pad keeps working for the next visit.
+            log.info("counter %s: rating key %s refused: %s", counter, score, exc.message)
+        else:
+            log.debug("counter %s: keypad rated ticket %s with %s", counter, r.ticket_id, score)
+    return on_rating
