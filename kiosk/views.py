@@ -7,7 +7,9 @@ that the kiosk needs no QR library of its own and no internet.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +21,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from server import api
 from server.device_health import heartbeat_seconds, page_version
-from server.core.errors import UnknownTicket
+from server.core.errors import InvalidRequest, QueueError, Unauthorized, UnknownTicket
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 LANGS = ("az", "ru", "en")
@@ -77,6 +81,83 @@ def qr_svg() -> Any:
     resp = Response(img.to_string(encoding="unicode"), mimetype="image/svg+xml")
     resp.headers["Cache-Control"] = "private, max-age=86400"
     return resp
+
+
+# --- spoken guidance of the accessible mode ------------------------------------------------
+
+# A ticket number as the kiosk shows it (the board's pattern): "number:A-015" says "your number, A 15".
+_NUMBER = re.compile(r"[A-ZƏÇĞİÖŞÜ]-[0-9]{1,4}")
+SPEAK_CACHE_VERSION = 1
+
+
+def _catalog_phrase(key: str, lang: str) -> str | None:
+    """A kiosk catalogue string that stands alone (no placeholder left to fill), or None."""
+    value = catalog().get(lang, {}).get(key)
+    if not isinstance(value, str) or "{" in value or key.startswith(("st_", "nf_")):
+        return None
+    return value
+
+
+def speak_text(text_id: str, lang: str) -> str | None:
+    """What the kiosk may say for a text id: its own catalogue and the center's names, nothing else."""
+    from display import voice
+
+    cfg = _novbe().cfg
+    kind, _, code = text_id.partition(":")
+    if not code:
+        return _catalog_phrase(text_id, lang)
+    names = {"svc": cfg.services_by_code, "area": cfg.areas_by_code, "group": cfg.groups_by_code}.get(kind)
+    if names is not None:
+        item = names.get(code)
+        return item.name.get(lang) if item is not None else None
+    if kind == "number" and _NUMBER.fullmatch(code):
+        return f"{catalog()[lang]['your_number']}: {voice.speakable_number(code, lang)}."
+    return None
+
+
+@bp.get("/speak")
+def speak() -> Any:
+    """One phrase of the accessible mode as WAV (kiosk device token; catalogue and center names only)."""
+    from display import voice
+    from display.views import announcer
+    from server import auth
+    from server.api import error_response
+
+    try:
+        auth.require_device(_novbe().store, "kiosk")
+        lang = request.args.get("lang", "")
+        if lang not in LANGS:
+            raise InvalidRequest("lang must be az, ru or en", field="lang")
+        text_id = request.args.get("text", "")
+        text = speak_text(text_id[:80], lang) if len(text_id) <= 80 else None
+        if not text:
+            raise InvalidRequest("text must be a phrase of the kiosk or a name of this center", field="text")
+    except (InvalidRequest, Unauthorized) as exc:
+        return error_response(exc)
+    # One file per phrase, voice and speed, beside the board's calls (its pruning does not reach here).
+    key = hashlib.sha256(json.dumps([SPEAK_CACHE_VERSION, lang, voice.SPEED, text],
+                                    ensure_ascii=False).encode()).hexdigest()[:24]
+    folder = announcer().cache_dir / "kiosk"
+    path = folder / f"{key}.wav"
+    try:
+        if not path.exists():
+            folder.mkdir(exist_ok=True)
+            voice.synthesize(text, lang, path)
+        data = path.read_bytes()
+    except (voice.SpeechError, OSError) as exc:
+        log.warning("kiosk speech for %r in %s failed: %s", text_id, lang, exc)
+        return error_response(_SpeechFailed(f"speech is not available: {exc}"))
+    # A phrase is a few hundred kB at most: read whole, no file handle left to the response.
+    resp = Response(data, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+class _SpeechFailed(QueueError):
+    """espeak-ng could not speak (not installed, voice missing): the kiosk stays silent."""
+
+    code = "speech_unavailable"
+    status = 503
 
 
 # --- the citizen's status page ------------------------------------------------------------

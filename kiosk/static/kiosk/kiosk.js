@@ -23,7 +23,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     lang: "az", screen: null, stack: [], data: null, area: null, service: null, ticket: null,
-    query: "", keyboard: "latin", online: true, busy: false,
+    query: "", keyboard: "latin", online: true, busy: false, a11y: false,
   };
 
   // --- strings -----------------------------------------------------------------------------
@@ -207,6 +207,7 @@
     armIdle();
     focusScreen();
     updateMoreHint();
+    if (state.a11y) sayAfter(titleId());
   }
   /** A new screen takes the focus to its heading: a screen reader (or a keyboard) starts there. */
   function focusScreen() {
@@ -227,6 +228,7 @@
     hideIdleWarning();
     closeModal();
     setLang("az", false);
+    setA11y(false);   // the next citizen starts in the standard mode, as with Azerbaijani
     show("start", false);
   }
   function showSetup(rejected) {
@@ -252,6 +254,7 @@
     clearInterval(warnTimer);
     warnTimer = setInterval(() => { if (Date.now() >= warnEnd) goStart(); else updateIdleWarning(); }, 1000);
     $("idleMore").focus();
+    say(["idle_title", "idle_more"]);
   }
   function updateIdleWarning() {
     $("idleText").textContent = t("idle_text", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) });
@@ -328,6 +331,7 @@
     const btn = (l, cls, label) => el("button", {
       type: "button", class: "btn lang " + cls + (l === state.lang ? " on" : ""), lang: l,
       "data-lang": l, "aria-pressed": l === state.lang ? "true" : "false", on: () => setLang(l),
+      "data-say": "lang_name", "data-say-lang": l,
     }, label);
     fill($("langs"), LANGS.map((l) => btn(l, "small", I18N[l].lang_short)));
     fill($("langBig"), LANGS.map((l) => btn(l, "large", I18N[l].lang_name)));
@@ -360,6 +364,7 @@
       const letters = [...new Set(svcs.map((s) => s.letter))].join(" ");
       const anyOpen = svcs.some((s) => s.available);
       return el("button", { type: "button", class: "card area" + (anyOpen ? "" : " dim"), "data-area": a.code,
+        "data-say": "area:" + a.code,
         on: () => { state.area = a.code; go("services"); } },
         el("span", { class: "card-top" }, el("span", { class: "letter" }, letters),
           el("span", { class: "meta" }, t("services_count", { n: svcs.length }))),
@@ -390,6 +395,7 @@
       el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
     return el("button", {
       type: "button", class: "card service" + (s.available ? "" : " disabled"), "data-service": s.code,
+      "data-say": "svc:" + s.code,
       disabled: !s.available, "aria-disabled": s.available ? "false" : "true",
       on: () => { if (s.available) { state.service = s; go("info"); } },
     },
@@ -501,6 +507,7 @@
   function renderPriority() {
     fill($("groupList"), groupsFor(state.service).map((g) => el("button", {
       type: "button", class: "btn group big", "data-group": g.code, on: () => issue(g.code),
+      "data-say": "group:" + g.code,
     }, nm(g.name))));
   }
 
@@ -515,7 +522,8 @@
       r = await fetch("/api/tickets", {
         method: "POST", cache: "no-store", signal: timeout(10000),
         headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
-        body: JSON.stringify({ service: s.code, lang: state.lang, priority: priority || null }),
+        body: JSON.stringify(Object.assign({ service: s.code, lang: state.lang, priority: priority || null },
+          state.a11y ? { large_print: true } : {})),
       });
       try { body = await r.json(); } catch (e) { body = null; }
     } catch (e) {
@@ -621,6 +629,91 @@
     if (after) after();
     else restoreFocus();
   }
+
+  // --- the accessible mode: high contrast, large text, spoken guidance ------------------------
+  // Phrases come from /kiosk/speak by id (the kiosk's catalogue and the center's names only), spoken by the
+  // server's espeak-ng voices through this kiosk's speaker; each file is fetched once per language.
+  const player = new Audio();
+  const sounds = new Map();
+  let sayQueue = [];
+  function titleId() {
+    const k = state.ticket;
+    return { start: "welcome", areas: "areas_title", services: state.area ? "area:" + state.area : "services_title",
+      search: "search_title", info: state.service ? "svc:" + state.service.code : null, priority: "priority_title",
+      ticket: k ? "number:" + k.number : null }[state.screen] || null;
+  }
+  function sound(id, lang) {
+    const key = lang + "|" + id;
+    if (!sounds.has(key)) {
+      const url = "/kiosk/speak?text=" + encodeURIComponent(id) + "&lang=" + lang;
+      sounds.set(key, fetch(url, { headers: authHeaders(), signal: timeout(8000) })
+        .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
+        .then((b) => URL.createObjectURL(b))
+        .catch(() => { sounds.delete(key); return null; }));
+    }
+    return sounds.get(key);
+  }
+  /** Speak these phrases now, cutting short whatever was being said. */
+  let speaking = false, sayGen = 0;
+  function say(ids, lang) {
+    sayGen++;
+    sayQueue = ids.filter(Boolean).map((id) => [id, lang || state.lang]);
+    player.pause();
+    speaking = false;
+    playNext();
+  }
+  /** Speak a phrase after what is being said (a new screen's title after the tapped button). */
+  function sayAfter(id) {
+    if (!id) return;
+    sayQueue.push([id, state.lang]);
+    if (!speaking) playNext();
+  }
+  async function playNext() {
+    const gen = sayGen;
+    const next = sayQueue.shift();
+    if (!next) { speaking = false; return; }
+    speaking = true;
+    const url = await sound(next[0], next[1]);
+    if (gen !== sayGen) return;   // something newer took the speaker
+    if (!url) { playNext(); return; }
+    player.src = url;
+    player.play().catch(() => { if (gen === sayGen) playNext(); });   // no speaker: the screen still works
+  }
+  player.addEventListener("ended", () => playNext());
+  function sayNode(node) {
+    const b = node && node.closest ? node.closest("[data-say]") : null;
+    if (b) say([b.dataset.say], b.dataset.sayLang);
+  }
+  function setA11y(on) {
+    state.a11y = !!on;
+    document.body.classList.toggle("a11y", state.a11y);
+    $("a11yBtn").setAttribute("aria-pressed", state.a11y ? "true" : "false");
+    $("a11yBtn").dataset.say = state.a11y ? "a11y_off" : "a11y_on";
+    $("a11yLabel").dataset.t = state.a11y ? "a11y_off" : "a11y_on";
+    $("a11yLabel").textContent = t($("a11yLabel").dataset.t);
+    if (!state.a11y) { sayGen++; sayQueue = []; speaking = false; player.pause(); }
+    updateMoreHint();
+  }
+  // A tap reads the button, then the screen it leads to; the keyboard's focus reads the focused button.
+  let pointerAt = 0;
+  document.addEventListener("pointerdown", (e) => {
+    pointerAt = Date.now();
+    // The mode is offered aloud to whoever touches the start screen outside its buttons.
+    if (!state.a11y && state.screen === "start" && !e.target.closest("button")) say(["a11y_offer"]);
+  }, true);
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest ? e.target.closest("[data-say]") : null;
+    if (b && (state.a11y || b.id === "a11yBtn")) sayNode(b);
+  }, true);
+  document.addEventListener("focusin", (e) => {
+    if (Date.now() - pointerAt < 800) return;   // the tap itself reads it
+    const b = e.target.closest ? e.target.closest("[data-say]") : null;
+    if (b && (state.a11y || b.id === "a11yBtn")) sayNode(b);
+  });
+  $("a11yBtn").addEventListener("click", () => {
+    setA11y(!state.a11y);
+    if (state.a11y) say(["a11y_started", "welcome"]);
+  });
 
   // --- wiring -------------------------------------------------------------------------------
   $("startBtn").addEventListener("click", () => go("areas"));

@@ -1,0 +1,122 @@
+"""The accessible kiosk mode's speech route: only the kiosk's own phrases and the center's names, for a kiosk."""
+from __future__ import annotations
+
+import io
+import wave
+from pathlib import Path
+
+import pytest
+
+from conftest import mini_config
+from display import voice
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock):
+    from server.app import create_app
+
+    app = create_app({"CENTER_CONFIG": mini_config(), "DATABASE": str(tmp_path / "novbe.db"), "CLOCK": clock,
+                      "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False,
+                      "VOICE_CACHE": str(tmp_path / "voice")})
+    yield app
+    app.extensions["novbe"].publisher.stop()
+    app.extensions["novbe"].store.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def tokens(app) -> dict[str, str]:
+    from server import auth
+
+    store = app.extensions["novbe"].store
+    return {"kiosk": auth.add_device(store, "kiosk", "kiosk-1"), "display": auth.add_device(store, "display", "hall-1")}
+
+
+@pytest.fixture
+def spoken(monkeypatch) -> list[tuple[str, str]]:
+    """What espeak-ng was asked to say (the real synthesis still runs)."""
+    calls: list[tuple[str, str]] = []
+    real = voice.synthesize
+
+    def recording(text: str, lang: str, out_path: Path, **kw: object) -> Path:
+        calls.append((text, lang))
+        return real(text, lang, out_path, **kw)
+
+    monkeypatch.setattr(voice, "synthesize", recording)
+    return calls
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("text_id, lang, phrase", [
+    ("welcome", "az", "Xoş gəlmisiniz!"),
+    ("take", "ru", "Взять талон"),
+    ("svc:EMP-1", "en", "Unemployment registration"),
+    ("area:pension", "az", "Pensiya təminatı"),
+    ("group:shehid-qazi", "az", "Şəhid ailəsi və qazi"),
+    ("number:Ə-007", "ru", "Ваш номер: Э 7."),
+])
+def test_speaks_catalogue_phrases_and_center_names_once(client, tokens, spoken, text_id, lang, phrase):
+    from kiosk.views import catalog
+
+    if text_id == "take":
+        phrase = catalog()["ru"]["take"]
+    if text_id.startswith("number:"):
+        phrase = f"{catalog()['ru']['your_number']}: Э 7."
+    r = client.get(f"/kiosk/speak?text={text_id}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 200, r.get_json()
+    assert r.mimetype == "audio/wav"
+    with wave.open(io.BytesIO(r.data)) as w:
+        assert w.getnframes() > w.getframerate() * 0.3   # something was said
+    assert spoken == [(phrase, lang)]
+    # Cached per text and language: the second request runs no espeak-ng.
+    again = client.get(f"/kiosk/speak?text={text_id}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert again.status_code == 200 and again.data == r.data
+    assert spoken == [(phrase, lang)]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("text=anything+I+like&lang=az", "text"),          # not a phrase id: never spoken as text
+    ("text=ahead&lang=az", "text"),                   # a phrase with a placeholder left to fill
+    ("text=st_title&lang=az", "text"),                # the status page's strings are not the kiosk's
+    ("text=svc:NOPE&lang=az", "text"),
+    ("text=area:&lang=az", "text"),
+    ("text=number:hello&lang=az", "text"),
+    ("text=number:A-015%20and%20more&lang=az", "text"),
+    ("text=" + "w" * 200 + "&lang=az", "text"),
+    ("text=welcome&lang=de", "lang"),
+    ("text=welcome", "lang"),
+    ("text=lang_name:az&lang=az", "text"),
+])
+def test_refuses_what_is_not_a_kiosk_phrase_without_speaking(client, tokens, spoken, query, field):
+    r = client.get("/kiosk/speak?" + query, headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 400
+    assert r.get_json() == {"ok": False, "error": "invalid_request", "message": r.get_json()["message"], "field": field}
+    assert spoken == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}, "display", {"Authorization": "Basic x"}])
+def test_refuses_without_a_kiosk_token_without_speaking(client, tokens, spoken, headers):
+    if headers == "display":
+        headers = bearer(tokens["display"])   # a board's token is not a kiosk's
+    r = client.get("/kiosk/speak?text=welcome&lang=az", headers=headers)
+    assert r.status_code == 401
+    assert r.get_json()["error"] == "unauthorized"
+    assert spoken == []
+
+
+def test_speech_failure_is_a_clear_503(client, tokens, monkeypatch):
+
+    def missing(text: str, lang: str, out_path: Path, **kw: object) -> Path:
+        raise voice.SpeechUnavailable("espeak-ng not found")
+
+    monkeypatch.setattr(voice, "synthesize", missing)
+    r = client.get("/kiosk/speak?text=welcome&lang=az", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 503
+    assert r.get_json()["error"] == "speech_unavailable"
