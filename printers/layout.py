@@ -104,6 +104,7 @@ class TicketView:
     counter_area: str | None = None
     eta_low: int = 0            # the forecast's range; printed when it is wider than a minute
     eta_high: int = 0
+    large_number: bool = False  # the accessible kiosk mode: the number drawn twice as tall
 
 
 def _clean(line: str) -> str:
@@ -310,7 +311,11 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
     _line(printer, page, ticket.service_name)
     printer.ln()
     _line(printer, page, labels["number"], size=_SIZE_SMALL)
-    _line(printer, page, ticket.number, size=_SIZE_NUMBER, bold=True, big=True)
+    if ticket.large_number:
+        # As an image, twice the usual number's height: ESC/POS text stops at double size here.
+        printer.image(text_image(_clean(ticket.number), _SIZE_NUMBER * 2, True, page.width))
+    else:
+        _line(printer, page, ticket.number, size=_SIZE_NUMBER, bold=True, big=True)
     if ticket.counter_area:
         _line(printer, page, ticket.counter_area, bold=True)
     _line(printer, page, ticket.issued_at, size=_SIZE_SMALL)

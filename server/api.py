@@ -213,6 +213,8 @@ def issue(body: TicketRequest) -> Any:
         note_refusal(body.service, body.priority, device["name"], exc)
         raise
     if printer:
+        if body.large_print:
+            app.store.mark_large_print(issued.ticket.id)
         app.wake_printer()
     t = issued.ticket
     svc = app.cfg.services_by_code[t.service]

@@ -77,6 +77,7 @@ class StoreJobs:
             status_url=f"{self.public_url().rstrip('/')}/t/{t.token}",
             footer=cfg.center.footer.get(t.lang) if cfg.center.footer else "", lang=t.lang,
             counter_area=cfg.areas_by_code[svc.area].name.get(t.lang),
+            large_number=self.store.print_job_large(job_id),
         )
 
     # --- JobQueue ---------------------------------------------------------------

@@ -18,6 +18,7 @@ class TicketRequest(_Req):
     service: str = Field(min_length=1, max_length=32, examples=["EMP-01"])
     lang: Literal["az", "ru", "en"] = "az"
     priority: str | None = Field(default=None, max_length=32, examples=["shehid-qazi"])
+    large_print: bool = False   # the accessible mode: the number in large type on the paper
 
 
 class LoginRequest(_Req):

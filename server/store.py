@@ -239,8 +239,14 @@ def _m6_reports(db: sqlite_utils.Database) -> None:
     db.table("tickets").create_index(["counter", "finished_at"], index_name="idx_tickets_counter_finished")
 
 
+# The accessible kiosk mode prints the number in large type: a mark on the ticket's print job.
+def _m7_large_print(db: sqlite_utils.Database) -> None:
+    db.table("print_jobs").add_column("large", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_event_autoincrement, _m3_waiting_index,
-                                                              _m4_sessions, _m5_printer_health, _m6_reports]
+                                                              _m4_sessions, _m5_printer_health, _m6_reports,
+                                                              _m7_large_print]
 
 
 def file_facts(path: str | Path, *, check: bool = False) -> dict[str, Any]:
@@ -1011,6 +1017,16 @@ class SQLiteStore:
             "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number "
             "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
+
+    def mark_large_print(self, ticket_id: int) -> None:
+        """Print this ticket's number in large type (the accessible kiosk mode)."""
+        with self.write() as tx:
+            tx.conn.execute("UPDATE print_jobs SET large = 1 WHERE ticket_id = ?", (ticket_id,))
+
+    def print_job_large(self, job_id: int) -> bool:
+        """Whether a print job prints the number in large type."""
+        row = self._query("SELECT large FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
 
     def print_job_ticket(self, job_id: int) -> Ticket | None:
         """The ticket a print job prints."""

@@ -120,3 +120,31 @@ def test_speech_failure_is_a_clear_503(client, tokens, monkeypatch):
     r = client.get("/kiosk/speak?text=welcome&lang=az", headers=bearer(tokens["kiosk"]))
     assert r.status_code == 503
     assert r.get_json()["error"] == "speech_unavailable"
+
+
+@pytest.mark.parametrize("large", [True, False])
+def test_accessible_mode_ticket_prints_the_number_large(tmp_path: Path, clock, large):
+    """large_print on the issue marks the ticket's print job; the spool's view of it carries the flag."""
+    from server import auth
+    from server.app import create_app
+    from server.printing import StoreJobs
+
+    cfg = mini_config(kiosks=[{"name": "kiosk-1", "printer": "tcp://127.0.0.1:9"}])
+    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(tmp_path / "novbe.db"), "CLOCK": clock,
+                      "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False})
+    try:
+        store = app.extensions["novbe"].store
+        token = auth.add_device(store, "kiosk", "kiosk-1")
+        r = app.test_client().post("/api/tickets", json={"service": "EMP-1", "large_print": large},
+                                   headers=bearer(token))
+        assert r.status_code == 201, r.get_json()
+        job = store.print_jobs()[0]
+        view = StoreJobs(store, lambda: "http://x").view(job["id"])
+        assert view is not None and view.number == r.get_json()["number"]
+        assert view.large_number is large
+        bad = app.test_client().post("/api/tickets", json={"service": "EMP-1", "large_print": "yes please"},
+                                     headers=bearer(token))
+        assert bad.status_code == 400
+    finally:
+        app.extensions["novbe"].publisher.stop()
+        store.close()

@@ -108,6 +108,19 @@ def test_ascii_number_is_double_size_text() -> None:
     assert b"\x1b!\x30" in before[-20:]  # ESC ! 0x30: double width and height
 
 
+@pytest.mark.parametrize(("profile", "paper", "dots"), [("TM-T88V", "80mm", 512), ("POS-5890", "58mm", 384)])
+def test_large_number_is_an_image_over_twice_as_tall(profile: str, paper: str, dots: int) -> None:
+    """The accessible kiosk mode: the number drawn far taller than double-size text (48 dots), within the paper."""
+    plain = render_bytes(ticket(number="A-001"), profile=profile, paper=paper)
+    large = render_bytes(ticket(number="A-001", large_number=True), profile=profile, paper=paper)
+    assert b"A-001" in text_of(plain) and b"A-001" not in text_of(large)
+    added = images(large)
+    heights = [(c[6] + c[7] * 256) for c in added]
+    assert len(added) == len(images(plain)) + 1
+    assert max(heights) >= 100   # dots: over twice the 48 of ESC ! 0x30 text
+    assert all(image_width_dots(c) <= dots for c in added)
+
+
 def test_russian_line_stays_text_in_cp866() -> None:
     data = render_bytes(ticket(lang="ru"), profile="TM-T88V")
     assert ESC_T + bytes([17]) + RUSSIAN.encode("cp866") in data
