@@ -1,0 +1,112 @@
+"""The accessible kiosk mode in Chromium: one tap from the start screen, spoken guidance through the
+kiosk's own speaker (the /kiosk/speak phrases each screen and tapped button asks for), high contrast,
+large text, a large-print ticket, and 0 axe-core violations on every screen of the mode."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from test_accessibility import axe, kiosk, loaded, tap, visible  # noqa: F401  (axe is a fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def spoken(page: Any, heard: list[tuple[str, str, int]], text: str, lang: str) -> None:
+    """Wait until the page has fetched this phrase from the speech route and it answered 200."""
+    for _ in range(200):
+        if (text, lang, 200) in heard:
+            return
+        page.wait_for_timeout(25)
+    raise AssertionError(f"{text!r} in {lang} was not spoken; heard {heard}")
+
+
+def test_accessible_mode_speaks_and_passes_axe(browser, live_server, axe, screenshot_dir: Path):
+    heard: list[tuple[str, str, int]] = []
+    issued: list[dict[str, Any]] = []
+
+    def on_response(resp: Any) -> None:
+        url = urlparse(resp.url)
+        if url.path == "/kiosk/speak":
+            q = parse_qs(url.query)
+            heard.append((q["text"][0], q["lang"][0], resp.status))
+            assert resp.request.headers.get("authorization", "").startswith("Bearer ")
+
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        page.on("response", on_response)
+        page.on("request", lambda r: issued.append(json.loads(r.post_data or "{}"))
+                if r.url.endswith("/api/tickets") and r.method == "POST" else None)
+        loaded(page)
+        # Nothing is spoken in the standard mode until someone asks for it.
+        page.wait_for_timeout(200)
+        assert heard == []
+        # A touch on the start screen outside its buttons offers the mode aloud.
+        page.locator("#startCenter").tap()
+        spoken(page, heard, "a11y_offer", "az")
+
+        tap(page, "#a11yBtn")
+        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        assert page.get_attribute("#a11yBtn", "aria-pressed") == "true"
+        spoken(page, heard, "a11y_started", "az")
+        spoken(page, heard, "welcome", "az")   # the start screen's title
+        # High contrast and larger text: measured, not assumed.
+        style = page.evaluate("""() => { const s = getComputedStyle(document.body);
+            return [s.backgroundColor, s.color, parseFloat(getComputedStyle(document.querySelector('#s-start h1')).fontSize)]; }""")
+        assert style[0] == "rgb(0, 0, 0)" and style[1] == "rgb(255, 255, 255)" and style[2] >= 68
+        axe.check(page, "accessible mode start az")
+
+        tap(page, "#langBig [data-lang=ru]")
+        spoken(page, heard, "lang_name", "ru")    # each language's button in its own voice
+        page.screenshot(path=str(screenshot_dir / "kiosk-a11y-start.png"))
+        axe.check(page, "accessible mode start ru")
+
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        spoken(page, heard, "start", "ru")        # the tapped button…
+        spoken(page, heard, "areas_title", "ru")  # …then the new screen's title
+        # Fewer items per screen: one column of areas.
+        cols = page.evaluate("() => getComputedStyle(document.getElementById('areaList')).gridTemplateColumns.split(' ').length")
+        assert cols == 1
+        page.screenshot(path=str(screenshot_dir / "kiosk-a11y-areas.png"))
+        axe.check(page, "accessible mode areas")
+
+        tap(page, "[data-area=employment]")
+        page.wait_for_selector("#serviceList [data-service]")
+        spoken(page, heard, "area:employment", "ru")
+        axe.check(page, "accessible mode services")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        visible(page, "info")
+        spoken(page, heard, "svc:EMP-01", "ru")
+        page.screenshot(path=str(screenshot_dir / "kiosk-a11y-info.png"))
+        axe.check(page, "accessible mode info")
+        tap(page, "#takeBtn")
+        visible(page, "priority")
+        spoken(page, heard, "take", "ru")
+        spoken(page, heard, "priority_title", "ru")
+        axe.check(page, "accessible mode priority")
+        # A button reached by keyboard (a switch or keypad) is read when it takes the focus.
+        page.wait_for_timeout(900)
+        page.keyboard.press("Tab")
+        page.wait_for_function("() => document.activeElement && document.activeElement.dataset.say")
+        first = page.evaluate("() => document.activeElement.dataset.say")
+        spoken(page, heard, first, "ru")
+
+        tap(page, "[data-group=disability]")
+        visible(page, "ticket")
+        number = page.text_content("#ticketNumber")
+        assert issued and issued[-1]["large_print"] is True and issued[-1]["priority"] == "disability"
+        spoken(page, heard, f"number:{number}", "ru")   # "Ваш номер: …" through the speaker
+        page.wait_for_function("() => document.getElementById('ticketQr').naturalWidth > 0")
+        page.screenshot(path=str(screenshot_dir / "kiosk-a11y-ticket.png"))
+        axe.check(page, "accessible mode ticket")
+
+        # The next citizen starts in the standard mode.
+        tap(page, "#doneBtn")
+        visible(page, "start")
+        assert not page.evaluate("() => document.body.classList.contains('a11y')")
+        assert page.get_attribute("#a11yBtn", "aria-pressed") == "false"
+        axe.check(page, "standard mode start with the switch")
+    assert all(status == 200 for _, _, status in heard), heard
