@@ -208,13 +208,11 @@ def issue(body: TicketRequest) -> Any:
     printer = kiosk.printer if kiosk and kiosk.printer else None
     try:
         issued = queue.issue_ticket(app.store, body.service, kiosk=device["name"], lang=body.lang,
-                                    priority=body.priority, printer=printer)
+                                    priority=body.priority, printer=printer, large_print=bool(body.large_print))
     except (CapacityReached, CenterClosed) as exc:
         note_refusal(body.service, body.priority, device["name"], exc)
         raise
     if printer:
-        if body.large_print:
-            app.store.mark_large_print(issued.ticket.id)
         app.wake_printer()
     t = issued.ticket
     svc = app.cfg.services_by_code[t.service]

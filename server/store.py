@@ -493,10 +493,10 @@ class SQLiteTx:
         self.events.append(stored)
         return stored
 
-    def add_print_job(self, ticket_id: int, printer: str) -> int:
+    def add_print_job(self, ticket_id: int, printer: str, large: bool = False) -> int:
         now = time.time()
-        cur = self._ex("INSERT INTO print_jobs (ticket_id, printer, status, attempts, next_try, created_at, updated_at) "
-                       "VALUES (?, ?, 'pending', 0, ?, ?, ?)", (ticket_id, printer, now, now, now))
+        cur = self._ex("INSERT INTO print_jobs (ticket_id, printer, status, attempts, next_try, created_at, updated_at, "
+                       "large) VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)", (ticket_id, printer, now, now, now, int(large)))
         return int(cur.lastrowid or 0)
 
     # ratings (server.core.rating)
@@ -1017,11 +1017,6 @@ class SQLiteStore:
             "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number "
             "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
-
-    def mark_large_print(self, ticket_id: int) -> None:
-        """Print this ticket's number in large type (the accessible kiosk mode)."""
-        with self.write() as tx:
-            tx.conn.execute("UPDATE print_jobs SET large = 1 WHERE ticket_id = ?", (ticket_id,))
 
     def print_job_large(self, job_id: int) -> bool:
         """Whether a print job prints the number in large type."""

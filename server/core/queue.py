@@ -211,9 +211,12 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
 
 def issue_ticket(
     store: Store, service: str, *, kiosk: str | None = None, lang: str = "az",
-    priority: str | None = None, printer: str | None = None,
+    priority: str | None = None, printer: str | None = None, large_print: bool = False,
 ) -> Issued:
     """Issue the next ticket for ``service`` if the day's limits and the counters' time allow it.
+
+    ``large_print``: the print job prints the number in large type (the accessible kiosk mode),
+    decided in the same transaction so the printer never sees the job without it.
 
     The rules are :mod:`server.core.capacity`'s; they are judged inside the write
     transaction, so kiosks racing for the last slot cannot both get it.
@@ -263,7 +266,7 @@ def issue_ticket(
         event = tx.append(TicketIssued(at=now, actor=kiosk, ticket_id=ticket.id, number=ticket.number,
                                        service=svc.code, priority=priority is not None))
         if printer:
-            tx.add_print_job(ticket.id, printer)
+            tx.add_print_job(ticket.id, printer, large=large_print)
     return Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
                   eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
 
