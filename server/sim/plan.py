@@ -43,7 +43,7 @@ def with_counters(cfg: CenterConfig, numbers: Sequence[int], extra: Sequence[int
     top = max(c["number"] for c in data["counters"])
     for i, src in enumerate(extra, start=1):
         copy = dict(next(c for c in data["counters"] if c["number"] == src))
-        copy.update(number=top + i, name=None, display=None, buttons=None)
+        copy.update(number=top + i, name=None, display=None, buttons=None, rating_keypad=None)
         keep.append(copy)
     data["counters"] = keep
     data["boards"] = [dict(b, counters=[n for n in b["counters"] if n in {c["number"] for c in keep}],
