@@ -68,10 +68,22 @@ def _racer(path: str, barrier: "mp.synchronize.Barrier", out: "mp.Queue[str]") -
     store.close()
 
 
+def _clean_context() -> "mp.context.BaseContext":
+    """Processes forked from a fresh server process, not from pytest's.
+
+    By now pytest's process holds a hundred threads left by earlier tests (publishers, print
+    spools, pollers); a plain fork copies whatever lock one of them held at that instant, and
+    a child can wait on it forever (seen here: 50 racers stuck in futex_wait).
+    """
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["test_store"])
+    return ctx
+
+
 def test_50_processes_race_for_the_last_5_slots(tmp_path, clock):
     path = str(tmp_path / "race.db")
     SQLiteStore(path, mini_config(), clock=clock).close()
-    ctx = mp.get_context("fork")
+    ctx = _clean_context()
     barrier = ctx.Barrier(50)
     out: mp.Queue[str] = ctx.Queue()
     procs = [ctx.Process(target=_racer, args=(path, barrier, out)) for _ in range(50)]
@@ -113,7 +125,7 @@ def test_sigkill_in_the_middle_of_issuing_leaves_no_gap_or_duplicate(tmp_path, c
     path = str(tmp_path / "kill.db")
     SQLiteStore(path, _big_config(), clock=clock).close()
     for round_ in range(3):
-        ctx = mp.get_context("fork")
+        ctx = _clean_context()
         p = ctx.Process(target=_issue_forever, args=(path,))
         p.start()
         time.sleep(0.4 + 0.1 * round_)
