@@ -322,15 +322,19 @@ def test_device_list_in_the_supervisor_view(browser, tmp_path: Path, screenshot_
 
         # The queues tab carries the forecast: a new ticket's wait per service, and each waiting ticket's.
         row = sup.locator("#tab-queues tr[data-service='EMP-01']").first
-        assert (row.locator("td.new-wait").text_content() or "").startswith("≈")
+        row.locator("td.new-wait", has_text="≈").wait_for(timeout=10_000)
         chips = sup.locator("#tab-queues tr.fc-row[data-service='EMP-01'] .fc-chip")
-        assert chips.count() == 3
+        sup.wait_for_function("() => document.querySelectorAll(\"#tab-queues tr.fc-row[data-service='EMP-01'] "
+                              ".fc-chip\").length === 3", timeout=10_000)
         assert chips.first.get_attribute("data-counter") == "1" and chips.first.get_attribute("data-eta") != ""
         sup.screenshot(path=str(screenshot_dir / "counter-supervisor-forecast.png"))
 
         sup.locator(".tabs button[data-tab=devices]").click()
         table = sup.locator("#tab-devices table.devices")
         table.wait_for()
+        want = len(cfg.kiosks) + len(cfg.boards)
+        sup.wait_for_function("(n) => document.querySelectorAll('#tab-devices tr[data-device]').length === n",
+                              arg=want, timeout=10_000)
         names = sup.evaluate("() => Array.from(document.querySelectorAll('#tab-devices tr[data-device]'))"
                              ".map(tr => tr.dataset.device)")
         assert names == [f"kiosk:{k.name}" for k in cfg.kiosks] + [f"display:{b.name}" for b in cfg.boards]

@@ -48,9 +48,11 @@
     return out.join(" · ");
   }
 
+  let listed = false;   // the full list of configured devices has arrived once
+
   function render() {
     const box = $("tab-devices");
-    if (!box) return;
+    if (!box || !listed) return;      // nothing until the full list of configured devices is in
     const rows = [...devices.values()].map((d) => Object.assign({ d }, judge(d)));
     const flagged = rows.filter((r) => r.state === "never" || r.state === "silent").length;
     const flag = $("devices-flag");
@@ -81,6 +83,7 @@
       silentAfter = r.silent_after;
       devices.clear();
       for (const d of r.devices) devices.set(key(d), d);
+      listed = true;
       render();
     } catch (e) {
       N.showError(e);
@@ -93,7 +96,7 @@
   N.live.onEvent.push((name, row) => {
     if (name !== "device-health" || !row || !row.kind) return;
     devices.set(key(row), row);
-    render();
+    render();                   // (render waits for the first full list: never a list of one)
   });
   N.onLang.push(render);
   document.addEventListener("click", (ev) => {
