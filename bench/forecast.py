@@ -19,15 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import loader  # noqa: E402
 from server.core import errors, forecast, queue  # noqa: E402
+from server.sim.day import SimClock as Clock  # noqa: E402
 from server.store import SQLiteStore  # noqa: E402
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def main(waiting: int = 200, runs: int = 60) -> None:

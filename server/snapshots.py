@@ -46,9 +46,7 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
             w, refusal = outlook.get(s.code, (None, None))
             # Capacity is counter time: a service whose new ticket issuing would refuse now is
             # shown as unavailable, with the same reason.
-            reason = ("center" if center_left is not None and center_left <= 0 else
-                      "service" if s.quota - issued.get(s.code, 0) <= 0 else
-                      refusal.scope if refusal is not None else None) if open_now else "closed"
+            reason = (refusal.scope if refusal is not None else None) if open_now else "closed"
             item = {
                 "code": s.code, "letter": s.letter, "area": s.area, "agency": s.agency,
                 "name": _names(s.name), "description": _names(s.description),

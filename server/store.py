@@ -387,32 +387,6 @@ class SQLiteTx:
                         "ORDER BY id", (since, day)).fetchall()
         return [_ticket(r) for r in rows]
 
-    def count_waiting(self, day: str, services: Iterable[str]) -> int:
-        codes = list(services)
-        marks = ", ".join("?" * len(codes)) or "NULL"
-        return int(self._ex(f"SELECT count(*) FROM tickets WHERE day = ? AND status = 'waiting' "
-                            f"AND service IN ({marks})", (day, *codes)).fetchone()[0])
-
-    def count_ahead(self, ticket: Ticket) -> int:
-        bound = ticket.id or 2**62
-        older = "(issued_at < ? OR (issued_at = ? AND id < ?))"
-        if ticket.priority:
-            sql = f"AND priority IS NOT NULL AND {older}"
-        else:
-            sql = f"AND (priority IS NOT NULL OR {older})"
-        return int(self._ex(
-            f"SELECT count(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service = ? "
-            f"AND id != ? {sql}",
-            (ticket.day, ticket.service, ticket.id, ticket.issued_at, ticket.issued_at, bound),
-        ).fetchone()[0])
-
-    def recent_durations(self, day: str, service: str, limit: int) -> list[float]:
-        rows = self._ex(
-            "SELECT finished_at - started_at FROM tickets WHERE day = ? AND status = 'done' AND service = ? "
-            "AND started_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", (day, service, limit)).fetchall()
-        return [float(r[0]) for r in rows]
-
-    # the hall forecast's inputs
     def waiting_all(self, day: str) -> list[Ticket]:
         # The forecast reads every waiting ticket on every issue: build them positionally.
         rows = self._ex(f"SELECT {_SELECT_TICKET} FROM tickets WHERE day = ? AND status = 'waiting' "

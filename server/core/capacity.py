@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.schema import CenterConfig
+from config.schema import CenterConfig, Service
 from server.core.forecast import Forecast
 
 
@@ -32,6 +32,16 @@ class Refusal:
 
     scope: str
     message: str
+
+
+def judge_counts(cfg: CenterConfig, svc: Service, issued_today: int, issued_service: int) -> Refusal | None:
+    """Rules 1-2: the optional daily ceiling and the service's quota, from today's counts."""
+    ceiling = cfg.center.daily_capacity
+    if ceiling is not None and issued_today >= ceiling:
+        return Refusal("center", "the center has issued all of today's tickets")
+    if issued_service >= svc.quota:
+        return Refusal("service", "this service has no tickets left today")
+    return None
 
 
 def judge_ghost(cfg: CenterConfig, forecast: Forecast, ghost_id: int, servers: set[int],

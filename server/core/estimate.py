@@ -26,7 +26,6 @@ class Durations:
     per_service: dict[str, tuple[float, float]] = field(default_factory=dict)
     per_counter: dict[tuple[int, str], tuple[float, float]] = field(default_factory=dict)
     fallback: dict[str, float] = field(default_factory=dict)
-    samples: dict[str, int] = field(default_factory=dict)
 
     def of(self, counter: int, service: str) -> tuple[float, float]:
         """(mean, variance) of a slot for ``service`` at ``counter``."""
@@ -38,10 +37,6 @@ class Durations:
             return hit
         mean = self.fallback.get(service, 600.0)
         return mean, (DEFAULT_CV * mean) ** 2
-
-    def mean(self, service: str) -> float:
-        """The mean slot of ``service`` at any counter."""
-        return self.of(-1, service)[0]
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -76,7 +71,6 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
         per_service={k: _stats(v) for k, v in by_service.items()},
         per_counter={k: _stats(v) for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES},
         fallback=fallback,
-        samples={k: len(v) for k, v in by_service.items()},
     )
 
 

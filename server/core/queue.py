@@ -76,11 +76,6 @@ def live_counters(cfg: CenterConfig, tx: Tx, day: str, service: str | None = Non
     return out
 
 
-def serving_counters(cfg: CenterConfig, counters: list[Counter], service: str) -> list[Counter]:
-    """The counters (live assignments) that serve ``service``."""
-    return [c for c in counters if service in c.services]
-
-
 # --- the hall forecast's inputs --------------------------------------------------
 
 _durations: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
@@ -124,13 +119,14 @@ def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
 
 def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequence[Ticket] = (),
                   only_ghosts: bool = False, horizon: float | None = None,
-                  with_arrivals: bool = True) -> forecast.Forecast:
+                  with_arrivals: bool = True, counters: list[Counter] | None = None) -> forecast.Forecast:
     """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`).
 
     ``with_arrivals``: count on the citizens expected later today at today's rate (what a
     citizen should be told); without, the play knows only who is here now.
     """
-    counters = tx.counters()
+    if counters is None:
+        counters = tx.counters()
     held = tx.held_tickets()
     coming = expected(store, tx, now, day) if with_arrivals else []
     return forecast.play(store.cfg, now, counters, held, tx.waiting_all(day), learned_durations(store, tx, day),
@@ -182,8 +178,8 @@ def service_waits(store: Store, tx: Tx, now: float, day: str) -> dict[str, Wait]
 def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tuple[Wait, capacity.Refusal | None]]:
     """For every service: a new ordinary ticket's wait, and the refusal issuing it now would meet (if any).
 
-    The counter-time rules of :mod:`server.core.capacity` (quotas and the ceiling are the
-    caller's), from one play with a ghost per service; cached per event and 15 s.
+    The rules of :mod:`server.core.capacity`, in their order, from today's counts and one play
+    with a ghost per service; cached per event and 15 s.
     """
     cfg = store.cfg
     key = ("services", tx.last_seq(), day, int(now // 15))
@@ -195,13 +191,16 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
     ghosts = [ghost(code, now, ghost_id=forecast.GHOST + i) for i, code in enumerate(codes)]
     closes = clock.closing_time(cfg, now)
     horizon = closes.timestamp() + cfg.policy.closing_grace_minutes * 60 if closes else None
-    fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True, horizon=horizon)
     counters = tx.counters()
+    fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True, horizon=horizon, counters=counters)
+    issued_today = tx.daily_count(day, "center", "")
     value = {}
     for code, g in zip(codes, ghosts):
         servers = {c.number for c in counters if code in _services_today(cfg, c, day)}
-        value[code] = (wait_of(fc, g.id), capacity.judge_ghost(cfg, fc, g.id, servers,
-                                                                closes.timestamp() if closes else None))
+        svc = cfg.services_by_code[code]
+        refusal = (capacity.judge_counts(cfg, svc, issued_today, tx.daily_count(day, "service", code))
+                   or capacity.judge_ghost(cfg, fc, g.id, servers, closes.timestamp() if closes else None))
+        value[code] = (wait_of(fc, g.id), refusal)
     memo["service_outlook"] = (key, value)
     return value
 
@@ -236,13 +235,12 @@ def issue_ticket(
         raise CenterClosed(next_opening=opening.isoformat() if opening else None)
     day = clock.business_day(now, cfg.tz)
     with store.write() as tx:
-        ceiling = cfg.center.daily_capacity
-        if ceiling is not None and tx.daily_count(day, "center", "") >= ceiling:
-            raise CapacityReached("the center has issued all of today's tickets", scope="center",
-                                  next_opening=_next_day_opening(cfg, now))
-        if tx.daily_count(day, "service", svc.code) >= svc.quota:
-            raise CapacityReached("this service has no tickets left today", scope="service",
-                                  service=svc.code, next_opening=_next_day_opening(cfg, now))
+        policy = capacity.judge_counts(cfg, svc, tx.daily_count(day, "center", ""),
+                                       tx.daily_count(day, "service", svc.code))
+        if policy is not None:
+            details = {"service": svc.code} if policy.scope == "service" else {}
+            raise CapacityReached(policy.message, scope=policy.scope, next_opening=_next_day_opening(cfg, now),
+                                  **details)
         draft = Ticket(
             id=0, token=secrets.token_urlsafe(12), day=day, letter=svc.letter, seq_no=0, number="",
             service=svc.code, original_service=svc.code, status=Status.WAITING, issued_at=now,
@@ -252,8 +250,9 @@ def issue_ticket(
         closes = clock.closing_time(cfg, now)
         # No call after closing plus the grace can be admitted: the play need not go further.
         horizon = closes.timestamp() + cfg.policy.closing_grace_minutes * 60 if closes else None
-        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True, horizon=horizon)
-        servers = {c.number for c in tx.counters() if svc.code in _services_today(cfg, c, day)}
+        counters = tx.counters()
+        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True, horizon=horizon, counters=counters)
+        servers = {c.number for c in counters if svc.code in _services_today(cfg, c, day)}
         refusal = capacity.judge_ghost(cfg, fc, forecast.GHOST, servers, closes.timestamp() if closes else None)
         if refusal is not None:
             raise CapacityReached(refusal.message, scope=refusal.scope, service=svc.code,
