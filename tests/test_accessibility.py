@@ -549,6 +549,25 @@ def test_counter_every_state(browser, live_server, axe, lang):
         axe.check(page, f"counter {lang} closed")
 
 
+def test_question_reopened_at_once_stays_open(browser, live_server):
+    """A question closed and asked again before the browser delivers the first one's "close" event (a
+    second Alt+N right after Escape) stays open and is answered by its own buttons: the late event of the
+    first opening neither closes the new one nor answers it (CI saw the second Alt+N close at once)."""
+    with staff_page(browser, live_server) as page:
+        page.locator("#login-form").wait_for()
+        state = page.evaluate("""async () => {
+            const dlg = document.getElementById("confirm-dialog");
+            const first = Novbe.confirm({ title: "1" });
+            dlg.close();                                   // Escape: the "close" event is only queued
+            const second = Novbe.confirm({ title: "2" });      // asked again before it is delivered
+            await new Promise((r) => setTimeout(r, 50));
+            const openAfter = dlg.open;
+            dlg.querySelector("[data-answer=yes]").click();
+            return { first: await first, second: await second, openAfter };
+        }""")
+        assert state == {"first": False, "second": True, "openAfter": True}
+
+
 def test_counter_keyboard_only_day(browser, live_server, screenshot_dir):
     """A whole counter day without a mouse: log in, pick and open a counter, call, recall, start, transfer,
     no-show, park and take back, finish, pause and resume, close. After every action and every dialog the

@@ -254,6 +254,7 @@
   };
 
   // --- dialogs ----------------------------------------------------------------------------
+  let pendingConfirm = null;
   /** A yes/no question in the page's own dialog; resolves to true or false. */
   N.confirm = function ({ title, text, yes, danger }) {
     const dlg = document.getElementById("confirm-dialog");
@@ -263,13 +264,21 @@
     ok.textContent = yes || N.t("yes");
     ok.className = "btn " + (danger ? "danger" : "primary");
     dlg.querySelector("[data-answer=no]").textContent = N.t("no");
+    // A question still pending (its dialog closed, its "close" event not yet delivered) is answered "no"
+    // first: that late event must not close the new question the moment it opens.
+    if (pendingConfirm) pendingConfirm(false);
     return new Promise((resolve) => {
       const done = (answer) => {
+        pendingConfirm = null;
+        dlg.removeEventListener("cancel", onClose);
         dlg.removeEventListener("close", onClose);
         if (dlg.open) dlg.close();
         resolve(answer);
       };
-      const onClose = () => done(false);
+      pendingConfirm = done;
+      // Escape fires "cancel" at once; "close" comes a task later and only counts while nothing reopened it.
+      const onClose = (ev) => { if (ev.type === "cancel" || !dlg.open) done(false); };
+      dlg.addEventListener("cancel", onClose);
       dlg.addEventListener("close", onClose);
       dlg.querySelectorAll("[data-answer]").forEach((b) => { b.onclick = () => done(b.dataset.answer === "yes"); });
       dlg.showModal();

@@ -261,9 +261,20 @@
           if (input.value.trim()) { answer = input.value.trim(); dlg.close(); }
         };
         dlg.querySelector("[data-cancel]").onclick = () => dlg.close();
-        dlg.addEventListener("close", () => resolve(answer), { once: true });
+        whenClosed(dlg, () => resolve(answer));
         dlg.showModal();
       });
+    }
+
+    /** Run ``fn`` once ``dlg`` has closed. A "close" event arrives a task after the closing: one left over
+     *  from the dialog's previous opening finds it open again and is not this opening's end. */
+    function whenClosed(dlg, fn) {
+      const onClose = () => {
+        if (dlg.open) return;
+        dlg.removeEventListener("close", onClose);
+        fn();
+      };
+      dlg.addEventListener("close", onClose);
     }
 
     async function transferDialog(x) {
@@ -301,7 +312,7 @@
           dlg.close();
         };
         dlg.querySelector("[data-cancel]").onclick = () => dlg.close();
-        dlg.addEventListener("close", () => resolve(answer), { once: true });
+        whenClosed(dlg, () => resolve(answer));
         dlg.showModal();
         svcSel.focus();
       });
