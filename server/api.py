@@ -19,7 +19,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ValidationError
 
-from server import auth, reports, snapshots
+from server import auth, localise, reports, snapshots
 from server.core import queue, rating
 from server.core.errors import (
     CapacityReached, CenterClosed, Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited,
@@ -131,7 +131,7 @@ def validate(model: type[BaseModel], data: Any) -> Any:
 
 def error_response(exc: QueueError) -> Any:
     """The one JSON error shape, with the error's HTTP status."""
-    resp = jsonify(exc.to_dict())
+    resp = jsonify(localise.localised_error(exc.to_dict()))
     resp.status_code = exc.status
     if exc.status == 429 and "retry_after" in exc.details:
         resp.headers["Retry-After"] = str(exc.details["retry_after"])
@@ -207,8 +207,10 @@ def issue(body: TicketRequest) -> Any:
     kiosk = next((k for k in app.cfg.kiosks if k.name == device["name"]), None)
     printer = kiosk.printer if kiosk and kiosk.printer else None
     try:
-        issued = queue.issue_ticket(app.store, body.service, kiosk=device["name"], lang=body.lang,
-                                    priority=body.priority, printer=printer, large_print=bool(body.large_print))
+        # Kiosks racing are served together: one transaction and one forecast play per batch.
+        issued = app.issuer.submit(queue.IssueRequest(body.service, kiosk=device["name"], lang=body.lang,
+                                                      priority=body.priority, printer=printer,
+                                                      large_print=bool(body.large_print)))
     except (CapacityReached, CenterClosed) as exc:
         note_refusal(body.service, body.priority, device["name"], exc)
         raise

@@ -22,10 +22,15 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import i18n
 from config import loader
 from config.schema import CenterConfig
-from server import api, auth
+from server import api, auth, localise
+from server.combine import Combiner
+from server.core import queue
 from server.core.errors import QueueError
+from server.core.model import Issued
+from server.core.queue import IssueRequest
 from server.realtime import Publisher, socketio
 from server.store import SQLiteStore, storage_error
 
@@ -45,6 +50,11 @@ class Novbe:
     version: str = VERSION
     openapi: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    issuer: Combiner[IssueRequest, Issued] = field(init=False)
+
+    def __post_init__(self) -> None:
+        store = self.store
+        self.issuer = Combiner(lambda requests: queue.issue_tickets(store, requests))
 
     def wake_printer(self) -> None:
         """Tell the print spool a job is waiting (after the ticket is committed)."""
@@ -90,6 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.csrf.init_app(app)
     _register_errors(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(localise.bp)
     _register_clients(app)
     # Sockets only from pages of this server: the Host the browser used, or the configured public
     # address (an empty list would switch engineio's origin check off; see PITFALLS.md).
@@ -132,7 +143,7 @@ def _register_clients(app: Flask) -> None:
     def index() -> Any:
         from flask import render_template
 
-        return render_template("index.html", center=app.extensions["novbe"].cfg.center)
+        return render_template("index.html", center=app.extensions["novbe"].cfg.center, front=i18n.section("front"))
 
 
 # One policy for every response: no inline script or style anywhere (pages keep their scripts in
@@ -207,24 +218,31 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> Any:
-        resp = jsonify(ok=False, error="csrf_failed", message=f"{exc.description} (send the X-CSRFToken header "
-                                                               "from /api/login or /api/me)")
+        resp = jsonify(localise.localised_error({
+            "ok": False, "error": "csrf_failed",
+            "message": f"{exc.description} (send the X-CSRFToken header from /api/login or /api/me)"}))
         resp.status_code = 400
         return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        if not _wants_json():
+        if (exc.code or 500) < 400:
             return exc
+        if not _wants_json():
+            # A browser gets a short page in its language (not Flask's English HTML); the API keeps JSON.
+            return localise.error_page(exc.code or 500)
         code = (exc.name or "error").lower().replace(" ", "_")
-        resp = jsonify(ok=False, error=code, message=exc.description or exc.name)
+        resp = jsonify(localise.localised_error({"ok": False, "error": code, "message": exc.description or exc.name}))
         resp.status_code = exc.code or 500
         return resp
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        resp = jsonify(ok=False, error="internal_error", message="something went wrong on the server; it was logged")
+        if not _wants_json():
+            return localise.error_page(500)
+        resp = jsonify(localise.localised_error({"ok": False, "error": "internal_error",
+                                                 "message": "something went wrong on the server; it was logged"}))
         resp.status_code = 500
         return resp
 

@@ -239,3 +239,60 @@ def test_an_expected_priority_arrival_goes_before_an_ordinary_ticket():
     assert alone.calls[2].at == NOW + 10 * MIN
     assert told.calls[2].at == NOW + 20 * MIN          # the 10:05 priority citizen is called at 10:10
     assert (1 << 59) not in told.calls and told.calls[2].ahead == 1     # expected people are not "ahead"
+
+
+# --- issuing together: kiosks racing share one play ----------------------------------------
+
+def test_requests_issued_together_each_get_their_own_answer(store):
+    """A batch in one transaction: numbers in order; a bad request and a quota refusal touch only
+    themselves; each ticket is told what the hall forecast right after has (the priority citizen
+    of the same moment goes first, so the ordinary one counts it ahead)."""
+    queue.open_counter(store, 1, operator="op")
+    for _ in range(4):                                        # EMP-2's quota is 5: room for one more
+        queue.issue_ticket(store, "EMP-2")
+    got = queue.issue_tickets(store, [
+        queue.IssueRequest("EMP-1"), queue.IssueRequest("NOPE"), queue.IssueRequest("EMP-2"),
+        queue.IssueRequest("EMP-2"), queue.IssueRequest("EMP-1", priority="shehid-qazi", kiosk="kiosk-1"),
+    ])
+    assert isinstance(got[1], errors.UnknownService)
+    assert isinstance(got[3], errors.CapacityReached) and got[3].details["scope"] == "service"
+    first, vacancy, prio = got[0], got[2], got[4]
+    assert [x.ticket.number for x in (first, vacancy, prio)] == ["A-005", "A-006", "A-007"]
+    assert prio.ticket.kiosk == "kiosk-1" and prio.ticket.priority == "shehid-qazi"
+    assert prio.eta_at < first.eta_at and first.ahead == prio.ahead + 1
+    with store.read() as tx:
+        fc = queue.hall_forecast(store, tx, store.clock(), first.ticket.day)
+    for x in (first, vacancy, prio):
+        assert fc.calls[x.ticket.id].at == x.eta_at and fc.calls[x.ticket.id].ahead == x.ahead
+
+
+def test_one_request_alone_is_told_what_the_forecast_after_it_says(store):
+    queue.open_counter(store, 2, operator="op")
+    for code in ("PEN-1", "EMP-1", "PEN-2", "PEN-1"):
+        queue.issue_ticket(store, code)
+    queue.call_next(store, 2)
+    issued = queue.issue_ticket(store, "EMP-1")
+    with store.read() as tx:
+        fc = queue.hall_forecast(store, tx, store.clock(), issued.ticket.day)
+    assert fc.calls[issued.ticket.id].at == issued.eta_at and issued.ahead == fc.calls[issued.ticket.id].ahead == 3
+
+
+def test_a_batch_refused_at_closing_keeps_the_requests_that_fit(tmp_path):
+    """Counter 1 alone, 10-minute slots, 30 minutes before closing (no grace), a slot's spread unknown: two more fit. Three
+    requests together: the third is refused for closing, the first two are issued; then one alone is
+    refused too, with nothing written for it."""
+    from server.store import SQLiteStore
+
+    cfg = mini_config(policy__closing_grace_minutes=0)            # open until 20:00
+    clock = Clock(datetime(2026, 12, 1, 19, 30, tzinfo=BAKU))
+    store = SQLiteStore(tmp_path / "n.db", cfg, clock=clock)
+    try:
+        queue.open_counter(store, 1, operator="op")
+        got = queue.issue_tickets(store, [queue.IssueRequest("EMP-2") for _ in range(3)])
+        assert [type(x).__name__ for x in got] == ["Issued", "Issued", "CapacityReached"]
+        assert got[2].details["scope"] == "closing"
+        with pytest.raises(errors.CapacityReached):
+            queue.issue_ticket(store, "EMP-2")
+        assert [t.number for t in store.tickets_of_day(got[0].ticket.day)] == ["A-001", "A-002"]
+    finally:
+        store.close()

@@ -205,13 +205,14 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
 def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[int, Ticket],
          waiting: Iterable[Ticket], durations: Durations, *, ghosts: Sequence[Ticket] = (),
          only_ghosts: bool = False, today: str | None = None, horizon: float | None = None,
-         arrivals: Sequence[Ticket] = ()) -> Forecast:
+         arrivals: Sequence[Ticket] = (), watch: Iterable[int] = ()) -> Forecast:
     """Play the routing forward from ``now`` and forecast every waiting ticket's call.
 
     ``counters`` are the counters' live states (``Counter.day`` as stored, so that a
     counter closed today is told from one not yet opened); ``held`` maps a counter number
     to the ticket in its hands. With ``only_ghosts``, the play stops once every ghost is
-    placed (the issuing path needs no more); with ``horizon``, it stops at that moment
+    placed, and so are the real tickets named in ``watch`` (tickets being issued: the issuing
+    path needs no more); with ``horizon``, it stops at that moment
     (issuing needs no call later than closing time plus the grace). ``arrivals`` are
     *expected* tickets (issued in the future, e.g. at today's rate per service and priority
     group): each joins the queue at its issue time and takes a counter like a real one, so
@@ -242,6 +243,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
 
     tickets = list(waiting)
     ghost_ids = {g.id for g in ghosts}
+    watched = set(watch) if only_ghosts else set()
     everyone = tickets + list(ghosts)
     coming = sorted((a for a in arrivals if a.issued_at > now), key=lambda t: (t.issued_at, t.id))
     expected_ids = {a.id for a in coming}
@@ -323,7 +325,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
 
     calls: dict[int, Call] = {}
     called_at_counter: dict[int, int] = {}
-    ghosts_left = len(ghost_ids)
+    ghosts_left = len(ghost_ids) + len(watched)
     cut = False
     while heap:
         if only_ghosts and ghosts_left == 0:
@@ -358,7 +360,9 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         take(pick)
         mean, var = durations.of(n, pick.service)
         if pick.id not in expected_ids:     # an expected citizen takes the counter, is nobody's "ahead" yet
-            if not only_ghosts:             # the issuing path needs only the ghosts' calls
+            if not only_ghosts or pick.id in watched:   # the issuing path needs only its own tickets' calls
+                if only_ghosts:
+                    ghosts_left -= 1
                 ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
                 calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
                                       math.sqrt(desk.var + var))
@@ -378,5 +382,5 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         desk.free_at = desk.after_breaks(t_free + mean)
         heapq.heappush(heap, (desk.free_at, n))
     unreachable = frozenset(t.id for t in everyone if t.id not in calls) if not only_ghosts else \
-        frozenset(g for g in ghost_ids if g not in calls)
+        frozenset(g for g in ghost_ids | watched if g not in calls)
     return Forecast(now=now, calls=calls, unreachable=unreachable, limited=frozenset(limited), cut=cut)

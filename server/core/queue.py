@@ -17,7 +17,7 @@ from typing import Any
 from config.schema import CenterConfig, Service
 from server.core import capacity, clock, estimate, forecast, machine
 from server.core.errors import (
-    CapacityReached, CenterClosed, CounterBusy, CounterClosed, CounterIdle, CounterLimitReached,
+    QueueError, CapacityReached, CenterClosed, CounterBusy, CounterClosed, CounterIdle, CounterLimitReached,
     CounterPaused, IllegalTransition, InvalidRequest, NoTicketsWaiting, NotAllowed,
     RecallLimitReached, UnknownCounter, UnknownService, UnknownTicket,
 )
@@ -119,7 +119,8 @@ def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
 
 def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequence[Ticket] = (),
                   only_ghosts: bool = False, horizon: float | None = None,
-                  with_arrivals: bool = True, counters: list[Counter] | None = None) -> forecast.Forecast:
+                  with_arrivals: bool = True, counters: list[Counter] | None = None,
+                  extra: Sequence[Ticket] = (), watch: Sequence[int] = ()) -> forecast.Forecast:
     """The forecast of the whole hall as stored in ``tx`` (see :mod:`server.core.forecast`).
 
     ``with_arrivals``: count on the citizens expected later today at today's rate (what a
@@ -129,8 +130,12 @@ def hall_forecast(store: Store, tx: Tx, now: float, day: str, *, ghosts: Sequenc
         counters = tx.counters()
     held = tx.held_tickets()
     coming = expected(store, tx, now, day) if with_arrivals else []
-    return forecast.play(store.cfg, now, counters, held, tx.waiting_all(day), learned_durations(store, tx, day),
-                         ghosts=ghosts, only_ghosts=only_ghosts, today=day, horizon=horizon, arrivals=coming)
+    waiting = tx.waiting_all(day)
+    if extra:
+        waiting = [*waiting, *extra]
+    return forecast.play(store.cfg, now, counters, held, waiting, learned_durations(store, tx, day),
+                         ghosts=ghosts, only_ghosts=only_ghosts, today=day, horizon=horizon, arrivals=coming,
+                         watch=watch)
 
 
 def cached_forecast(store: Store, tx: Tx, now: float, day: str) -> forecast.Forecast:
@@ -208,6 +213,18 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
 # --- issuing -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """One citizen's request for a ticket (see :func:`issue_tickets`)."""
+
+    service: str
+    kiosk: str | None = None
+    lang: str = "az"
+    priority: str | None = None
+    printer: str | None = None
+    large_print: bool = False      # the print job prints the number in large type (accessible mode)
+
+
 def issue_ticket(
     store: Store, service: str, *, kiosk: str | None = None, lang: str = "az",
     priority: str | None = None, printer: str | None = None, large_print: bool = False,
@@ -216,58 +233,117 @@ def issue_ticket(
 
     ``large_print``: the print job prints the number in large type (the accessible kiosk mode),
     decided in the same transaction so the printer never sees the job without it.
+    """
+    got = issue_tickets(store, [IssueRequest(service, kiosk, lang, priority, printer, large_print)])[0]
+    if isinstance(got, QueueError):
+        raise got
+    return got
 
-    The rules are :mod:`server.core.capacity`'s; they are judged inside the write
-    transaction, so kiosks racing for the last slot cannot both get it.
+
+def _check_request(cfg: CenterConfig, r: IssueRequest) -> Service:
+    svc = _service(cfg, r.service)
+    if r.lang not in cfg.center.languages:
+        raise InvalidRequest(f"language {r.lang!r} is not offered here", field="lang")
+    if r.priority is not None:
+        if r.priority not in cfg.groups_by_code:
+            raise InvalidRequest(f"unknown priority group {r.priority!r}", field="priority")
+        if r.priority not in svc.priority_groups:
+            raise InvalidRequest(f"priority group {r.priority!r} does not apply to {svc.code}", field="priority")
+    return svc
+
+
+def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued | QueueError]:
+    """Issue tickets for requests that arrived together (kiosks racing), in order, in one transaction.
+
+    Each request gets its ticket or its own refusal: a bad request does not affect the others.
+    The rules are :mod:`server.core.capacity`'s, judged inside the write transaction, so
+    kiosks racing for the last slot cannot both get it. The tickets being issued are placed
+    by one play of the hall forecast as real tickets, so each citizen is told the call that
+    the hall forecast right after issuing has: a priority citizen of the same moment goes
+    first there, as in the hall. (For one request this is the same as placing it as a ghost.)
+    If the play refuses one, it is refused and the rest are played again without it.
+    Requests judged together share one play and one commit: that is what keeps issuing fast
+    when kiosks race.
     """
     cfg = store.cfg
-    svc = _service(cfg, service)
-    if lang not in cfg.center.languages:
-        raise InvalidRequest(f"language {lang!r} is not offered here", field="lang")
-    if priority is not None:
-        if priority not in cfg.groups_by_code:
-            raise InvalidRequest(f"unknown priority group {priority!r}", field="priority")
-        if priority not in svc.priority_groups:
-            raise InvalidRequest(f"priority group {priority!r} does not apply to {service}", field="priority")
+    out: list[Issued | QueueError | None] = [None] * len(requests)
+    services: dict[int, Service] = {}
+    for i, r in enumerate(requests):
+        try:
+            services[i] = _check_request(cfg, r)
+        except QueueError as exc:
+            out[i] = exc
     now = store.clock()
-    if not clock.is_open(cfg, now):
+    if services and not clock.is_open(cfg, now):
         opening = clock.next_opening(cfg, now)
-        raise CenterClosed(next_opening=opening.isoformat() if opening else None)
+        for i in services:
+            out[i] = CenterClosed(next_opening=opening.isoformat() if opening else None)
+        services = {}
+    if not services:
+        return out  # type: ignore[return-value]
     day = clock.business_day(now, cfg.tz)
+    closes = clock.closing_time(cfg, now)
+    closes_at = closes.timestamp() if closes else None
+    # No call after closing plus the grace can be admitted: the play need not go further.
+    horizon = closes_at + cfg.policy.closing_grace_minutes * 60 if closes_at is not None else None
     with store.write() as tx:
-        policy = capacity.judge_counts(cfg, svc, tx.daily_count(day, "center", ""),
-                                       tx.daily_count(day, "service", svc.code))
-        if policy is not None:
-            details = {"service": svc.code} if policy.scope == "service" else {}
-            raise CapacityReached(policy.message, scope=policy.scope, next_opening=_next_day_opening(cfg, now),
-                                  **details)
-        draft = Ticket(
-            id=0, token=secrets.token_urlsafe(12), day=day, letter=svc.letter, seq_no=0, number="",
-            service=svc.code, original_service=svc.code, status=Status.WAITING, issued_at=now,
-            lang=lang, priority=priority, kiosk=kiosk,
-        )
-        probe = draft.with_(id=forecast.GHOST)
-        closes = clock.closing_time(cfg, now)
-        # No call after closing plus the grace can be admitted: the play need not go further.
-        horizon = closes.timestamp() + cfg.policy.closing_grace_minutes * 60 if closes else None
+        centre_count = tx.daily_count(day, "center", "")
+        service_counts = {code: tx.daily_count(day, "service", code) for code in {s.code for s in services.values()}}
         counters = tx.counters()
-        fc = hall_forecast(store, tx, now, day, ghosts=[probe], only_ghosts=True, horizon=horizon, counters=counters)
-        servers = {c.number for c in counters if svc.code in _services_today(cfg, c, day)}
-        refusal = capacity.judge_ghost(cfg, fc, forecast.GHOST, servers, closes.timestamp() if closes else None)
-        if refusal is not None:
-            raise CapacityReached(refusal.message, scope=refusal.scope, service=svc.code,
-                                  next_opening=_next_day_opening(cfg, now))
-        wait = wait_of(fc, forecast.GHOST)
-        seq_no = tx.next_number(day, svc.letter)
-        ticket = tx.insert_ticket(draft.with_(seq_no=seq_no, number=f"{svc.letter}-{seq_no:03d}"))
-        tx.bump_daily(day, "center", "")
-        tx.bump_daily(day, "service", svc.code)
-        event = tx.append(TicketIssued(at=now, actor=kiosk, ticket_id=ticket.id, number=ticket.number,
-                                       service=svc.code, priority=priority is not None))
-        if printer:
-            tx.add_print_job(ticket.id, printer, large=large_print)
-    return Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
-                  eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
+        play_refusals: dict[int, capacity.Refusal] = {}
+        while True:
+            # Rules 1-2 in order, counting the requests before each one that are still in.
+            judged: dict[int, QueueError] = {}
+            drafts: dict[int, Ticket] = {}
+            centre, per_service = centre_count, dict(service_counts)
+            for i, svc in services.items():
+                if i in play_refusals:
+                    continue
+                policy = capacity.judge_counts(cfg, svc, centre, per_service[svc.code])
+                if policy is not None:
+                    details = {"service": svc.code} if policy.scope == "service" else {}
+                    judged[i] = CapacityReached(policy.message, scope=policy.scope,
+                                                next_opening=_next_day_opening(cfg, now), **details)
+                    continue
+                centre += 1
+                per_service[svc.code] += 1
+                r = requests[i]
+                drafts[i] = Ticket(
+                    id=forecast.GHOST + i, token=secrets.token_urlsafe(12), day=day, letter=svc.letter, seq_no=0,
+                    number="", service=svc.code, original_service=svc.code, status=Status.WAITING, issued_at=now,
+                    lang=r.lang, priority=r.priority, kiosk=r.kiosk,
+                )
+            if not drafts:
+                break
+            fc = hall_forecast(store, tx, now, day, extra=list(drafts.values()), watch=[d.id for d in drafts.values()],
+                               only_ghosts=True, horizon=horizon, counters=counters)
+            for i, d in drafts.items():
+                servers = {c.number for c in counters if d.service in _services_today(cfg, c, day)}
+                refusal = capacity.judge_ghost(cfg, fc, d.id, servers, closes_at)
+                if refusal is not None:
+                    play_refusals[i] = refusal
+                    break
+            else:
+                break
+        for i, refusal in play_refusals.items():
+            out[i] = CapacityReached(refusal.message, scope=refusal.scope, service=services[i].code,
+                                     next_opening=_next_day_opening(cfg, now))
+        for i, error in judged.items():
+            out[i] = error
+        for i, draft in drafts.items():
+            r = requests[i]
+            wait = wait_of(fc, draft.id)
+            seq_no = tx.next_number(day, draft.letter)
+            ticket = tx.insert_ticket(draft.with_(id=0, seq_no=seq_no, number=f"{draft.letter}-{seq_no:03d}"))
+            tx.bump_daily(day, "center", "")
+            tx.bump_daily(day, "service", draft.service)
+            event = tx.append(TicketIssued(at=now, actor=r.kiosk, ticket_id=ticket.id, number=ticket.number,
+                                           service=draft.service, priority=r.priority is not None))
+            if r.printer:
+                tx.add_print_job(ticket.id, r.printer, large=r.large_print)
+            out[i] = Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
+                            eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
+    return out  # type: ignore[return-value]
 
 
 def _services_today(cfg: CenterConfig, c: Counter, day: str) -> tuple[str, ...]:

@@ -1,0 +1,67 @@
+"""The issuing path's combiner: concurrent requests served in batches, each caller its own answer."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from server.combine import Combiner
+
+
+def test_racing_callers_are_served_together_and_each_gets_its_own_answer():
+    seen: list[list[int]] = []
+
+    def serve(reqs: Sequence[int]) -> list[int | BaseException]:
+        seen.append(list(reqs))
+        time.sleep(0.005)                     # a transaction's worth of work: others queue meanwhile
+        return [ValueError(f"odd {r}") if r % 7 == 0 else r * 10 for r in reqs]
+
+    comb: Combiner[int, int] = Combiner(serve)
+    got: dict[int, object] = {}
+    start = threading.Barrier(16)
+
+    def caller(base: int) -> None:
+        start.wait()
+        for k in range(10):
+            r = base * 100 + k
+            try:
+                got[r] = comb.submit(r)
+            except ValueError as exc:
+                got[r] = str(exc)
+
+    threads = [threading.Thread(target=caller, args=(b,)) for b in range(1, 17)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(got) == 160
+    for r, answer in got.items():
+        assert answer == (f"odd {r}" if r % 7 == 0 else r * 10)
+    flat = [r for batch in seen for r in batch]
+    assert sorted(flat) == sorted(got)                      # each request served exactly once
+    assert comb.batches == len(seen) < 160                  # and some were served together
+    assert max(len(b) for b in seen) > 1
+
+
+def test_a_failing_batch_fails_each_of_its_callers_and_the_next_caller_is_served():
+    calls = 0
+
+    def serve(reqs: Sequence[str]) -> list[str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+        return [r.upper() for r in reqs]
+
+    comb: Combiner[str, str] = Combiner(serve)
+    with pytest.raises(OSError, match="disk full"):
+        comb.submit("a")
+    assert comb.submit("b") == "B"
+
+
+def test_a_serve_that_answers_the_wrong_number_of_requests_is_an_error_not_a_hang():
+    comb: Combiner[str, str] = Combiner(lambda reqs: [])
+    with pytest.raises(RuntimeError, match="0 results for 1"):
+        comb.submit("a")
