@@ -42,6 +42,34 @@
     return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
   }
 
+  // The answer to a dialog redraws the tables (innerHTML): the button that opened it is gone, and closing
+  // the dialog would drop the focus to <body>. The focus goes back to the same row's control instead:
+  // the same action, or the one that took its place (disable → enable, revoke → make a token …).
+  const SUCCESSOR = { disable: "enable", enable: "disable", create: "rotate", revoke: "create" };
+  /** A function that puts the focus back on the control focused now, found again after a redraw
+   *  (the table bodies stay; their rows are drawn again). */
+  function opener() {
+    const a = document.activeElement;
+    const tr = a && a.closest ? a.closest("tr[data-user], tr[data-name]") : null;
+    if (!tr) return () => { if (a && a.isConnected && !N.dialogOpen()) a.focus(); };
+    const row = tr.dataset.user != null ? `#users tr[data-user="${CSS.escape(tr.dataset.user)}"]`
+      : `#devices tr[data-kind="${CSS.escape(tr.dataset.kind)}"][data-name="${CSS.escape(tr.dataset.name)}"]`;
+    const act = a.dataset.act, isRole = a.matches("select.role-pick");
+    const body = tr.parentElement, index = Array.prototype.indexOf.call(body.rows, tr);
+    return () => {
+      if (N.dialogOpen()) return;
+      // A row that is gone (a token revoked from a screen the center file does not list): the row now in its place.
+      const r = document.querySelector(row) || body.rows[Math.min(index, body.rows.length - 1)];
+      if (!r) return;
+      const usable = (el) => !!el && !el.disabled;
+      const el = [isRole ? "select.role-pick" : null, act ? `[data-act="${act}"]` : null,
+                  SUCCESSOR[act] ? `[data-act="${SUCCESSOR[act]}"]` : null, "button:not(:disabled)"]
+        .filter(Boolean).map((sel) => r.querySelector(sel)).find(usable);
+      if (el && el !== document.activeElement) el.focus();
+    };
+  }
+  let afterToken = null;   // where the focus goes when the token dialog closes
+
   // --- staff accounts -----------------------------------------------------------------------------
   function renderUsers() {
     const me = N.user && N.user.username;
@@ -72,13 +100,14 @@
     }
   }
 
-  function passwordDialog(username) {
+  function passwordDialog(username, back) {
     const dlg = $("password-dialog");
     const form = dlg.querySelector("form");
     dlg.querySelector(".dlg-title").textContent = N.t("adm_password_title", { u: username });
     N.applyI18n(dlg);
     form.password.value = "";
     dlg.querySelector("[data-cancel]").onclick = () => dlg.close();
+    dlg.onclose = back;
     dlg.querySelector("[data-generate]").onclick = () => { form.password.value = generatePassword(); form.password.select(); };
     form.onsubmit = async (ev) => {
       ev.preventDefault();
@@ -87,6 +116,7 @@
       dlg.close();
       form.password.value = "";
       await changeUser(username, { password });
+      back();
     };
     dlg.showModal();
     form.password.focus();
@@ -96,20 +126,24 @@
     const b = ev.target.closest("button[data-act]");
     if (!b) return;
     const username = b.closest("tr").dataset.user;
-    if (b.dataset.act === "password") { passwordDialog(username); return; }
+    const back = opener();
+    if (b.dataset.act === "password") { passwordDialog(username, back); return; }
     const disable = b.dataset.act === "disable";
     const yes = await N.confirm({ title: username, text: N.t(disable ? "adm_confirm_disable" : "adm_confirm_enable", { u: username }),
                                   yes: N.t(disable ? "adm_disable" : "adm_enable"), danger: disable });
     if (yes) await changeUser(username, { disabled: disable });
+    back();
   });
   $("users").addEventListener("change", async (ev) => {
     const pick = ev.target.closest("select.role-pick");
     if (!pick) return;
     const username = pick.closest("tr").dataset.user;
     const role = pick.value;
+    const back = opener();
     const yes = await N.confirm({ title: username, text: N.t("adm_confirm_role", { u: username, role: named("role_", role) }) });
     if (yes) await changeUser(username, { role });
     else renderUsers();
+    back();
   });
 
   const userForm = $("user-form");
@@ -165,9 +199,14 @@
     $("token-address").value = deviceAddress(kind, name, token);
     $("token-value").value = token;
     // The token leaves the page with the dialog: it is not kept anywhere else.
-    const forget = () => { $("token-address").value = ""; $("token-value").value = ""; dlg.removeEventListener("close", forget); };
+    const back = afterToken;
+    afterToken = null;
+    const forget = () => {
+      $("token-address").value = ""; $("token-value").value = ""; dlg.removeEventListener("close", forget);
+      if (back) back();
+    };
     dlg.addEventListener("close", forget);
-    dlg.querySelector("[data-cancel]").onclick = () => { forget(); dlg.close(); };
+    dlg.querySelector("[data-cancel]").onclick = () => { dlg.close(); forget(); };   // closed first: then the focus can go back
     dlg.showModal();
     $("token-address").select();
   }
@@ -201,12 +240,17 @@
     const tr = b.closest("tr");
     const { kind, name } = tr.dataset;
     const label = `${named("dev_kind_", kind)} ${name}`;
-    if (b.dataset.act === "create") { await issueToken(kind, name); return; }
-    if (b.dataset.act === "rotate") {
-      if (await N.confirm({ title: label, text: N.t("adm_confirm_rotate", { d: label }), yes: N.t("adm_rotate") })) await issueToken(kind, name);
+    const back = opener();
+    afterToken = back;
+    if (b.dataset.act === "create" || b.dataset.act === "rotate") {
+      if (b.dataset.act === "create" || await N.confirm({ title: label, text: N.t("adm_confirm_rotate", { d: label }),
+                                                          yes: N.t("adm_rotate") })) await issueToken(kind, name);
+      afterToken = null;   // used by the token dialog, or not needed (refused, or "no")
+      back();
       return;
     }
-    if (!(await N.confirm({ title: label, text: N.t("adm_confirm_revoke", { d: label }), yes: N.t("adm_revoke"), danger: true }))) return;
+    afterToken = null;
+    if (!(await N.confirm({ title: label, text: N.t("adm_confirm_revoke", { d: label }), yes: N.t("adm_revoke"), danger: true }))) { back(); return; }
     try {
       await N.api("DELETE", `/api/devices/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`);
       N.toast(N.t("adm_revoked", { d: label }), "ok");
@@ -215,6 +259,7 @@
     } finally {
       await loadAll();
     }
+    back();
   });
 
   const deviceForm = $("device-form");
@@ -263,9 +308,11 @@
     if (!N.user) { show("login-view"); return; }
     if (!isAdmin()) { show("forbidden-view"); return; }
     show("admin-view");
+    const keep = opener();   // a redraw under the focused control keeps it (the same row's control)
     renderUsers();
     renderDevices();
     renderAudit(lastAudit);
+    keep();
   }
 
   $("logout").addEventListener("click", async () => {

@@ -34,6 +34,9 @@
     $("skip").textContent = t.skip;
     $("err").textContent = t.failed;
     if (question) $("ask-ticket").textContent = f(t.ticket, { number: question.number }) + " · " + name(question.service_name);
+    // Redrawn on every language change: the focused face or reason keeps the focus.
+    var had = document.activeElement, hadScore = had && had.dataset ? had.dataset.score : null,
+      hadReason = had && had.dataset ? had.dataset.reason : null;
     var faces = $("faces");
     faces.textContent = "";
     for (var s = 1; s <= 5; s++) faces.appendChild(faceButton(s, t));
@@ -46,6 +49,17 @@
       b.addEventListener("click", function () { send(score, r.code); });
       box.appendChild(b);
     });
+    var again = hadScore ? faces.querySelector('[data-score="' + hadScore + '"]')
+      : hadReason ? box.querySelector('[data-reason="' + hadReason + '"]') : null;
+    if (again) again.focus();
+  }
+
+  /** Each view gives the keyboard a place to start: the first face, the first reason, the thanks. */
+  function focusView(which) {
+    var target = which === "ask" ? $("faces").querySelector(".face-btn")
+      : which === "why" ? ($("reasons").querySelector(".reason") || $("skip"))
+      : which === "thanks" ? $("thanks-text") : null;
+    if (target) target.focus({ preventScroll: true });
   }
 
   function faceButton(s, t) {
@@ -57,13 +71,20 @@
     l.className = "lbl"; l.textContent = t.scores[s - 1];
     b.appendChild(l);
     b.addEventListener("click", function () { choose(s); });
+    // The arrow keys go along the faces too (moving chooses nothing: Enter or a tap does).
+    b.addEventListener("keydown", function (ev) {
+      var step = ev.key === "ArrowRight" || ev.key === "ArrowDown" ? 1 : ev.key === "ArrowLeft" || ev.key === "ArrowUp" ? -1 : 0;
+      var next = step && $("faces").querySelector('[data-score="' + (s + step) + '"]');
+      if (step) ev.preventDefault();
+      if (next) next.focus();
+    });
     return b;
   }
 
   function choose(s) {
     if (busy || !question) return;
     score = s;
-    if (s <= 3 && reasons.length) show("why");
+    if (s <= 3 && reasons.length) { show("why"); focusView("why"); }
     else send(s, null);
   }
 
@@ -88,6 +109,7 @@
     question = null;
     $("thanks-text").textContent = T().thanks;
     show("thanks");
+    focusView("thanks");
     clearTimeout(timer);
     timer = setTimeout(function () { if (view === "thanks") show("idle"); }, 6000);
   }
@@ -97,6 +119,7 @@
     question = q;
     score = 0;
     show("ask");
+    focusView("ask");
     // Stop asking when the center's time for it is over (the server refuses after that anyway).
     clearTimeout(timer);
     var left = (q.until - Date.now() / 1000) * 1000;
@@ -113,6 +136,10 @@
     if (view === "ask" && n >= 1 && n <= 5) { ev.preventDefault(); choose(n); }
   });
 
+  // The reasons are a group named by their question; the thanks take the focus after a choice (nothing to press).
+  $("reasons").setAttribute("role", "group");
+  $("reasons").setAttribute("aria-labelledby", "why-q");
+  $("thanks-text").tabIndex = -1;
   show("idle");
   if (!COUNTER || !TOKEN) return;
   fetch("/api/rate/" + COUNTER, { headers: { Authorization: "Bearer " + TOKEN }, cache: "no-store" })

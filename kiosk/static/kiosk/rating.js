@@ -29,6 +29,7 @@
     if (state.rated || state.message) {
       var done = el("p", "rating-done", state.message || T.thanks);
       done.id = "rating-done";
+      done.tabIndex = -1;   // takes the focus after "send", which is gone with the form
       box.appendChild(done);
       return;
     }
@@ -113,6 +114,7 @@
         else if (d && d.error === "rating_closed") { state.can_rate = false; state.message = T.closed; }
         else throw new Error(d && d.error);
         render();
+        document.getElementById("rating-done").focus();
       })
       .catch(function () {
         button.disabled = false;
