@@ -39,6 +39,8 @@ import wave
 from collections.abc import Sequence
 from pathlib import Path
 
+import i18n
+
 __all__ = [
     "CHANNELS",
     "GAP_SECONDS",
@@ -94,21 +96,9 @@ class SynthesisFailed(SpeechError):
 
 # --- Text --------------------------------------------------------------------
 
-_DISPLAY_TEMPLATES: dict[str, str] = {
-    # The holder is called, not the ticket ("... nömrəli bilet sahibi"); Russian says "талон" as the UI does.
-    "az": "{number} nömrəli bilet sahibi, {counter} nömrəli masaya yaxınlaşın",
-    "ru": "Талон {number}, подойдите к окну {counter}",
-    "en": "Ticket {number}, please go to counter {counter}",
-}
-
-_SPOKEN_TEMPLATES: dict[str, str] = {
-    "az": "{number} nömrəli bilet sahibi, {counter} nömrəli masaya yaxınlaşın.",
-    # espeak-ng 1.51 reads the lone preposition "к" as the letter name "ка"
-    # ("ка окну"). [[...]] is espeak-ng phoneme input: [kakn'u] is how
-    # "к окну" is actually pronounced.
-    "ru": "Талон {number}, подойдите [[kVkn'u]] {counter}.",
-    "en": "Ticket {number}, please go to counter {counter}.",
-}
+# The phrases themselves are in the catalogues (i18n/<lang>/LC_MESSAGES/messages.po, msgctxt
+# "announce"): "shown" on the board, "spoken" to espeak-ng. The Russian spoken phrase uses espeak-ng
+# phoneme input ([[kVkn'u]] for "к окну"): espeak-ng 1.51 reads a lone "к" as the letter name "ка".
 
 # Russian names for the letters of the Azerbaijani Latin alphabet (plus W).
 # Latin letters get the names Russian speakers use for them; the Azerbaijani
@@ -166,15 +156,14 @@ def speakable_number(number: str | int, lang: str) -> str:
 def announcement_text(number: str, counter: str | int, lang: str) -> str:
     """Return the announcement as shown on the board, e.g. "Ticket A-015, please go to counter 7"."""
     _check_lang(lang)
-    return _DISPLAY_TEMPLATES[lang].format(number=str(number).strip(), counter=str(counter).strip())
+    return i18n.text("announce", "shown", lang, number=str(number).strip(), counter=str(counter).strip())
 
 
 def spoken_text(number: str, counter: str | int, lang: str) -> str:
     """Return the announcement as given to espeak-ng, e.g. "Ticket A-15, please go to counter 7."."""
     _check_lang(lang)
-    return _SPOKEN_TEMPLATES[lang].format(
-        number=speakable_number(number, lang), counter=speakable_number(counter, lang)
-    )
+    return i18n.text("announce", "spoken", lang,
+                     number=speakable_number(number, lang), counter=speakable_number(counter, lang))
 
 
 # --- Audio -------------------------------------------------------------------

@@ -11,21 +11,19 @@ import hashlib
 import json
 import logging
 import re
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+import i18n
 from server import api
 from server.device_health import heartbeat_seconds, page_version
 from server.core.errors import InvalidRequest, QueueError, Unauthorized, UnknownTicket
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
 LANGS = ("az", "ru", "en")
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates", static_folder="static",
@@ -37,11 +35,9 @@ extra_blueprints = [status_bp]
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
-@lru_cache(maxsize=1)
-def catalog() -> dict[str, dict[str, str]]:
-    """Every UI string of the kiosk and the status page, in az, ru and en (one file)."""
-    data: dict[str, dict[str, str]] = json.loads((HERE / "static" / "kiosk" / "i18n.json").read_text("utf-8"))
-    return data
+def catalog() -> dict[str, dict[str, Any]]:
+    """Every UI string of the kiosk and the status page, in az, ru and en (the ``kiosk`` part of the catalogues)."""
+    return i18n.section("kiosk")
 
 
 def _novbe() -> Any:

@@ -20,10 +20,11 @@ from escpos.escpos import Escpos
 from escpos.magicencode import Encoder
 from PIL import Image, ImageDraw, ImageFont
 
+import i18n
+
 __all__ = [
     "FONT_BOLD",
     "FONT_REGULAR",
-    "LABELS",
     "PAPER_DOTS",
     "TEXT_CODEPAGES",
     "TicketView",
@@ -43,37 +44,6 @@ PAPER_DOTS: dict[str, int] = {"80mm": 512, "58mm": 384}
 #: Code pages tried for text lines, in order.  Only pages with reliable slots on
 #: common printers: CP857 prints every Azerbaijani letter except ə/Ə, CP866 Russian.
 TEXT_CODEPAGES: tuple[str, ...] = ("CP857", "CP866")
-
-#: Labels in the ticket's language; Azerbaijani first and the fallback.
-LABELS: dict[str, dict[str, str]] = {
-    "az": {
-        "number": "Növbə nömrəsi",
-        "ahead": "Sizdən əvvəl",
-        "people": "nəfər",
-        "wait": "Təxmini gözləmə",
-        "minutes": "dəq.",
-        "priority": "Güzəştli növbə",
-        "track": "Növbənizi telefonda izləyin",
-    },
-    "ru": {
-        "number": "Номер очереди",
-        "ahead": "Перед вами",
-        "people": "чел.",
-        "wait": "Примерное ожидание",
-        "minutes": "мин.",
-        "priority": "Льготная очередь",
-        "track": "Следите за очередью в телефоне",
-    },
-    "en": {
-        "number": "Queue number",
-        "ahead": "People ahead",
-        "people": "",
-        "wait": "Estimated wait",
-        "minutes": "min",
-        "priority": "Priority",
-        "track": "Follow your turn on your phone",
-    },
-}
 
 # Raster font sizes in dots; 24 matches the height of the printer's font A.
 _SIZE_TEXT = 24
@@ -300,7 +270,11 @@ def _qr(printer: Escpos, page: _Page, url: str) -> None:
 def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> None:
     """Draw one ticket on a python-escpos printer object, ending with a cut."""
     page = _page(printer, paper)
-    labels = LABELS.get(ticket.lang, LABELS["az"])
+    lang = i18n.pick(ticket.lang)   # the ticket's labels come from the catalogues' "ticket" part
+
+    def label(key: str, **values: Any) -> str:
+        return i18n.text("ticket", key, lang, **values)
+
     # ESC @ resets the printer's code page and styles; the encoder must forget
     # the page it last selected or it would skip the switch on a reused object.
     printer.hw("INIT")
@@ -310,7 +284,7 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
     _line(printer, page, ticket.center_name, size=_SIZE_TITLE, bold=True)
     _line(printer, page, ticket.service_name)
     printer.ln()
-    _line(printer, page, labels["number"], size=_SIZE_SMALL)
+    _line(printer, page, label("number"), size=_SIZE_SMALL)
     if ticket.large_number:
         # As an image, twice the usual number's height: ESC/POS text stops at double size here.
         printer.image(text_image(_clean(ticket.number), _SIZE_NUMBER * 2, True, page.width))
@@ -320,18 +294,16 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
         _line(printer, page, ticket.counter_area, bold=True)
     _line(printer, page, ticket.issued_at, size=_SIZE_SMALL)
     printer.ln()
-    _line(printer, page, f"{labels['ahead']}: {ticket.ahead} {labels['people']}".strip())
+    _line(printer, page, label("ahead", n=ticket.ahead))
     if ticket.eta_high > ticket.eta_low + 1:
-        _line(printer, page, f"{labels['wait']}: {ticket.eta_low}–{ticket.eta_high} {labels['minutes']}")
+        _line(printer, page, label("wait_range", a=ticket.eta_low, b=ticket.eta_high))
     elif ticket.eta_minutes > 0:
-        _line(
-            printer, page, f"{labels['wait']}: ~{ticket.eta_minutes} {labels['minutes']}"
-        )
+        _line(printer, page, label("wait", m=ticket.eta_minutes))
     if ticket.priority:
-        _line(printer, page, f"{labels['priority']}: {ticket.priority}", bold=True, invert=True)
+        _line(printer, page, label("priority", group=ticket.priority), bold=True, invert=True)
     printer.ln()
     _qr(printer, page, ticket.status_url)
-    _line(printer, page, labels["track"], size=_SIZE_SMALL)
+    _line(printer, page, label("track"), size=_SIZE_SMALL)
     for footer_line in ticket.footer.splitlines():
         _line(printer, page, footer_line, size=_SIZE_SMALL)
     printer.cut()

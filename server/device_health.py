@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = {
     "display": ("display/static/display/board.js", "display/static/display/board.css",
                 "display/templates/display/board.html"),
-    "kiosk": ("kiosk/static/kiosk/kiosk.js", "kiosk/static/kiosk/kiosk.css", "kiosk/static/kiosk/i18n.json",
-              "kiosk/templates/kiosk/index.html"),
+    "kiosk": ("kiosk/static/kiosk/kiosk.js", "kiosk/static/kiosk/kiosk.css", "kiosk/templates/kiosk/index.html",
+              *(f"i18n/{lang}/LC_MESSAGES/messages.po" for lang in ("az", "ru", "en"))),
 }
 PRINTER_OK = ("ok",)
 log = logging.getLogger(__name__)

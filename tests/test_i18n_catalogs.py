@@ -1,24 +1,26 @@
-"""The user-interface catalogues: no key missing in any language, no English left in az/ru, the same
-placeholders everywhere, and every key the pages ask for present.
+"""The user-interface catalogues: one gettext PO file per language (``i18n/<lang>/LC_MESSAGES/messages.po``).
 
-The catalogues: the kiosk's and status page's ``kiosk/static/kiosk/i18n.json``; the staff pages'
-``counter/static/counter/i18n.js`` (with the reports page's additions) and the rating screens'
-``server/static/rating-texts.js``, read in Chromium as the pages read them; the printed ticket's labels
-(``printers/layout.py``) and the board's announcement phrases (``display/voice.py``).
+No key missing in any language, no fuzzy or empty entry, the same placeholders everywhere, no English
+left in az/ru; every key the pages and the Python side ask for present; the files readable by plain
+gettext; what the server hands the pages equal to the catalogues; no hand-made copy left beside them.
 """
 from __future__ import annotations
 
+import gettext
+import io
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.mofile import write_mo
+
+import i18n
+from server.core import errors as core_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("az", "ru", "en")
-JS_CATALOGUES = ["counter/static/counter/i18n.js", "counter/static/counter/reports-i18n.js",
-                 "server/static/rating-texts.js"]
 # Words Azerbaijani (or Russian) shares with English: the same text in both is not a leak.
 SAME_IN_AZ = {"Limit", "Operator", "Administrator", "Token", "kiosk", "printer: {state}", "CSV", "XLSX", "ABC", "AZ",
               "RU", "EN"}
@@ -26,36 +28,7 @@ SAME_IN_RU = {"CSV", "XLSX", "ABC", "AZ", "RU", "EN"}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Not words of the language: device names ("counter-N") and espeak-ng phoneme input ("[[kVkn'u]]").
 NOT_WORDS = re.compile(r"\{\w+\}|\[\[.*?\]\]|\b[a-z]+-N\b")
-
-
-@pytest.fixture(scope="module")
-def js_catalogues(chromium: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    """The staff and rating catalogues as the browser builds them (the reports file merges into the staff one)."""
-    page = chromium.new_page()
-    try:
-        page.set_content("<!doctype html><title>catalogues</title>")
-        for path in JS_CATALOGUES:
-            page.add_script_tag(content=(ROOT / path).read_text("utf-8"))
-        data = page.evaluate("""() => ({ texts: window.NOVBE_TEXTS, errors: window.NOVBE_ERRORS,
-                                          rating: window.NOVBE_RATING_TEXTS })""")
-    finally:
-        page.close()
-    return data
-
-
-def kiosk_catalogue() -> dict[str, dict[str, Any]]:
-    return json.loads((ROOT / "kiosk/static/kiosk/i18n.json").read_text("utf-8"))
-
-
-def other_catalogues() -> dict[str, dict[str, dict[str, Any]]]:
-    from display import voice
-    from printers.layout import LABELS
-
-    return {
-        "printed ticket labels": LABELS,
-        "board announcement (shown)": {lang: {"phrase": t} for lang, t in voice._DISPLAY_TEMPLATES.items()},
-        "board announcement (spoken)": {lang: {"phrase": t} for lang, t in voice._SPOKEN_TEMPLATES.items()},
-    }
+PARTS = ("kiosk", "staff", "errors", "rating", "ticket", "announce", "http", "front")
 
 
 def check(name: str, catalogue: dict[str, dict[str, Any]]) -> list[str]:
@@ -73,8 +46,7 @@ def check(name: str, catalogue: dict[str, dict[str, Any]]) -> list[str]:
             if value is None:
                 faults.append(f"{name}: {key!r} missing in {lang}")
             elif value in ("", []):
-                if not (name == "printed ticket labels" and key == "people" and lang == "en"):   # "3" alone reads right
-                    faults.append(f"{name}: {key!r} empty in {lang}")
+                faults.append(f"{name}: {key!r} empty in {lang}")
         if any(v is None for v in values.values()):
             continue
         if all(isinstance(v, str) for v in values.values()):
@@ -96,14 +68,48 @@ def check(name: str, catalogue: dict[str, dict[str, Any]]) -> list[str]:
     return faults
 
 
-def test_every_catalogue_complete_in_every_language(js_catalogues: dict[str, Any]) -> None:
-    faults = check("kiosk i18n.json", kiosk_catalogue())
-    for name, catalogue in js_catalogues.items():
-        assert catalogue, f"{name}: the catalogue did not load"
-        faults += check(f"staff {name}", catalogue)
-    for name, catalogue in other_catalogues().items():
-        faults += check(name, catalogue)
+# --- the PO files themselves ----------------------------------------------------------------
+
+def test_every_part_complete_in_every_language() -> None:
+    assert i18n.contexts() == list(PARTS)
+    faults: list[str] = []
+    for part in PARTS:
+        faults += check(part, i18n.section(part))
     assert not faults, "\n".join(faults)
+
+
+def test_the_same_entries_in_every_file_none_fuzzy_or_empty() -> None:
+    """Key by key over the raw files: a fuzzy or empty msgstr (gettext would not use it) is a fault too."""
+    ids = {}
+    for lang in LANGS:
+        catalog = i18n.read(lang)
+        assert str(catalog.locale) == lang
+        assert not catalog.obsolete, f"{lang}: obsolete entries (#~) left in the file"
+        msgs = [m for m in catalog if m.id]
+        bad = [f"{m.context}/{m.id}" for m in msgs if m.fuzzy or not m.string or not m.context]
+        assert not bad, f"{lang}: fuzzy, empty or context-less entries {bad}"
+        ids[lang] = [(m.context, m.id) for m in msgs]
+        assert len(ids[lang]) == len(set(ids[lang]))
+    assert set(ids["az"]) == set(ids["ru"]) == set(ids["en"]), {
+        lang: sorted(set(ids["az"]) ^ set(ids[lang])) for lang in LANGS}
+
+
+def test_plain_gettext_reads_the_catalogues() -> None:
+    """Compiled to .mo with Babel and read by Python's own gettext (pgettext: msgctxt), every text comes back."""
+    for lang in LANGS:
+        buf = io.BytesIO()
+        write_mo(buf, i18n.read(lang))
+        buf.seek(0)
+        translations = gettext.GNUTranslations(buf)
+        for (ctx, key), value in i18n.entries(lang).items():
+            assert translations.pgettext(ctx, key) == value
+        assert translations.pgettext("ticket", "number") == i18n.text("ticket", "number", lang)
+
+
+def test_azerbaijani_is_written_with_schwa() -> None:
+    """ə, not the look-alike ä or the Cyrillic ә."""
+    az = " ".join(i18n.entries("az").values())
+    assert "ä" not in az and "ә" not in az and "ə" in az
 
 
 def test_the_check_finds_faults() -> None:
@@ -117,6 +123,50 @@ def test_the_check_finds_faults() -> None:
     assert "'c' in ru has Latin words" in faults
 
 
+def test_a_fuzzy_or_empty_entry_counts_as_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A translator's fuzzy or empty entry is not shown: the text falls back to Azerbaijani, and the check sees it missing."""
+    po = i18n.po_path("ru").read_text("utf-8")
+    po = po.replace('msgctxt "ticket"\nmsgid "number"\nmsgstr "Номер очереди"',
+                    '#, fuzzy\nmsgctxt "ticket"\nmsgid "number"\nmsgstr "Номер очереди"')
+    po = po.replace('msgctxt "ticket"\nmsgid "track"\nmsgstr "Следите за очередью в телефоне"',
+                    'msgctxt "ticket"\nmsgid "track"\nmsgstr ""')
+    for lang in LANGS:
+        (tmp_path / lang / "LC_MESSAGES").mkdir(parents=True)
+        text = po if lang == "ru" else i18n.po_path(lang).read_text("utf-8")
+        (tmp_path / lang / "LC_MESSAGES" / "messages.po").write_text(text, "utf-8")
+    for cached in (i18n.read, i18n.entries, i18n.section):
+        cached.cache_clear()
+    monkeypatch.setattr(i18n, "HERE", tmp_path)
+    try:
+        faults = "\n".join(check("ticket", i18n.section("ticket")))
+        assert "'number' missing in ru" in faults and "'track' missing in ru" in faults
+        assert i18n.text("ticket", "number", "ru") == "Növbə nömrəsi"
+    finally:
+        monkeypatch.undo()
+        for cached in (i18n.read, i18n.entries, i18n.section):
+            cached.cache_clear()
+    assert i18n.text("ticket", "number", "ru") == "Номер очереди"
+
+
+def test_no_second_source_of_truth() -> None:
+    """The hand-made catalogues are gone, and no page script defines texts of its own."""
+    for old in ("kiosk/static/kiosk/i18n.json", "counter/static/counter/i18n.js",
+                "counter/static/counter/reports-i18n.js", "server/static/rating-texts.js"):
+        assert not (ROOT / old).exists(), old
+    for script in [*ROOT.glob("*/static/**/*.js")]:
+        if "vendor" in script.parts:
+            continue
+        text = script.read_text("utf-8")
+        assert not re.search(r"window\.NOVBE_(TEXTS|ERRORS|RATING_TEXTS)\s*=", text), script
+    import printers.layout
+    from display import voice
+
+    assert not hasattr(printers.layout, "LABELS")
+    assert not hasattr(voice, "_DISPLAY_TEMPLATES") and not hasattr(voice, "_SPOKEN_TEMPLATES")
+
+
+# --- every key asked for exists ----------------------------------------------------------------
+
 def keys_used(pattern: str, *paths: str) -> set[str]:
     found: set[str] = set()
     for path in paths:
@@ -126,19 +176,104 @@ def keys_used(pattern: str, *paths: str) -> set[str]:
 
 def test_kiosk_page_keys_exist() -> None:
     """Every string the kiosk page asks for by name is in the catalogue."""
-    az = kiosk_catalogue()["az"]
+    az = i18n.section("kiosk")["az"]
     used = keys_used(r'data-t(?:-alt)?="(\w+)"', "kiosk/templates/kiosk/index.html")
     used |= keys_used(r'\bt\("(\w+)"', "kiosk/static/kiosk/kiosk.js")
     assert len(used) > 60
     assert not sorted(used - set(az)), sorted(used - set(az))
 
 
-def test_counter_page_keys_exist(js_catalogues: dict[str, Any]) -> None:
-    """Every string the counter desk asks for by name (templates and scripts) is in the staff catalogue."""
-    az = js_catalogues["texts"]["az"]
-    templates = ["counter/templates/counter/base.html", "counter/templates/counter/index.html"]
-    scripts = ["counter/static/counter/common.js", "counter/static/counter/desk.js", "counter/static/counter/counter.js"]
+def test_staff_page_keys_exist() -> None:
+    """Every string the staff pages (desk, supervisor, reports, admin) ask for by name is in the staff catalogue."""
+    az = i18n.section("staff")["az"]
+    templates = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "counter/templates/counter").glob("*.html"))]
+    scripts = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "counter/static/counter").glob("*.js"))]
     used = keys_used(r'data-i18n(?:-placeholder)?="([\w-]+)"', *templates)
     used |= keys_used(r'N\.t\("([\w-]+)"[,)]', *scripts)
-    assert len(used) > 60
+    assert len(used) > 150
     assert not sorted(used - set(az)), sorted(used - set(az))
+
+
+def test_rating_screen_keys_exist() -> None:
+    """The rating screens (status page and counter screen) read their texts as properties."""
+    az = i18n.section("rating")["az"]
+    used = keys_used(r"(?<![\w.])(?:T\(\)|T|t)\.([a-z_]+)\b", "kiosk/static/kiosk/rating.js", "counter/static/counter/rate.js")
+    assert len(used) > 10
+    assert not sorted(used - set(az)), sorted(used - set(az))
+
+
+def test_every_error_code_has_a_text() -> None:
+    """Every error the API can answer with has its meaning in every language (the pages and localised messages)."""
+    codes = {c.code for c in vars(core_errors).values()
+             if isinstance(c, type) and issubclass(c, core_errors.QueueError) and c is not core_errors.QueueError}
+    codes |= {"csrf_failed", "internal_error", "not_found", "method_not_allowed"}
+    for lang in LANGS:
+        missing = codes - set(i18n.section("errors")[lang])
+        assert not missing, f"{lang}: {sorted(missing)}"
+
+
+def test_python_side_texts_come_from_the_catalogue() -> None:
+    """The board's announcement and the ticket's labels are the catalogue's, in each language."""
+    from display import voice
+
+    for lang in LANGS:
+        assert voice.announcement_text("A-015", 7, lang) == i18n.text("announce", "shown", lang, number="A-015", counter="7")
+    assert voice.announcement_text("A-015", 7, "az") == "A-015 nömrəli bilet sahibi, 7 nömrəli masaya yaxınlaşın"
+    assert voice.spoken_text("A-015", 7, "ru") == "Талон А 15, подойдите [[kVkn'u]] 7."
+    assert i18n.text("ticket", "ahead", "en", n=3) == "People ahead: 3"
+    assert i18n.text("ticket", "ahead", "xx", n=3) == "Sizdən əvvəl: 3 nəfər"   # unknown language: Azerbaijani
+    with pytest.raises(KeyError):
+        i18n.text("ticket", "no-such-key", "az")
+
+
+# --- what the server hands the pages ------------------------------------------------------------
+
+@pytest.fixture
+def client(tmp_path: Path, clock: Any):
+    from conftest import mini_config
+    from server.app import create_app
+
+    app = create_app({"CENTER_CONFIG": mini_config(), "DATABASE": str(tmp_path / "novbe.db"), "CLOCK": clock,
+                      "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False})
+    yield app.test_client()
+    app.extensions["novbe"].publisher.stop()
+    app.extensions["novbe"].store.close()
+
+
+def test_served_json_equals_the_catalogue(client: Any) -> None:
+    for part in PARTS:
+        r = client.get(f"/i18n/{part}.json")
+        assert r.status_code == 200 and r.mimetype == "application/json"   # UTF-8 by definition (RFC 8259)
+        assert r.get_json() == i18n.section(part), part
+        assert r.headers["Cache-Control"] == "no-cache" and r.headers["ETag"]
+        again = client.get(f"/i18n/{part}.json", headers={"If-None-Match": r.headers["ETag"]})
+        assert again.status_code == 304 and not again.data
+    assert client.get("/i18n/nothing.json").status_code == 404
+    assert client.get("/i18n/nothing.js").status_code == 404
+
+
+def test_served_scripts_set_the_pages_globals(client: Any, chromium: Any) -> None:
+    """The scripts the staff and rating pages load, run in Chromium: the globals equal the catalogue's parts."""
+    page = chromium.new_page()
+    try:
+        page.set_content("<!doctype html><title>catalogues</title>")
+        for bundle in ("staff", "rating"):
+            r = client.get(f"/i18n/{bundle}.js")
+            assert r.status_code == 200 and r.content_type == "text/javascript; charset=utf-8"
+            assert r.headers["ETag"] and r.headers["Cache-Control"] == "no-cache"
+            page.add_script_tag(content=r.get_data(as_text=True))
+        data = page.evaluate("""() => ({ texts: window.NOVBE_TEXTS, errors: window.NOVBE_ERRORS,
+                                          rating: window.NOVBE_RATING_TEXTS })""")
+    finally:
+        page.close()
+    assert data == {"texts": i18n.section("staff"), "errors": i18n.section("errors"), "rating": i18n.section("rating")}
+
+
+def test_pages_load_the_served_texts(client: Any) -> None:
+    """The staff pages and the rating screen point at the generated scripts; the kiosk page carries its part."""
+    html = client.get("/counter/").get_data(as_text=True)
+    assert '<script src="/i18n/staff.js"></script>' in html
+    html = client.get("/kiosk/").get_data(as_text=True)
+    boot = json.loads(re.search(r'<script id="boot" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert boot["i18n"] == i18n.section("kiosk")
+    assert '"/i18n/rating.js"' in (ROOT / "kiosk/static/kiosk/rating.js").read_text("utf-8")

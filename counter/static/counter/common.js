@@ -36,6 +36,14 @@
     document.documentElement.lang = N.lang;
     document.querySelectorAll(".lang button").forEach((b) => b.classList.toggle("on", b.dataset.lang === N.lang));
   };
+  /* Pause reasons are kept as the Azerbaijani text of the preset chosen (or as typed): a preset's
+     text, in any of the three languages, is shown in the reader's language; anything else as typed. */
+  window.NOVBE_PAUSE_REASONS = ["pause_lunch", "pause_short", "pause_tech", "pause_meeting", "pause_backoffice"];
+  window.novbePauseReason = function (reason, lang) {
+    const texts = window.NOVBE_TEXTS;
+    const key = window.NOVBE_PAUSE_REASONS.find((k) => LANGS.some((l) => texts[l][k] === reason));
+    return key ? (texts[lang] || texts.az)[key] || texts.az[key] : reason || "";
+  };
   N.onLang = [];
   N.setLang = function (lang) {
     if (!LANGS.includes(lang)) return;
@@ -64,7 +72,8 @@
   N.ApiError = ApiError;
 
   async function raw(method, path, body) {
-    const headers = { Accept: "application/json" };
+    // The page's language, so that an error's message comes back in it (from the same catalogue).
+    const headers = { Accept: "application/json", "Accept-Language": N.lang };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && N.csrf) headers["X-CSRFToken"] = N.csrf;
     let resp;
@@ -248,9 +257,16 @@
     const code = (e && e.code) || "error";
     return table[code] || table.error;
   };
-  N.showError = function (e) {
+  /** The server's own words about an error, only when they are in the page's language and say more than
+      the code's text: a localised answer keeps its English original in "detail"; an unlocalised (English)
+      one is shown on an English page only. */
+  N.errorDetail = function (e) {
     const detail = e && e.body && e.body.message ? e.body.message : e && e.message;
-    N.toast(N.errorText(e), "error", detail && detail !== N.errorText(e) ? detail : "");
+    const inLang = N.lang === "en" || (e && e.body && e.body.detail !== undefined);
+    return inLang && detail && detail !== N.errorText(e) ? detail : "";
+  };
+  N.showError = function (e) {
+    N.toast(N.errorText(e), "error", N.errorDetail(e));
   };
 
   // --- dialogs ----------------------------------------------------------------------------
@@ -344,7 +360,7 @@
         form.password.value = "";
         then();
       } catch (e) {
-        msg.textContent = e.code === "unauthorized" ? N.t("wrong_login") : N.errorText(e) + (e.body && e.body.message ? " — " + e.body.message : "");
+        msg.textContent = e.code === "unauthorized" ? N.t("wrong_login") : N.errorText(e) + (N.errorDetail(e) ? " — " + N.errorDetail(e) : "");
       } finally {
         btn.disabled = false;
       }

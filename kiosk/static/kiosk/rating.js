@@ -144,8 +144,16 @@
   css.rel = "stylesheet";
   css.href = document.currentScript.src.replace(/rating\.js(\?.*)?$/, "rating.css");
   document.head.appendChild(css);
-  var texts = document.createElement("script");
-  texts.src = "/static/rating-texts.js";
-  texts.onload = function () { T = window.NOVBE_RATING_TEXTS[LANG] || window.NOVBE_RATING_TEXTS.az; render(); watch(); };
-  document.body.appendChild(texts);
+  // The texts (from the server's catalogues) and the faces, then the first drawing.
+  var pending = 2;
+  ["/i18n/rating.js", "/static/rating-face.js"].forEach(function (src) {
+    var s = document.createElement("script");
+    s.src = src;
+    s.onload = function () {
+      if (--pending) return;
+      T = window.NOVBE_RATING_TEXTS[LANG] || window.NOVBE_RATING_TEXTS.az;
+      render(); watch();
+    };
+    document.body.appendChild(s);
+  });
 })();
