@@ -42,8 +42,8 @@
     none: { az: "masa bağlıdır", ru: "окно закрыто", en: "no counter open" }
   };
   var COUNTER_STATES = {
-    closed: "Bağlıdır · Закрыто · Closed",
-    paused: "Fasilə · Перерыв · Break"
+    closed: { az: "Bağlıdır", ru: "Закрыто", en: "Closed" },
+    paused: { az: "Fasilə", ru: "Перерыв", en: "Break" }
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -424,6 +424,35 @@
     return names[lang] || names.az || "";
   }
 
+  // The language a text from named() is in: the board's page is Azerbaijani, so anything else is
+  // marked (lang="ru" / "en") for screen readers, hyphenation and the right glyph shapes.
+  function langOf(names) {
+    return names && names[lang] ? lang : "az";
+  }
+
+  function setLang(el, code) {
+    if (code === "az") el.removeAttribute("lang");
+    else if (el.getAttribute("lang") !== code) el.setAttribute("lang", code);
+  }
+
+  // "Bağlıdır · Закрыто · Closed": each language in its own span, with its lang.
+  function fillLanguages(el, words) {
+    var key = words ? words.az + "|" + words.ru + "|" + words.en : "";
+    if (el.dataset.words === key) return;
+    el.dataset.words = key;
+    el.textContent = "";
+    if (!words) return;
+    el.appendChild(document.createTextNode(words.az));
+    ["ru", "en"].forEach(function (code) {
+      if (!words[code]) return;
+      el.appendChild(document.createTextNode(" · "));
+      var span = document.createElement("span");
+      span.lang = code;
+      span.textContent = words[code];
+      el.appendChild(span);
+    });
+  }
+
   var flashTimer = null;
 
   function scheduleFlashEnd() {
@@ -448,10 +477,47 @@
     text($("hero-number"), shown ? shown.number : "—");
     text($("hero-counter"), shown ? String(shown.counter) : "");
 
+    var grid = $("waiting");
+    var areas = PAGE.areas || [];
+    $("waiting-section").hidden = areas.length === 0;
+    document.body.classList.toggle("no-areas", areas.length === 0);
+    areas.forEach(function (code, i) {
+      var tile = grid.children[i];
+      if (!tile) {
+        tile = document.createElement("div");
+        tile.className = "area";
+        tile.innerHTML = '<span class="area-name"></span><span class="area-count"></span><span class="area-wait"></span>';
+        grid.appendChild(tile);
+      }
+      var n = state.waiting[code] || 0;
+      tile.dataset.area = code;
+      tile.classList.toggle("none", n === 0);
+      text(tile.children[0], named(state.areaNames[code]) || code);
+      setLang(tile.children[0], langOf(state.areaNames[code]));
+      text(tile.children[1], String(n));
+      // The forecast: minutes until this area's last waiting citizen is called; null when no
+      // counter serving it is open (or will be before closing).
+      var wait = n > 0 && code in state.areaWait ? state.areaWait[code] : undefined;
+      var w = tile.children[2];
+      w.dataset.minutes = wait === undefined ? "" : wait === null ? "none" : String(wait);
+      w.classList.toggle("no-counter", wait === null);
+      var words = wait === null ? WAIT_WORDS.none : wait < 1 ? WAIT_WORDS.now : WAIT_WORDS.min;
+      text(w, wait === undefined ? "" : wait === null || wait < 1 ? named(words) : "≤ " + wait + " " + named(words));
+      setLang(w, langOf(words));
+    });
+    fitAreaNames(grid);
+
+    // The center's name stays in Azerbaijani: it is the name on the building.
+    if (state.center && state.center.name && state.center.name.az) text($("center-name"), state.center.name.az);
+    renderNews();
+    renderCalls();   // last: how many rows fit depends on the rest (names wrap, the news line may wrap)
+  }
+
+  function renderCalls() {
     var recent = state.filter.recent || 8;
     var list = $("calls");
-    list.style.setProperty("--rows", String(recent));
-    var rows = state.calls.slice(0, recent);
+    // Rows keep the size a hall needs from 10 m; a short screen shows fewer of them, not smaller ones.
+    var rows = state.calls.slice(0, Math.min(recent, rowsThatFit(list, recent)));
     var items = list.children;
     while (items.length > rows.length) list.removeChild(list.lastChild);
     rows.forEach(function (call, i) {
@@ -470,46 +536,41 @@
     });
     $("calls-empty").hidden = rows.length > 0;
     list.hidden = rows.length === 0;
+  }
 
-    var grid = $("waiting");
-    var areas = PAGE.areas || [];
-    // The section stays (it holds the connection and sound marks); only its content goes.
-    $("waiting-label").hidden = grid.hidden = areas.length === 0;
-    grid.style.setProperty("--cols", String(Math.max(1, Math.min(areas.length, 7))));
-    areas.forEach(function (code, i) {
-      var tile = grid.children[i];
-      if (!tile) {
-        tile = document.createElement("div");
-        tile.className = "area";
-        tile.innerHTML = '<span class="area-name"></span><span class="area-count"></span><span class="area-wait"></span>';
-        grid.appendChild(tile);
-      }
-      var n = state.waiting[code] || 0;
-      tile.dataset.area = code;
-      tile.classList.toggle("none", n === 0);
-      text(tile.children[0], named(state.areaNames[code]) || code);
-      text(tile.children[1], String(n));
-      // The forecast: minutes until this area's last waiting citizen is called; null when no
-      // counter serving it is open (or will be before closing).
-      var wait = n > 0 && code in state.areaWait ? state.areaWait[code] : undefined;
-      var w = tile.children[2];
-      w.dataset.minutes = wait === undefined ? "" : wait === null ? "none" : String(wait);
-      w.classList.toggle("no-counter", wait === null);
-      text(w, wait === undefined ? "" : wait === null ? WAIT_WORDS.none[lang] || WAIT_WORDS.none.az
-        : wait < 1 ? WAIT_WORDS.now[lang] || WAIT_WORDS.now.az
-        : "≤ " + wait + " " + (WAIT_WORDS.min[lang] || WAIT_WORDS.min.az));
-    });
+  function rowsThatFit(list, most) {
+    // How many call rows the list's box holds: measured with one row (they are all one height).
+    var empty = $("calls-empty"), wasHidden = list.hidden, emptyWasHidden = empty.hidden;
+    list.hidden = false;
+    empty.hidden = true;
+    var probe = list.firstElementChild;
+    var made = !probe;
+    if (made) {
+      probe = document.createElement("li");
+      probe.className = "call";
+      probe.innerHTML = '<span class="n">0</span>';
+      list.appendChild(probe);
+    }
+    var room = list.getBoundingClientRect().height, rowHeight = probe.getBoundingClientRect().height;
+    if (made) list.removeChild(probe);
+    list.hidden = wasHidden;
+    empty.hidden = emptyWasHidden;
+    if (!rowHeight) return most;
+    return Math.max(1, Math.floor((room + 0.5) / rowHeight));
+  }
 
-    // The center's name stays in Azerbaijani: it is the name on the building.
-    if (state.center && state.center.name && state.center.name.az) text($("center-name"), state.center.name.az);
-    renderNews();
+  function fitAreaNames(grid) {
+    // Names wrap; if the column is still too short they shrink once, to the readable minimum.
+    var section = $("waiting-section");
+    section.classList.remove("tight");
+    if (grid.scrollHeight > grid.clientHeight + 1) section.classList.add("tight");
   }
 
   var newsShown = null;
 
   function renderNews() {
     var news = state.center && state.center.news;
-    var line = news ? (news[lang] || news.az || "") : "";
+    var line = named(news);
     var box = $("news");
     box.hidden = !line;
     document.body.classList.toggle("no-news", !line);
@@ -518,6 +579,7 @@
     var span = $("news-text");
     span.classList.remove("scroll");
     span.textContent = line;
+    setLang(span, langOf(news));
     var overflow = span.scrollWidth - (box.clientWidth - 60);
     if (overflow > 0) {
       span.style.setProperty("--scroll-by", -overflow + "px");
@@ -538,7 +600,7 @@
     el.dataset.number = ticket || "";
     el.classList.toggle("idle", !ticket);
     el.classList.toggle("flash", !!ticket && isFlashing({ number: ticket, counter: number }));
-    text($("single-state"), ticket ? "" : (COUNTER_STATES[info.state] || ""));
+    fillLanguages($("single-state"), ticket ? null : (COUNTER_STATES[info.state] || null));
   }
 
   function render() {
@@ -589,11 +651,19 @@
   function setNotice(lines) {
     var box = $("notice");
     if (!lines) { box.hidden = true; return; }
+    // lines: Azerbaijani, then Russian and English, each marked with its language.
     box.textContent = "";
     box.appendChild(document.createTextNode(lines[0]));
     var tr = document.createElement("span");
     tr.className = "tr";
-    tr.textContent = lines.slice(1).join(" · ");
+    ["ru", "en"].forEach(function (code, i) {
+      if (!lines[i + 1]) return;
+      if (i) tr.appendChild(document.createTextNode(" · "));
+      var span = document.createElement("span");
+      span.lang = code;
+      span.textContent = lines[i + 1];
+      tr.appendChild(span);
+    });
     box.appendChild(tr);
     box.hidden = false;
   }
@@ -662,6 +732,9 @@
     tick();
     setInterval(tick, 1000);
     setInterval(rotateLanguage, LANG_SECONDS * 1000);
+    // How many call rows fit depends on the screen, and on the names once the font has loaded.
+    window.addEventListener("resize", render);
+    if (document.fonts && document.fonts.ready) document.fonts.ready.then(render);
     document.addEventListener("pointerdown", unlockSound);
     document.addEventListener("keydown", unlockSound);
     $("sound-blocked").addEventListener("click", unlockSound);
@@ -724,7 +797,9 @@
     get connected() { return !!(socket && socket.connected); },
     get soundBlocked() { return soundIsBlocked; },
     resync: resync,
-    receive: onEvent              // tests feed events here (e.g. a gap)
+    receive: onEvent,             // tests feed events here (e.g. a gap)
+    get language() { return lang; },
+    showLanguage: function (code) { lang = code; render(); }   // tests look at each language at once
   };
 
   start();
