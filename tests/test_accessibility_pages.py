@@ -376,7 +376,8 @@ def test_rating_screen_every_state(browser, server, axe, screenshot_dir, lang):
 
 def test_rating_screen_by_keyboard(browser, server, axe):
     """The faces are buttons in a group named by the question: Tab or the arrow keys go along them, Enter
-    chooses; a low score moves the focus to the first reason (the group named by its question)."""
+    chooses. Each view puts the focus on its question (a focused face would look chosen), a low score on
+    the reasons' question (the reasons a group it names), a choice on the thanks."""
     token = server.tokens[("rating", "counter-1")]
     staff = server.login("boss")
     with page_at(browser, f"{server.url}/rate/?counter=1&token={token}", viewport=TABLET) as page:
@@ -386,7 +387,10 @@ def test_rating_screen_by_keyboard(browser, server, axe):
         page.locator("#ask").wait_for(state="visible", timeout=5000)
         group = page.get_by_role("group", name="Xidmətdən razı qaldınızmı?")
         assert group.get_by_role("button").count() == 5
-        wait_focus(page, '.face-btn[data-score="1"]', "the question")
+        wait_focus(page, "#ask-q", "the question")                    # no face drawn as if chosen
+        assert page.locator(".face-btn:focus").count() == 0
+        page.keyboard.press("Tab")
+        wait_focus(page, '.face-btn[data-score="1"]', "Tab to the faces")
         page.keyboard.press("Tab")
         wait_focus(page, '.face-btn[data-score="2"]', "Tab along the faces")
         page.keyboard.press("ArrowRight")
@@ -396,15 +400,19 @@ def test_rating_screen_by_keyboard(browser, server, axe):
         assert page.locator("#ask").is_visible()          # moving chooses nothing
         page.keyboard.press("Enter")
         page.locator("#why").wait_for(state="visible")
-        wait_focus(page, "#reasons .reason", "the reasons")
+        wait_focus(page, "#why-q", "the reasons' question")
         assert page.get_by_role("group", name="Nə düzgün olmadı?").get_by_role("button").count() >= 3
+        page.keyboard.press("Tab")
+        wait_focus(page, "#reasons .reason", "Tab to the first reason")
         page.keyboard.press("Enter")
         page.locator("#thanks").wait_for(state="visible")
-        assert focused(page) != "", "the focus fell to <body> after thanks"
+        wait_focus(page, "#thanks-text", "the thanks")
         # A good score goes straight to thanks.
         serve_one(server, staff)
         finish(server, staff)
         page.locator("#ask").wait_for(state="visible", timeout=5000)
+        wait_focus(page, "#ask-q", "the next question")
+        page.keyboard.press("Tab")
         for _ in range(3):
             page.keyboard.press("ArrowRight")
         wait_focus(page, '.face-btn[data-score="4"]', "three to the right")
@@ -427,6 +435,11 @@ def test_status_rating_every_state(browser, server, axe, screenshot_dir, lang):
                  has_touch=True) as page:
         check_pinned(page)
         page.locator("#rating .face-btn").first.wait_for(timeout=5000)
+        # Every face's word inside its own button (the Russian and English ones overflowed a 390 px phone).
+        spill = page.evaluate("""() => [...document.querySelectorAll('#rating .face-btn')].filter(b => {
+            const l = b.querySelector('.lbl').getBoundingClientRect(), r = b.getBoundingClientRect();
+            return l.left < r.left || l.right > r.right || b.scrollWidth > b.clientWidth + 1; }).map(b => b.dataset.score)""")
+        assert spill == [], f"face labels overflow their buttons: {spill}"
         axe.check(page, f"status rating {lang} faces")
         shot(page, screenshot_dir, f"status_rating_{lang}_faces")
         page.click('.face-btn[data-score="2"]')

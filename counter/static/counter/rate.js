@@ -54,12 +54,11 @@
     if (again) again.focus();
   }
 
-  /** Each view gives the keyboard a place to start: the first face, the first reason, the thanks. */
+  /** Each view gives the keyboard (and a screen reader) a place to start: its question, or the thanks.
+   *  Not a face or a reason: one drawn focused would look chosen to the next citizen. */
   function focusView(which) {
-    var target = which === "ask" ? $("faces").querySelector(".face-btn")
-      : which === "why" ? ($("reasons").querySelector(".reason") || $("skip"))
-      : which === "thanks" ? $("thanks-text") : null;
-    if (target) target.focus({ preventScroll: true });
+    var target = { ask: "ask-q", why: "why-q", thanks: "thanks-text" }[which];
+    if (target) $(target).focus({ preventScroll: true });
   }
 
   function faceButton(s, t) {
@@ -136,10 +135,10 @@
     if (view === "ask" && n >= 1 && n <= 5) { ev.preventDefault(); choose(n); }
   });
 
-  // The reasons are a group named by their question; the thanks take the focus after a choice (nothing to press).
+  // The reasons are a group named by their question; the questions and the thanks take the focus (nothing to press).
   $("reasons").setAttribute("role", "group");
   $("reasons").setAttribute("aria-labelledby", "why-q");
-  $("thanks-text").tabIndex = -1;
+  ["ask-q", "why-q", "thanks-text"].forEach(function (id) { $(id).tabIndex = -1; });
   show("idle");
   if (!COUNTER || !TOKEN) return;
   fetch("/api/rate/" + COUNTER, { headers: { Authorization: "Bearer " + TOKEN }, cache: "no-store" })
