@@ -275,6 +275,19 @@ def test_hall_boards_read_from_ten_metres(browser: Any, busy_center: tuple[str, 
             assert_clean(page, f"{center} {board.name} busy")
             page.close()
 
+        # With reduced motion the news line wraps instead of sliding: the rest still fits.
+        still = browser.new_context(viewport=FULL_HD, reduced_motion="reduce")
+        try:
+            for board in halls:
+                page = open_board(still, server, board.name)
+                for lang in langs:
+                    page.evaluate("(code) => novbeBoard.showLanguage(code)", lang)
+                    check_fit(page, f"{center} {board.name} {lang} 1920×1080, reduced motion")
+                    assert page.locator("#calls li").count() >= min(3, page.evaluate("() => novbeBoard.state.calls.length"))
+                page.close()
+        finally:
+            still.close()
+
         # Smaller and portrait screens: the same parts, nothing cut, nothing off the screen.
         for shape in OTHER_SHAPES:
             small = browser.new_context(viewport=shape)
@@ -347,3 +360,19 @@ def test_reduced_motion_keeps_the_board_still(browser: Any, live_server: Any) ->
                                   "dot": "none"}, seen["reduce"]
     finally:
         boss.close()
+
+
+def test_a_four_digit_ticket_fits(browser: Any, live_server: Any) -> None:
+    """A day past ticket 999 ("A-1015" at counter 30) still fits the announced call and the list on one line."""
+    context = browser.new_context(viewport=FULL_HD)
+    try:
+        page = open_board(context, live_server, "hall-2")
+        page.evaluate("""() => novbeBoard.receive('ticket-called', {seq: novbeBoard.state.seq + 1, number: 'Ş-1015',
+                                                                    counter: 30, service: 'VEM-01', at: Date.now() / 1000})""")
+        page.locator("#calls li[data-number='Ş-1015']").wait_for(timeout=5_000)
+        assert page.locator("#hero").get_attribute("data-number") == "Ş-1015"
+        check_fit(page, "hall-2 with Ş-1015")
+        found = page.evaluate(DIGIT_HEIGHTS_JS, "#calls .n")[0]
+        assert found["min"] >= DIGITS_MIN_PX, found
+    finally:
+        context.close()

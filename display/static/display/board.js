@@ -472,6 +472,7 @@
     var hero = $("hero");
     hero.classList.toggle("idle", !shown);
     hero.classList.toggle("flash", !!current || !!(latest && isFlashing(latest)));
+    hero.classList.toggle("long", !!shown && shown.number.length > 5);   // "A-1015": a smaller size, one line still
     hero.dataset.number = shown ? shown.number : "";
     hero.dataset.counter = shown ? String(shown.counter) : "";
     text($("hero-number"), shown ? shown.number : "—");
