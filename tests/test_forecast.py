@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import BAKU, Clock, mini_config
 from server.core import errors, queue, routing
-from server.core.estimate import Durations
+from server.core.estimate import Durations, remaining
 from server.core.forecast import play
 from server.core.model import Counter, CounterState, Status, Ticket
 
@@ -185,8 +185,8 @@ def test_played_on_without_arrivals_every_ticket_is_called_when_and_where_foreca
     heap: list[tuple[float, int]] = []
     for n in opened:
         if n in held:
-            mean = durations.of(n, held[n].service)[0]
-            heap.append((max(held[n].called_at + mean, now + 0.2 * mean), n))
+            mean, var = durations.of(n, held[n].service)
+            heap.append((now + remaining(mean, var, now - held[n].called_at)[0], n))
         else:
             heap.append((now, n))
     heapq.heapify(heap)
@@ -296,3 +296,12 @@ def test_a_batch_refused_at_closing_keeps_the_requests_that_fit(tmp_path):
         assert [t.number for t in store.tickets_of_day(got[0].ticket.day)] == ["A-001", "A-002"]
     finally:
         store.close()
+
+
+def test_what_is_left_of_a_slot_grows_once_it_runs_past_its_mean():
+    """A slot just begun has its mean left; one at its mean about 0.45 of it (not a fifth, as once
+    assumed); one long past its mean still has a good part of a slot left (the long tail)."""
+    assert remaining(600, 300 ** 2, 1)[0] == pytest.approx(599, abs=1)
+    assert 0.40 * 600 < remaining(600, 300 ** 2, 600)[0] < 0.5 * 600
+    assert remaining(600, 300 ** 2, 2400)[0] > remaining(600, 300 ** 2, 900)[0] > 0.4 * 600
+    assert remaining(600, 0.0, 200) == (400, 0.0)                 # no spread: exactly what is left

@@ -74,6 +74,35 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
     )
 
 
+def remaining(mean: float, var: float, elapsed: float) -> tuple[float, float]:
+    """(mean, variance) of what is left of a slot of ``(mean, var)`` that has run ``elapsed`` seconds.
+
+    Slots are taken as lognormal (a long tail: most services are quick, a few take much
+    longer). A slot that has run past its mean is likely one of the long ones, so what is
+    left of it is not "a little": with a spread of half the mean, a slot at its mean has
+    about 0.4 of a mean left, and one at twice its mean about 0.7.
+    """
+    if elapsed <= 0 or mean <= 0:
+        return max(mean, 0.0), var
+    s2 = math.log1p(var / (mean * mean))
+    if s2 <= 0:
+        return max(mean - elapsed, 0.0), 0.0
+    s = math.sqrt(s2)
+    mu = math.log(mean) - s2 / 2
+    z = (math.log(elapsed) - mu) / s
+    tail = _upper(z)                          # P(slot > elapsed)
+    if tail <= 1e-300:                        # far past any slot seen: a fifth of one more
+        return 0.2 * mean, var / 4
+    m1 = mean * _upper(z - s) / tail          # E[slot | slot > elapsed]
+    m2 = math.exp(2 * mu + 2 * s2) * _upper(z - 2 * s) / tail
+    return max(m1 - elapsed, 1.0), max(m2 - m1 * m1, 0.0)
+
+
+def _upper(x: float) -> float:
+    """P(Z > x) for a standard normal Z."""
+    return 0.5 * math.erfc(x / math.sqrt(2))
+
+
 def minutes_range(seconds: float, sigma: float) -> tuple[int, int, int]:
     """(central, low, high) whole minutes for a wait of ``seconds`` ± ``sigma``.
 

@@ -3,9 +3,10 @@
 It plays the real routing forward in time (pure Python, no store):
 
 1. Each counter becomes free at a known moment:
-   - open with a ticket in hand: when that ticket's slot is expected to end (its call time
-     plus the learned slot for its service at this counter; if that is already past, a
-     fifth of a slot from now);
+   - open with a ticket in hand: when that ticket's slot is expected to end: what is left of
+     a slot of the learned length for its service at this counter that has already run so
+     long (:func:`server.core.estimate.remaining`: one that is past its mean is likely a
+     long one);
    - open and free: now;
    - paused: at the end of its planned break if the pause falls in one, else
      ``policy.pause_minutes`` after the pause began (at least a minute from now);
@@ -45,7 +46,7 @@ from datetime import datetime
 
 from config.schema import CenterConfig
 from server.core import clock
-from server.core.estimate import Durations
+from server.core.estimate import Durations, remaining
 from server.core.model import Counter, CounterState, Status, Ticket
 from server.core.routing import pick_next
 
@@ -197,8 +198,8 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
         return max(c.since + p.pause_minutes * 60, now + 60), (p.pause_minutes * 60 / 3) ** 2, False
     if held is not None and held.status in (Status.CALLED, Status.SERVING):
         mean, var = durations.of(c.number, held.service)
-        start = held.called_at or c.since
-        return max(start + mean, now + 0.2 * mean), var / 2, False
+        left, var_left = remaining(mean, var, now - (held.called_at or c.since))
+        return now + left, var_left, False
     return now, 0.0, False
 
 
