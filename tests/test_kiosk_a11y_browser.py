@@ -110,3 +110,52 @@ def test_accessible_mode_speaks_and_passes_axe(browser, live_server, axe, screen
         assert page.get_attribute("#a11yBtn", "aria-pressed") == "false"
         axe.check(page, "standard mode start with the switch")
     assert all(status == 200 for _, _, status in heard), heard
+
+
+def test_accessible_mode_reads_a_dialogs_message(browser, live_server, axe):
+    """A message that opens in the accessible mode is read whole: its title, its text, then its button
+    (the focus on the button alone read only "OK"). The same message in the standard mode says nothing."""
+    heard: list[tuple[str, str, int]] = []
+
+    def on_response(resp: Any) -> None:
+        url = urlparse(resp.url)
+        if url.path == "/kiosk/speak":
+            q = parse_qs(url.query)
+            heard.append((q["text"][0], q["lang"][0], resp.status))
+
+    full = {"ok": False, "error": "capacity_reached", "scope": "center", "message": "full"}
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        page.on("response", on_response)
+        loaded(page)
+        page.route("**/api/tickets", lambda r: r.fulfill(status=409, json=full))
+        # The standard mode: the message is shown and nothing is spoken.
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        page.wait_for_selector("#modal:not([hidden])")
+        page.wait_for_timeout(300)
+        assert not [h for h in heard if h[0].startswith("err_")], heard
+        tap(page, "#modalOk")
+        tap(page, "#homeBtn")
+
+        tap(page, "#a11yBtn")
+        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        tap(page, "#langBig [data-lang=en]")
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        page.wait_for_selector("#modal:not([hidden])")
+        spoken(page, heard, "err_full_title", "en")
+        spoken(page, heard, "err_center_full", "en")      # the message's text, not only its title
+        spoken(page, heard, "ok", "en")
+        order = [h[0] for h in heard]
+        assert order.index("err_full_title") < order.index("err_center_full") < len(order) - order[::-1].index("ok")
+        axe.check(page, "accessible mode message")
+        page.unroute("**/api/tickets")
+    assert all(status == 200 for _, _, status in heard), heard

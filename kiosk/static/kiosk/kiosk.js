@@ -541,24 +541,24 @@
       requestRefresh();
       return;
     }
-    if (!r) { setOnline(false, "http"); fetchServices(); return modal(t("err_unavailable_title"), t("err_unavailable")); }
+    if (!r) { setOnline(false, "http"); fetchServices(); return modal("err_unavailable_title", "err_unavailable"); }
     const code = body && body.error;
     if (r.status === 401) return showSetup(true);
     if (code === "capacity_reached") {
-      const text = body.scope === "center" ? t("err_center_full") : body.scope === "closing" ? t("err_closing")
-        : body.scope === "counters" ? t("err_counters_full") : body.scope === "unstaffed" ? t("err_unstaffed") : t("err_full");
+      const text = body.scope === "center" ? "err_center_full" : body.scope === "closing" ? "err_closing"
+        : body.scope === "counters" ? "err_counters_full" : body.scope === "unstaffed" ? "err_unstaffed" : "err_full";
       fetchServices();
-      return modal(t("err_full_title"), text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity");
+      return modal("err_full_title", text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity");
     }
     if (code === "center_closed") {
       fetchServices();
-      return modal(t("err_closed_title"), t("err_closed"), body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed");
+      return modal("err_closed_title", "err_closed", body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed");
     }
-    if (r.status === 429) return modal(t("err_rate_title"), t("err_rate"), "", "rate");
+    if (r.status === 429) return modal("err_rate_title", "err_rate", "", "rate");
     // The server is up but cannot save (disk full, read-only, database unavailable): try again / ask staff.
-    if (r.status === 503 && /^storage_/.test(code || "")) return modal(t("err_storage_title"), t("err_storage"), "", "storage");
-    if (r.status >= 500 || r.status === 0) return modal(t("err_unavailable_title"), t("err_unavailable"), "", "unavailable");
-    return modal(t("err_generic_title"), t("err_generic"), "", "generic");
+    if (r.status === 503 && /^storage_/.test(code || "")) return modal("err_storage_title", "err_storage", "", "storage");
+    if (r.status >= 500 || r.status === 0) return modal("err_unavailable_title", "err_unavailable", "", "unavailable");
+    return modal("err_generic_title", "err_generic", "", "generic");
   }
 
   function renderTicket() {
@@ -610,15 +610,18 @@
 
   // --- messages --------------------------------------------------------------------------------
   let modalAfter = null;
+  /** A message by its catalogue keys (title and text), with an optional line already in words. */
   function modal(title, text, more, kind) {
-    $("modalTitle").textContent = title;
-    $("modalText").textContent = text;
+    $("modalTitle").textContent = t(title);
+    $("modalText").textContent = t(text);
     $("modalMore").textContent = more || "";
     $("modalMore").hidden = !more;
     $("modal").dataset.kind = kind || "";
     $("modal").hidden = false;
     setInert();
     $("modalOk").focus();
+    // The accessible mode reads the whole message, then its button (the focus alone would read only "OK").
+    if (state.a11y) say([title, text, $("modalOk").dataset.say]);
     modalAfter = kind === "capacity" || kind === "closed" ? () => { if (state.screen === "priority") back(); } : null;
   }
   function closeModal() {
