@@ -23,7 +23,7 @@ from axe_check import check_pinned, serve_axe
 from config import loader
 from live import PASSWORDS, LiveServer
 from report_seed import HandClock, seed_days, working_days_before
-from test_accessibility import axe, focused, wait_focus  # noqa: F401  (axe is a fixture)
+from test_accessibility import axe, focused, kiosk, loaded, tap, visible, wait_focus  # noqa: F401  (axe is a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -500,3 +500,47 @@ def test_status_rating_faces_by_keyboard(browser, server):
         page.keyboard.press("Enter")
         page.locator("#rating-done").wait_for()
         wait_focus(page, "#rating-done", "the thanks")
+
+
+# --- the kiosk's remaining error screens ----------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_kiosk_error_screens(browser, server, axe, lang):
+    """The messages not met elsewhere (center closed with its next opening, storage fault, too many tickets,
+    any other refusal) and the setup screen of a kiosk whose token was revoked: 0 violations."""
+    answers = {
+        "closed": (409, {"ok": False, "error": "center_closed", "message": "closed",
+                         "next_opening": "2031-06-02T09:00:00+04:00"}),
+        "storage": (503, {"ok": False, "error": "storage_full", "message": "disk full"}),
+        "rate": (429, {"ok": False, "error": "rate_limited", "message": "too many"}),
+        "generic": (400, {"ok": False, "error": "invalid_request", "message": "bad"}),
+    }
+    with kiosk(browser, server) as page:
+        loaded(page)
+        for kind, (status, body) in answers.items():
+            if lang != "az":
+                tap(page, f"#langBig [data-lang={lang}]")
+            tap(page, "#startBtn")
+            tap(page, "[data-area=employment]")
+            tap(page, "#serviceList [data-service=EMP-01]")
+            page.route("**/api/tickets", (lambda st, b: lambda r: r.fulfill(status=st, json=b))(status, body))
+            tap(page, "#takeBtn")
+            if page.locator("#s-priority").is_visible():
+                tap(page, "#priorityNo")
+            page.wait_for_selector(f"#modal[data-kind={kind}]:not([hidden])")
+            assert page.get_by_role("alertdialog").filter(has_text=page.text_content("#modalText")).count() == 1
+            axe.check(page, f"kiosk {lang} message {kind}")
+            page.unroute("**/api/tickets")
+            tap(page, "#modalOk")
+            tap(page, "#homeBtn")
+        # The token revoked while the kiosk runs: the next ticket shows the setup screen.
+        page.route("**/api/tickets", lambda r: r.fulfill(status=401, json={"ok": False, "error": "unauthorized",
+                                                                            "message": "device token refused"}))
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        visible(page, "setup")
+        axe.check(page, f"kiosk {lang} token refused")
