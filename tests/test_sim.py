@@ -69,3 +69,31 @@ def test_simulate_learns_the_day_from_a_centers_history(tmp_path):
     store.close()
     assert data["citizens"] == len(history) and 40 <= len(history) <= 50     # the tickets that day issued
     assert sum(learned.hourly[-4:]) > 0.5                 # the afternoon shape was learned
+
+
+def test_a_fork_keeps_the_past_and_draws_the_future_again():
+    """Forked at the 20th arrival: everything up to it is as in the day it came from (same tickets,
+    same told waits); after it, two fresh chances give two different days."""
+    cfg = loader.load("fuzuli")
+    d = demand.default(cfg, 80)
+    base = day.run_day(cfg, d, seed=3)
+    a = day.run_day(cfg, d, seed=3, fork=day.Fork(after=20, again=1))
+    b = day.run_day(cfg, d, seed=3, fork=day.Fork(after=20, again=2))
+    cut = sorted([t.issued for t in base.told] + [r[0] for r in base.refusals])[19]
+    before = [(t.ticket_id, t.issued, t.eta_minutes) for t in base.told if t.issued <= cut]
+    assert len(before) >= 15
+    for fork in (a, b):
+        assert [(t.ticket_id, t.issued, t.eta_minutes) for t in fork.told if t.issued <= cut] == before
+    later = lambda r: [(round(t.issued), t.called and round(t.called)) for t in r.told if t.issued > cut]  # noqa: E731
+    assert later(a) != later(b) and later(a) != later(base)
+
+
+def test_simulate_floor_reports_the_best_a_forecast_could_do():
+    result = CliRunner().invoke(main, ["simulate", "--config", "fuzuli", "--citizens", "60", "--seeds", "1",
+                                       "--floor", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    fl = json.loads(result.output)["floor"]
+    assert fl["citizens"] > 10 and fl["futures"] >= 3 * fl["citizens"] - 5
+    # Per citizen, the median of its futures is the figure with the least mean absolute error over them.
+    assert 0 <= fl["floor_mae_minutes"] <= fl["forecast_mae_minutes"]
+    assert 0 <= fl["floor_late_over_10_share"] <= 1

@@ -42,7 +42,7 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from config.schema import CenterConfig
 from server.core import clock
@@ -161,15 +161,17 @@ class _Desk:
 _spans: dict[tuple[tuple[str, ...], str, str], list[tuple[float, float]]] = {}
 
 
-def break_spans(cfg: CenterConfig, number: int, now: float) -> list[tuple[float, float]]:
-    """Counter ``number``'s planned breaks today, as epoch seconds."""
+def break_spans(cfg: CenterConfig, number: int, now: float, today: str | None = None) -> list[tuple[float, float]]:
+    """Counter ``number``'s planned breaks today (``today``: the business day of ``now``, if known), as epoch seconds."""
     conf = cfg.counters_by_number.get(number)
     if conf is None or not conf.breaks:
         return []
-    d = clock.local(now, cfg.tz).date()
-    key = (conf.breaks, cfg.center.timezone, d.isoformat())
+    if today is None:
+        today = clock.local(now, cfg.tz).date().isoformat()
+    key = (conf.breaks, cfg.center.timezone, today)
     hit = _spans.get(key)
     if hit is None:
+        d = date.fromisoformat(today)
         if len(_spans) > 4096:
             _spans.clear()
         hit = _spans[key] = [(datetime.combine(d, a, tzinfo=cfg.tz).timestamp(),
@@ -229,7 +231,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         if conf is None:
             continue
         live = c if c.day == today else c.with_(priority_streak=0, handled_today=0, services=conf.services)
-        breaks = break_spans(cfg, c.number, now)
+        breaks = break_spans(cfg, c.number, now, today)
         avail = counter_available(cfg, live, held.get(c.number), durations, now, today, breaks)
         if avail is None:
             continue

@@ -82,6 +82,10 @@ _durations: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDi
 _forecasts: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], forecast.Forecast]]" = weakref.WeakKeyDictionary()
 
 
+#: Below this many finished tickets today, every finish teaches the forecast at once.
+RELEARN_EVERY_UNTIL = 30
+
+
 def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
     """Slot durations learned from today's and recent days' finished tickets (cached per store)."""
     cfg = store.cfg
@@ -91,23 +95,29 @@ def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
     if hit is None or hit[0] != day:
         first = (date.fromisoformat(day) - timedelta(days=cfg.policy.history_days)).isoformat()
         past = tx.finished_slots(first, day) if cfg.policy.history_days else []
-        hit = (day, past, None, None)
+        hit = (day, past, None, None, 0.0)
     count = tx.count_finished(day)
     value = hit[3]
-    if hit[2] != count or value is None:
+    now = store.clock()
+    # Learned again after each finished ticket while there are few; then once a tenth more have
+    # finished, or ten minutes on (one more of hundreds of slots moves the means by little, and
+    # learning costs a scan of the day).
+    if value is None or (hit[2] != count and (count < RELEARN_EVERY_UNTIL or count >= 1.1 * (hit[2] or 0)
+                                              or now - hit[4] >= 600)):
         value = estimate.learn(cfg, [*tx.finished_slots(day, None), *hit[1]])
-        memo["durations"] = (day, hit[1], count, value)
+        memo["durations"] = (day, hit[1], count, value, now)
     return value  # type: ignore[no-any-return]
 
 
 def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
-    """Tickets expected later today at today's rate (cached per store for a minute or until a ticket is issued)."""
+    """Tickets expected later today at today's rate (worked out again every five minutes, per store)."""
     cfg = store.cfg
     closes = clock.closing_time(cfg, now)
     if closes is None or now >= closes.timestamp():
         return []
-    # Rates move slowly: the expected arrivals are worked out once a minute.
-    key = (day, int(now // 60))
+    # Rates move slowly (an hour's window): the expected arrivals are worked out every five minutes;
+    # those whose time has passed are left out by the play.
+    key = (day, int(now // 300))
     memo = _durations.setdefault(store, {})
     hit = memo.get("expected")
     if hit is not None and hit[0] == key:

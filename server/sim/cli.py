@@ -67,8 +67,11 @@ def _seeds(text: str) -> list[int]:
 @click.command()
 @_options
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--floor", "forks", type=int, default=0, metavar="FORKS",
+              help="Also measure the best any forecast could do: fork each day at 30 citizens' issuing "
+                   "and play on FORKS times with fresh chance (slow: about 30 x FORKS days per seed).")
 def simulate(config: str | None, citizens: int | None, factor: float, profile: str, history_db: str | None,
-             seeds: str, as_json: bool) -> None:
+             seeds: str, as_json: bool, forks: int) -> None:
     """Play whole days on the real core and store with a simulated clock, and print what happened.
 
     Waits per group (ordinary and each priority group), refusals with reason and time,
@@ -78,6 +81,11 @@ def simulate(config: str | None, citizens: int | None, factor: float, profile: s
     d = _demand(cfg, citizens, factor, profile, history_db)
     days = [run_day(cfg, d, seed) for seed in _seeds(seeds)]
     summary = summarise(cfg, days)
+    if forks > 0:
+        from server.sim import floor
+
+        samples = [x for seed in _seeds(seeds) for x in floor.sample(cfg, d, seed, forks=forks)]
+        summary["floor"] = floor.summarise(samples)
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else table(summary))
 
 

@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from config.schema import CenterConfig
@@ -102,11 +103,28 @@ def _spans(cfg: CenterConfig, number: int, day: date) -> list[tuple[float, float
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class Fork:
+    """Play the day as seed ``seed`` says up to its ``after``-th arrival, then on with a new chance.
+
+    After that arrival, everything not yet known at that moment is drawn again from
+    ``Random(again)``: the arrivals still to come, what is left of the services under way
+    (given how long they have run), and all later services, no-shows and transfers. Many
+    forks of one moment give the spread of what could still happen: the best any forecast
+    made then can do (see ``novbe simulate --floor``).
+    """
+
+    after: int
+    again: int
+
+
 def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(2026, 12, 1),
-            counters: list[int] | None = None, workdir: str | None = None, keep_db: str | None = None) -> DayResult:
+            counters: list[int] | None = None, workdir: str | None = None, keep_db: str | None = None,
+            fork: Fork | None = None) -> DayResult:
     """Play one day; ``counters`` limits which counters are staffed (default: all).
 
     ``keep_db``: copy the day's database there (to look at every ticket and event).
+    ``fork``: see :class:`Fork`.
     """
     import time as wall
 
@@ -150,6 +168,38 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             push(b1, "break-end", n)
     for comer in arrivals(cfg, demand, opens, closes, rng):
         push(comer.at, "arrive", comer)
+
+    serving: dict[int, tuple[float, str]] = {}       # counter -> (service start, service)
+    arrived = 0
+
+    def service_length(service: str, at_least: float = 0.0) -> float:
+        """A service's length, lognormal around its true mean; longer than ``at_least`` (drawn from the tail)."""
+        mu = math.log(true_mean[service]) - sigma ** 2 / 2
+        if at_least <= 0 or sigma == 0:
+            return max(rng.lognormvariate(mu, sigma), at_least)
+        dist = NormalDist(mu, sigma)
+        low = dist.cdf(math.log(at_least))
+        u = low + (1 - low) * rng.random()
+        return math.exp(dist.inv_cdf(min(max(u, 1e-12), 1 - 1e-12))) if low < 1 - 1e-12 else at_least * 1.05
+
+    def branch(t: float) -> None:
+        """Draw again everything not yet known at ``t`` (see :class:`Fork`)."""
+        nonlocal rng, events
+        assert fork is not None
+        rng = random.Random(fork.again)
+        kept = [e for e in events if e[2] not in ("arrive", "finish", "transfer")]
+        for comer in arrivals(cfg, demand, opens, closes, rng):
+            if comer.at > t:
+                kept.append((comer.at, 0, "arrive", comer))
+        for n, (began, service) in serving.items():
+            length = service_length(service, t - began)
+            if rng.random() < demand.transfer and began + length / 2 > t:
+                kept.append((began + length / 2, 0, "transfer", (n, service)))
+            else:
+                kept.append((began + length, 0, "finish", n))
+        events = []
+        for at, _, kind, data in sorted(kept, key=lambda e: (e[0], e[1])):
+            push(at, kind, data)
 
     def in_break(desk: Desk, t: float) -> bool:
         return any(b0 <= t < b1 for b0, b1 in desk.breaks)
@@ -196,13 +246,15 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             a: Arrival = data
             try:
                 got = queue.issue_ticket(store, a.service, priority=a.priority, kiosk="sim")
+                told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
+                                           got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
+                for n in served_by.get(a.service, ()):
+                    try_call(desks[n], t)
             except CapacityReached as exc:
                 refusals.append((t, a.service, str(exc.details.get("scope"))))
-                continue
-            told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
-                                       got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
-            for n in served_by.get(a.service, ()):
-                try_call(desks[n], t)
+            arrived += 1
+            if fork is not None and arrived == fork.after:
+                branch(t)
         elif kind == "open":
             queue.open_counter(store, data, operator=f"op{data}")
             desks[data].state, desks[data].opened = "idle", t
@@ -210,16 +262,19 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         elif kind == "start":
             n, service = data
             queue.start_service(store, n, actor="sim")
-            length = rng.lognormvariate(math.log(true_mean[service]) - sigma ** 2 / 2, sigma)
+            serving[n] = (t, service)
+            length = service_length(service)
             if rng.random() < demand.transfer and (same_area[service] or len(cfg.services) > 1):
                 push(t + length / 2, "transfer", (n, service))
             else:
                 push(t + length, "finish", n)
         elif kind == "finish":
+            serving.pop(data, None)
             queue.finish(store, data, actor="sim")
             free(desks[data], t)
         elif kind == "transfer":
             n, service = data
+            serving.pop(n, None)
             choices = [c for c in same_area[service] if c in served_by] or \
                 [c for c in served_by if c != service]
             queue.transfer(store, n, service=rng.choice(choices), actor="sim")

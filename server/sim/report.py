@@ -110,4 +110,12 @@ def table(summary: dict[str, Any]) -> str:
               f"called >10 min later than told {f['late_over_10_share']:.1%} "
               f"(than the top of the range shown: {f['late_over_10_past_range_share']:.1%})",
               f"{s['seconds_per_day']} s per simulated day (median)"]
+    fl = s.get("floor")
+    if fl:
+        lines += [f"on {fl['futures']} forked futures of {fl['citizens']} citizens (spread of a citizen's call, median: "
+                  f"{fl['spread_minutes_median']} min):",
+                  f"  the best any forecast could do: mean absolute error {fl['floor_mae_minutes']} min, "
+                  f"called >10 min later than told {fl['floor_late_over_10_share']:.1%}",
+                  f"  what the citizens were told:     mean absolute error {fl['forecast_mae_minutes']} min, "
+                  f"called >10 min later than told {fl['forecast_late_over_10_share']:.1%}"]
     return "\n".join(lines)
