@@ -115,6 +115,8 @@ class Policy(_Frozen):
     history_days: int = Field(default=14, ge=0, description="days of finished services the forecast learns from")
     closing_grace_minutes: int = Field(default=10, ge=0, description="a ticket is issued if its service should end "
                                        "by closing time plus this")
+    closing_confidence: float = Field(default=0.95, ge=0.5, lt=1, description="how sure the forecast must be that a "
+                                      "new ticket's service ends by closing time plus the grace")
     pause_minutes: int = Field(default=15, ge=1, description="how long an unplanned pause is expected to last")
     late_open_minutes: int = Field(default=15, ge=0, description="a counter not opened this long after opening "
                                    "is taken as unstaffed today")

@@ -278,13 +278,13 @@ def test_one_request_alone_is_told_what_the_forecast_after_it_says(store):
 
 
 def test_a_batch_refused_at_closing_keeps_the_requests_that_fit(tmp_path):
-    """Counter 1 alone, 10-minute slots, 30 minutes before closing (no grace), a slot's spread unknown: two more fit. Three
+    """Counter 1 alone, 10-minute slots, 35 minutes before closing (no grace), a slot's spread unknown: two more fit. Three
     requests together: the third is refused for closing, the first two are issued; then one alone is
     refused too, with nothing written for it."""
     from server.store import SQLiteStore
 
     cfg = mini_config(policy__closing_grace_minutes=0)            # open until 20:00
-    clock = Clock(datetime(2026, 12, 1, 19, 30, tzinfo=BAKU))
+    clock = Clock(datetime(2026, 12, 1, 19, 25, tzinfo=BAKU))
     store = SQLiteStore(tmp_path / "n.db", cfg, clock=clock)
     try:
         queue.open_counter(store, 1, operator="op")

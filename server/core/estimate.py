@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 from config.schema import CenterConfig
 
 MIN_COUNTER_SAMPLES = 8       # a counter's own figure for a service needs this many samples
 DEFAULT_CV = 0.5              # spread assumed when nothing is learned yet
+_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ def remaining(mean: float, var: float, elapsed: float) -> tuple[float, float]:
     m1 = mean * _upper(z - s) / tail          # E[slot | slot > elapsed]
     m2 = math.exp(2 * mu + 2 * s2) * _upper(z - 2 * s) / tail
     return max(m1 - elapsed, 1.0), max(m2 - m1 * m1, 0.0)
+
+
+def quantile(mean: float, var: float, p: float) -> float:
+    """The ``p`` quantile of a lognormal slot of ``(mean, var)``."""
+    if mean <= 0 or var <= 0:
+        return max(mean, 0.0)
+    s2 = math.log1p(var / (mean * mean))
+    return math.exp(math.log(mean) - s2 / 2 + math.sqrt(s2) * _NORMAL.inv_cdf(p))
 
 
 def _upper(x: float) -> float:
