@@ -7,7 +7,13 @@ was last used. :func:`current_user` — the one check behind every staff HTTP vi
 ``/counter`` Socket.IO action — compares it with the account on each call: the account exists,
 is enabled, its generation matches, and the session has not been idle too long; the role comes
 from the database, never from the cookie. Logout, a new password or role, and disabling bump
-the generation, so every older cookie dies, copied ones included.
+the generation, so every older cookie dies, copied ones included; :data:`on_sessions_ended` then
+tells :mod:`server.realtime`, which ends that account's open ``/counter`` sockets at once.
+
+A session's last use is the later of the time in its cookie and the last time this process
+saw it (:func:`last_used`): a socket's session is Flask-SocketIO's copy of the cookie, whose
+updates never reach the browser, so socket actions and HTTP requests keep one session alive
+together, and the sockets of an idle session can be ended.
 
 Wrong passwords slow down whoever types them instead of locking the account: after
 ``PAIR_FREE`` failures for one name from one address (or ``ADDRESS_FREE`` from one address for
@@ -70,6 +76,13 @@ KEEP_FAILURES = 90 * 86400.0
 #: a session unused this long ends (``SESSION_IDLE_MINUTES``): a working day
 IDLE_MINUTES = 600
 
+#: told ``(store, username, reason)`` after a change that ended every session of an account (the
+#: generation moved on); reason: logged_out, password_changed, role_changed, disabled or ended.
+#: :mod:`server.realtime` ends the account's sockets from here.
+on_sessions_ended: list[Callable[[SQLiteStore, str, str], None]] = []
+# Each session's last use in this process, by the random key in its cookie (see the module docstring).
+_last_used: dict[str, float] = {}
+
 # A hash to compare against when the user does not exist, so a login for an unknown
 # name costs the same time as one with a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
@@ -110,8 +123,12 @@ def add_user(store: SQLiteStore, username: str, password: str, role: str, *, act
     def audit(created: bool) -> StaffChanged:
         return StaffChanged(at=store.clock(), actor=actor, change="created" if created else "reset",
                             username=username, role=role)
-    return store.put_user(username, generate_password_hash(password), role, only_new=only_new,
-                          audit=audit if actor else None)
+    old = None if only_new else store.user(username)
+    created = store.put_user(username, generate_password_hash(password), role, only_new=only_new,
+                             audit=audit if actor else None)
+    if not created:
+        sessions_ended(store, username, "role_changed" if old and old["role"] != role else "password_changed")
+    return created
 
 
 def change_user(store: SQLiteStore, username: str, *, password: str | None = None, role: str | None = None,
@@ -135,6 +152,17 @@ def change_user(store: SQLiteStore, username: str, *, password: str | None = Non
               for c in changes] if actor else []
     store.update_user(username, pw_hash=None if password is None else generate_password_hash(password), role=role,
                       disabled=disabled, audit=events)
+    sessions_ended(store, username, "disabled" if disabled else "role_changed" if role is not None
+                   else "password_changed" if password is not None else "ended")
+
+
+def sessions_ended(store: SQLiteStore, username: str, reason: str) -> None:
+    """Tell :data:`on_sessions_ended` that every session of ``username`` has just ended (after the commit)."""
+    for hook in on_sessions_ended:
+        try:
+            hook(store, username, reason)
+        except Exception:   # the change is committed: a socket that could not be told must not undo the answer
+            log.exception("could not end the sockets of %s", username)
 
 
 # --- login and its throttle ------------------------------------------------------------
@@ -186,8 +214,29 @@ def idle_seconds(app: Flask) -> float:
 def start_session(user: dict[str, Any]) -> None:
     """Log ``user`` in on this client: a fresh session bound to the account's current generation."""
     session.clear()
-    session["user"], session["gen"], session["seen"] = user["username"], user["generation"], _store().clock()
+    now = _store().clock()
+    session["user"], session["gen"], session["seen"] = user["username"], user["generation"], now
+    session["key"] = key = _new_key()
     session.permanent = True
+    # Forget the sessions that have been idle too long (a few logins a day: a short pass).
+    oldest = now - idle_seconds(current_app)
+    for old in [k for k, t in list(_last_used.items()) if t < oldest]:   # list(): other threads add keys
+        _last_used.pop(old, None)
+    _last_used[key] = now
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def last_used(key: str | None) -> float | None:
+    """When this process last saw the session with this key accepted (HTTP or socket); None if never."""
+    return _last_used.get(key) if key else None
+
+
+def session_mark() -> tuple[int, str]:
+    """The accepted session's generation and key (call after :func:`current_user`): what a socket is tied to."""
+    return int(session["gen"]), str(session["key"])
 
 
 def end_session() -> None:
@@ -195,6 +244,7 @@ def end_session() -> None:
     user = current_user()
     if user is not None:
         _store().end_sessions(user["username"])
+        sessions_ended(_store(), user["username"], "logged_out")
     session.clear()
 
 
@@ -207,11 +257,16 @@ def current_user() -> dict[str, str] | None:
         return None
     store = _store()
     now, idle = store.clock(), idle_seconds(current_app)
-    account = store.user(name) if now - seen <= idle else None
+    key = session.get("key")
+    used = max(seen, _last_used.get(key, 0.0)) if isinstance(key, str) else seen
+    account = store.user(name) if now - used <= idle else None
     if account is None or account["disabled"] or account["generation"] != gen or account["role"] not in ROLES:
         session.clear()
         return None
-    # Last use is kept in the cookie, not the database; rewritten at most once a minute.
+    if not isinstance(key, str):
+        key = session["key"] = _new_key()   # a session from before keys
+    _last_used[key] = now
+    # Last use is also kept in the cookie (for another process, or after a restart); rewritten at most once a minute.
     if now - seen > min(60.0, idle / 10):
         session["seen"] = now
     return {"username": name, "role": account["role"]}

@@ -12,6 +12,10 @@ Kiosks and boards also send a ``heartbeat`` (page version, sound, print outcome;
 :mod:`server.device_health`); each connect, heartbeat and disconnect of one is sent to the
 supervisors (room ``supervisors`` of ``/counter``) as ``device-health`` with that device's row.
 
+A ``/counter`` socket lives only as long as its staff session: when the session ends (logout,
+a new password or role, the account disabled, or idle too long) the socket is sent
+``session-ended`` ``{"reason": ...}`` and disconnected by the server (:class:`StaffSockets`).
+
 Every connect (and reconnect) gets a full ``snapshot`` first; every event carries ``seq``,
 so a client that sees a gap emits ``snapshot`` to ask for a fresh one. Events reach the
 sockets through one publisher task, in commit order, after the commit. Every namespace takes
@@ -21,6 +25,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, request
@@ -86,6 +93,135 @@ class Publisher:
                 listener(event)
             except Exception:
                 log.exception("listener failed on %s", event.name)
+
+
+# --- staff sockets end with their session -------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Tie:
+    """What a /counter socket was opened with."""
+
+    username: str
+    generation: int
+    key: str        # the session's key (server.auth), for its last use
+    since: float    # when it connected (center clock)
+
+
+class StaffSockets:
+    """Which ``/counter`` socket belongs to which staff session, so that the session's end reaches it.
+
+    An account change that ends sessions (logout, password, role, disabling) calls
+    :meth:`account_changed` through :data:`server.auth.on_sessions_ended`, right after its commit:
+    that account's sockets are told ``session-ended`` and disconnected at once.
+
+    Idle expiry has no such moment (nothing happens when a session goes stale), so a sweep runs
+    while any staff socket is open, every :attr:`every` seconds (30, or a tenth of the idle limit
+    when that is shorter). Checking each socket before every staff broadcast instead would put
+    a check in front of every emit to the staff rooms (the publisher, device health, the print
+    spool's notices) and would still leave a stale socket open in a quiet hall; the sweep is one
+    pass over a few dozen sockets and one account read per user, and it also ends the sockets of
+    accounts changed by another process (``novbe user disable`` on the same database), which no
+    hook here hears. Its lag of at most 30 s is small against an idle limit of hours.
+    """
+
+    def __init__(self, sio: SocketIO, store: Any, idle: float) -> None:
+        self.sio, self.store, self.idle = sio, store, idle
+        self.every = max(0.2, min(30.0, idle / 10))
+        self._lock = threading.Lock()
+        self._ties: dict[str, _Tie] = {}
+        self._sweeping = False
+
+    def add(self, sid: str, tie: _Tie) -> None:
+        """Tie a socket to its session (and start the sweep if it is not running)."""
+        with self._lock:
+            self._ties[sid] = tie
+            start, self._sweeping = not self._sweeping, True
+        if start:
+            self.sio.start_background_task(self._sweep_loop)
+
+    def remove(self, sid: str) -> None:
+        """Forget a socket (it disconnected)."""
+        with self._lock:
+            self._ties.pop(sid, None)
+
+    def sids(self, username: str) -> list[str]:
+        """The open sockets of one account."""
+        with self._lock:
+            return [sid for sid, tie in self._ties.items() if tie.username == username]
+
+    def account_changed(self, username: str, reason: str) -> None:
+        """End every socket of ``username`` whose session the change ended (all of them: the generation moved on)."""
+        account = self.store.user(username)
+        with self._lock:
+            doomed = [sid for sid, tie in self._ties.items() if tie.username == username
+                      and not _still_valid(account, tie)]
+        for sid in doomed:
+            self.end(sid, reason)
+
+    def end(self, sid: str, reason: str) -> None:
+        """Tell one socket why its session ended, then disconnect it (server side: the client does not reconnect)."""
+        self.remove(sid)
+        try:
+            self.sio.emit("session-ended", {"reason": reason}, namespace="/counter", to=sid)
+        finally:
+            # socketio.server, not flask_socketio.disconnect(): that one needs a request of this socket.
+            self.sio.server.disconnect(sid, namespace="/counter")
+
+    def sweep(self) -> None:
+        """End the sockets whose session went idle too long or whose account changed elsewhere."""
+        now = self.store.clock()
+        with self._lock:
+            ties = list(self._ties.items())
+        accounts: dict[str, dict[str, Any] | None] = {}
+        for sid, tie in ties:
+            if tie.username not in accounts:
+                accounts[tie.username] = self.store.user(tie.username)
+            account = accounts[tie.username]
+            if not _still_valid(account, tie):
+                reason = "disabled" if account is not None and account["disabled"] else "ended"
+            elif now - max(tie.since, auth.last_used(tie.key) or 0.0) > self.idle:
+                reason = "expired"
+            else:
+                continue
+            self.end(sid, reason)
+
+    def _sweep_loop(self) -> None:
+        while True:
+            self.sio.sleep(self.every)
+            with self._lock:
+                if not self._ties:   # no staff socket left: stop; the next connect starts it again
+                    self._sweeping = False
+                    return
+            try:
+                self.sweep()
+            except Exception:   # e.g. a storage fault: try again next time
+                log.exception("could not check the staff sockets")
+
+
+def _still_valid(account: dict[str, Any] | None, tie: _Tie) -> bool:
+    return (account is not None and not account["disabled"] and account["generation"] == tie.generation
+            and account["role"] in auth.ROLES)
+
+
+_staff_sockets: "weakref.WeakKeyDictionary[Any, StaffSockets]" = weakref.WeakKeyDictionary()
+
+
+def staff_sockets() -> StaffSockets:
+    """This app's registry of /counter sockets, made on first use."""
+    store = _store()
+    found = _staff_sockets.get(store)
+    if found is None:
+        found = _staff_sockets.setdefault(store, StaffSockets(socketio, store, auth.idle_seconds(current_app)))
+    return found
+
+
+def _sessions_ended(store: Any, username: str, reason: str) -> None:
+    found = _staff_sockets.get(store)
+    if found is not None:
+        found.account_changed(username, reason)
+
+
+auth.on_sessions_ended.append(_sessions_ended)
 
 
 def _sid() -> str:
@@ -239,11 +375,24 @@ def counter_connect(auth_data: Any = None) -> bool:
     # host too): the page must also prove it read the CSRF token from /api/login or /api/me.
     if not _csrf_ok(auth_data):
         return False
+    generation, key = auth.session_mark()
+    tie, registry = _Tie(user["username"], generation, key, _store().clock()), staff_sockets()
+    registry.add(_sid(), tie)
+    # An account change committed after the check above but before add() told nobody about this
+    # socket: look once more (a change after add() finds it in the registry).
+    if not _still_valid(_store().user(tie.username), tie):
+        registry.remove(_sid())
+        return False
     join_room("staff")
     if auth.role_at_least(user.get("role"), "supervisor"):
         join_room("supervisors")   # device health (heartbeats of kiosks and boards)
     socketio.emit("snapshot", snapshots.staff(_store()), namespace="/counter", to=_sid())
     return True
+
+
+@socketio.on("disconnect", namespace="/counter")
+def counter_disconnect(*_reason: Any) -> None:
+    staff_sockets().remove(_sid())
 
 
 @socketio.on("snapshot", namespace="/counter")

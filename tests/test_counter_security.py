@@ -367,7 +367,9 @@ def test_a_socket_whose_account_changed_is_refused(app: Any) -> None:
     world(app)
     sc = socket_for(app, "op1")
     try:
-        auth.add_user(app.extensions["novbe"].store, "op1", PASSWORD, "supervisor")   # role changed by an admin
+        # Role changed straight in the database, as `novbe` in another process does (a change made
+        # through server.auth here would end the socket at once: tests/test_socket_sessions.py).
+        app.extensions["novbe"].store.update_user("op1", role="supervisor")
         ack = sc.emit("call-next", {"counter": 1}, namespace="/counter", callback=True)
         assert ack["ok"] is False and ack["status"] == 401
     finally:
