@@ -441,7 +441,8 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
         tap(page, "#searchBtn")
         visible(page, "search")
         for ch in "PEN":
-            page.locator(f"#keyboard [data-key='{ch}']").scroll_into_view_if_needed()
+            # tap() scrolls the key into view itself and retries if the keyboard is redrawn meanwhile
+            # (a separate scroll_into_view_if_needed() could meet a key detached by that redraw).
             tap(page, f"#keyboard [data-key='{ch}']")
         page.wait_for_selector("#results [data-service]")
         hint_matches("search")
