@@ -76,9 +76,11 @@ KEEP_FAILURES = 90 * 86400.0
 #: a session unused this long ends (``SESSION_IDLE_MINUTES``): a working day
 IDLE_MINUTES = 600
 
+#: why a session ended, as a ``/counter`` socket is told (``session-ended``); ``expired``: idle too long,
+#: ``ended``: any other end (e.g. the account changed by ``novbe`` in another process)
+END_REASONS = ("logged_out", "password_changed", "role_changed", "disabled", "expired", "ended")
 #: told ``(store, username, reason)`` after a change that ended every session of an account (the
-#: generation moved on); reason: logged_out, password_changed, role_changed, disabled or ended.
-#: :mod:`server.realtime` ends the account's sockets from here.
+#: generation moved on); :mod:`server.realtime` ends the account's sockets from here.
 on_sessions_ended: list[Callable[[SQLiteStore, str, str], None]] = []
 # Each session's last use in this process, by the random key in its cookie (see the module docstring).
 _last_used: dict[str, float] = {}

@@ -17,7 +17,7 @@ import pytest
 import requests
 import socketio
 
-from live import PASSWORDS, LiveServer
+from live import PASSWORDS, ROOT, LiveServer
 from test_sessions import cli, copy_of
 
 
@@ -194,6 +194,18 @@ def test_an_idle_session_loses_its_socket_and_a_change_from_another_process_too(
         server.stop()
 
 
+def test_every_reason_has_a_text_on_the_staff_pages() -> None:
+    import i18n
+    from server import auth
+
+    script = (ROOT / "counter/static/counter/common.js").read_text(encoding="utf-8")
+    for reason in auth.END_REASONS:
+        key = f"session_ended_{reason}"
+        assert f'{reason}: "{key}"' in script, reason
+        for lang in ("az", "ru", "en"):
+            assert i18n.section("staff")[lang].get(key), (lang, key)
+
+
 @pytest.mark.browser
 def test_the_desk_returns_to_the_login_form_when_the_account_is_disabled(
         browser: Any, live_server: LiveServer, screenshot_dir: Path) -> None:
@@ -218,10 +230,10 @@ def test_the_desk_returns_to_the_login_form_when_the_account_is_disabled(
         assert r.status_code == 200, r.text
         page.locator("#login-view").wait_for(state="visible", timeout=5_000)
         message = page.locator("#login-error")
-        assert message.inner_text() == "Администратор отключил вашу учётную запись. Войдите снова."
+        assert message.inner_text() == "Администратор отключил вашу учётную запись."
         page.screenshot(path=str(screenshot_dir / "counter-session-ended-disabled.png"))
         page.click(".lang button[data-lang=en]")           # the message follows the page's language
-        assert message.inner_text() == "An administrator disabled your account. Log in again."
+        assert message.inner_text() == "An administrator disabled your account."
         page.wait_for_timeout(4_000)                       # no reconnect loop with the dead cookie
         assert len(sockets) == opened, sockets
         assert errors == []

@@ -98,11 +98,32 @@
         await N.me();
         return await raw(method, path, body);
       }
-      if (e.status === 401 && N.user && path !== "/api/login") N.onLoggedOut.forEach((f) => f());
+      if (e.status === 401 && N.user && path !== "/api/login") N.sessionEnded("ended");
       throw e;
     }
   };
   N.onLoggedOut = [];
+
+  /* Why the session ended, as the server's /counter socket says it (session-ended {reason}); the login
+     form shows it in the page's language. The first reason stays until the next login: a vaguer
+     notice that follows (a refused request, the socket's own disconnect) does not replace it. */
+  const ENDED = { logged_out: "session_ended_logged_out", disabled: "session_ended_disabled",
+                  role_changed: "session_ended_role_changed", password_changed: "session_ended_password_changed",
+                  expired: "session_ended_expired", ended: "session_ended_ended" };
+  N.sessionEnded = function (reason) {
+    const s = N.live.socket;
+    N.live.socket = null;        // the server has ended it: no reconnecting with a dead cookie
+    N.live.connected = false;
+    if (s) s.disconnect();
+    const msg = document.getElementById("login-error");
+    if (msg && !msg.dataset.i18n) {
+      msg.dataset.i18n = ENDED[reason] || ENDED.ended;
+      msg.textContent = N.t(msg.dataset.i18n);   // and again by applyI18n when the language changes
+    }
+    N.user = null;
+    N.csrf = null;
+    N.onLoggedOut.forEach((f) => f());
+  };
 
   N.me = async function () {
     try {
@@ -122,10 +143,11 @@
     return N.user;
   };
   N.logout = async function () {
+    // The socket first: the server ends this account's sockets at logout, and this page need not be told why.
+    if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
     try { await raw("POST", "/api/logout"); } catch (e) { /* leaving anyway */ }
     N.user = null;
     N.csrf = null;
-    if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
   };
   N.isSupervisor = function () {
     return !!N.user && (N.user.role === "supervisor" || N.user.role === "admin");
@@ -149,20 +171,31 @@
       const s = (this.socket = io("/counter", { transports: ["websocket", "polling"], reconnectionDelayMax: 3000,
                                                 auth: (cb) => cb({ csrf_token: N.csrf }) }));
       s.on("connect", () => { this.connected = true; this.onStatus.forEach((f) => f(true)); });
-      s.on("disconnect", () => { this.connected = false; this.onStatus.forEach((f) => f(false)); });
+      s.on("disconnect", (reason) => {
+        this.connected = false;
+        this.onStatus.forEach((f) => f(false));
+        // Ended by the server (it does not come back by itself): logged out, or asked to connect again.
+        if (reason === "io server disconnect" && this.socket === s) {
+          N.me().then((u) => {
+            if (!u) N.sessionEnded("ended");
+            else if (this.socket === s) s.connect();
+          }).catch(() => {});
+        }
+      });
+      s.on("session-ended", (data) => { if (this.socket === s) N.sessionEnded(data && data.reason); });
       s.on("connect_error", (err) => {
         this.connected = false;
         this.onStatus.forEach((f) => f(false, err));
         // The server refuses a socket without a valid login or CSRF token: check the session over
         // HTTP (which also fetches a fresh token) and, still logged in, try again in a moment.
         N.me().then((u) => {
-          if (!u) N.onLoggedOut.forEach((f) => f());
+          if (!u) N.sessionEnded("ended");
           else if (!s.active) setTimeout(() => { if (this.socket === s && !s.active) s.connect(); }, 3000);
         }).catch(() => {});
       });
       s.on("snapshot", (snap) => this.apply(snap));
       s.onAny((name, data) => {
-        if (name === "snapshot") return;
+        if (name === "snapshot" || name === "session-ended") return;
         if (data && typeof data.seq === "number" && data.seq > this.seq) {
           // The next event in sequence that changes nothing this page shows only moves the
           // sequence number on; anything else (or a gap) asks for a fresh snapshot.
@@ -204,7 +237,7 @@
         this._inFlight = false;
         if (!err) {
           if (snap) this.apply(snap);
-          else N.me().then((u) => { if (!u) N.onLoggedOut.forEach((f) => f()); }).catch(() => {});
+          else N.me().then((u) => { if (!u) N.sessionEnded("ended"); }).catch(() => {});
         }
         if (this._pending) this.request();
       });
@@ -353,6 +386,7 @@
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       msg.textContent = "";
+      delete msg.dataset.i18n;   // a session-ended notice goes with the next attempt
       const btn = form.querySelector("button[type=submit]");
       btn.disabled = true;
       try {
