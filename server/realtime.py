@@ -125,11 +125,21 @@ class StaffSockets:
     """
 
     def __init__(self, sio: SocketIO, store: Any, idle: float) -> None:
-        self.sio, self.store, self.idle = sio, store, idle
+        # A weak reference: the registry is looked up by its store (a WeakKeyDictionary) and must not keep it alive.
+        self._store = weakref.ref(store)
+        self.sio, self.idle = sio, idle
         self.every = max(0.2, min(30.0, idle / 10))
         self._lock = threading.Lock()
         self._ties: dict[str, _Tie] = {}
         self._sweeping = False
+
+    @property
+    def store(self) -> Any:
+        """The store whose accounts these sockets belong to."""
+        store = self._store()
+        if store is None:
+            raise RuntimeError("the store of these staff sockets is gone")
+        return store
 
     def add(self, sid: str, tie: _Tie) -> None:
         """Tie a socket to its session (and start the sweep if it is not running)."""
@@ -189,7 +199,8 @@ class StaffSockets:
         while True:
             self.sio.sleep(self.every)
             with self._lock:
-                if not self._ties:   # no staff socket left: stop; the next connect starts it again
+                # No staff socket left: stop (the next connect starts it again); no store: the app is gone.
+                if not self._ties or self._store() is None:
                     self._sweeping = False
                     return
             try:
