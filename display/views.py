@@ -28,6 +28,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template, request, send_file, url_for
 from flask.blueprints import BlueprintSetupState
 
+import i18n
 from config.schema import CenterConfig
 from display import voice
 from server.core.errors import QueueError
@@ -93,10 +94,11 @@ def index() -> Any:
     cfg = _cfg()
     name = request.args.get("board", "")
     boards = {b.name: b for b in cfg.boards}
+    texts = board_texts(cfg)
     if name not in boards:
         # No secrets here: only the names of the configured boards.
-        return render_template("display/choose.html", center=cfg.center, boards=list(boards), asked=name), \
-            (404 if name else 200)
+        return render_template("display/choose.html", center=cfg.center, boards=list(boards), asked=name,
+                               texts=texts, others=list(texts)[1:]), (404 if name else 200)
     page = {
         "board": name,
         "areas": board_areas(cfg, name),
@@ -106,8 +108,21 @@ def index() -> Any:
         "timezone": cfg.center.timezone,
         "version": page_version("display"),   # reported in the heartbeat: an old page shows as such
         "heartbeat_seconds": heartbeat_seconds(current_app.config),
+        "texts": texts,
+        # The date stays in Azerbaijani, like the center's name: the kiosk's month and weekday names.
+        "date": {key: i18n.section("kiosk")["az"][key] for key in ("months", "weekdays")},
     }
-    return render_template("display/board.html", center=cfg.center, board=boards[name], page=page)
+    return render_template("display/board.html", center=cfg.center, board=boards[name], page=page,
+                           texts=texts, others=list(texts)[1:])
+
+
+def board_texts(cfg: CenterConfig) -> dict[str, dict[str, Any]]:
+    """The board's own texts (the ``board`` part of the catalogues) in its languages, Azerbaijani first.
+
+    The page is Azerbaijani; each label is followed by the center's other languages, each marked with its lang.
+    """
+    section = i18n.section("board")
+    return {lang: section[lang] for lang in i18n.LANGS if lang == i18n.DEFAULT or lang in cfg.center.languages}
 
 
 def announcer(app: Flask | None = None) -> voice.Announcer:

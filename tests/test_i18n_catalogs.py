@@ -28,7 +28,7 @@ SAME_IN_RU = {"CSV", "XLSX", "ABC", "AZ", "RU", "EN"}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Not words of the language: device names ("counter-N") and espeak-ng phoneme input ("[[kVkn'u]]").
 NOT_WORDS = re.compile(r"\{\w+\}|\[\[.*?\]\]|\b[a-z]+-N\b")
-PARTS = ("kiosk", "staff", "errors", "rating", "ticket", "announce", "http", "front")
+PARTS = ("kiosk", "staff", "errors", "rating", "ticket", "announce", "http", "front", "board")
 
 
 def check(name: str, catalogue: dict[str, dict[str, Any]]) -> list[str]:
@@ -202,6 +202,22 @@ def test_rating_screen_keys_exist() -> None:
     assert not sorted(used - set(az)), sorted(used - set(az))
 
 
+def test_board_keys_exist_and_no_text_is_left_in_the_board() -> None:
+    """The hall board and its chooser ask the catalogue for every label; no Russian or Azerbaijani word is left in them."""
+    az = i18n.section("board")["az"]
+    pages = ("display/templates/display/board.html", "display/templates/display/choose.html")
+    used = keys_used(r'\b(?:az|tr)\("(\w+)"', *pages)
+    used |= keys_used(r'\b(?:words|noticeLines)\("(\w+)"', "display/static/display/board.js")
+    assert len(used) >= 19
+    assert not sorted(used - set(az)), sorted(used - set(az))
+    assert not sorted(set(az) - used), f"unused board texts: {sorted(set(az) - used)}"
+    for path in (*pages, "display/static/display/board.js"):
+        source = (ROOT / path).read_text("utf-8")
+        assert not re.search(r"[\u0400-\u04ff]", source), f"{path}: Russian text outside the catalogue"
+        for word in ("Masa", "Bilet", "Gözləyənlər", "çağırı", "dəq", "Bağlıdır", "Fasilə", "yanvar", "ekran", "tokeni"):
+            assert word not in source, f"{path}: {word!r} outside the catalogue"
+
+
 def test_every_error_code_has_a_text() -> None:
     """Every error the API can answer with has its meaning in every language (the pages and localised messages)."""
     codes = {c.code for c in vars(core_errors).values()
@@ -277,3 +293,25 @@ def test_pages_load_the_served_texts(client: Any) -> None:
     boot = json.loads(re.search(r'<script id="boot" type="application/json">(.*?)</script>', html, re.S).group(1))
     assert boot["i18n"] == i18n.section("kiosk")
     assert '"/i18n/rating.js"' in (ROOT / "kiosk/static/kiosk/rating.js").read_text("utf-8")
+
+
+def test_board_pages_carry_their_part(client: Any) -> None:
+    """The board gets the board part in its languages (Azerbaijani first) and draws its labels from it, each marked."""
+    from markupsafe import escape
+
+    page = client.get("/display/?board=hall-1").get_data(as_text=True)
+    config = json.loads(re.search(r'<script id="board-config" type="application/json">(.*?)</script>', page, re.S).group(1))
+    assert config["texts"] == i18n.section("board")
+    assert config["date"] == {"months": i18n.section("kiosk")["az"]["months"],
+                              "weekdays": i18n.section("kiosk")["az"]["weekdays"]}
+    for key in ("now_calling", "waiting", "no_calls", "ticket", "counter", "connection_lost", "sound_blocked"):
+        assert str(escape(i18n.text("board", key, "az"))) in page, key
+        for lang in ("ru", "en"):
+            marked = f'<span lang="{lang}">{escape(i18n.text("board", key, lang))}</span>'
+            assert marked in page, (key, lang)
+    chooser = client.get("/display/?board=nope")
+    assert chooser.status_code == 404
+    text = chooser.get_data(as_text=True)
+    for key in ("no_such_board", "choose", "open_with_token"):
+        for lang in ("ru", "en"):
+            assert f'<span lang="{lang}">{escape(i18n.text("board", key, lang))}</span>' in text, (key, lang)

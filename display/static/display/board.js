@@ -32,19 +32,23 @@
   var CALLS = { "ticket-called": 1, "ticket-recalled": 1, "ticket-returned": 1 };
   var LEAVES = { "ticket-finished": 1, "ticket-no-show": 1, "ticket-transferred": 1, "ticket-parked": 1,
                  "ticket-cancelled": 1, "ticket-expired": 1 };
-  var AZ_MONTHS = ["yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avqust", "sentyabr",
-                   "oktyabr", "noyabr", "dekabr"];
-  var AZ_WEEKDAYS = { Mon: "bazar ertəsi", Tue: "çərşənbə axşamı", Wed: "çərşənbə", Thu: "cümə axşamı",
-                      Fri: "cümə", Sat: "şənbə", Sun: "bazar" };
-  var WAIT_WORDS = {
-    min: { az: "dəq", ru: "мин", en: "min" },
-    now: { az: "indi", ru: "сейчас", en: "now" },
-    none: { az: "masa bağlıdır", ru: "окно закрыто", en: "no counter open" }
-  };
-  var COUNTER_STATES = {
-    closed: { az: "Bağlıdır", ru: "Закрыто", en: "Closed" },
-    paused: { az: "Fasilə", ru: "Перерыв", en: "Break" }
-  };
+  // Texts come from the catalogues (the "board" part) through the page, in the board's languages.
+  var TEXTS = PAGE.texts || { az: {} };
+  var DATE = PAGE.date || { months: [], weekdays: [] };   // Azerbaijani, Monday first
+  var WEEKDAY_INDEX = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+  function words(key) {
+    // One label in each of the board's languages, {az: …, ru: …, en: …}, as named() and fillLanguages() take it.
+    var out = {};
+    Object.keys(TEXTS).forEach(function (code) { if (TEXTS[code][key]) out[code] = TEXTS[code][key]; });
+    return out;
+  }
+  function fill(template, values) {
+    return String(template || "").replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? values[name] : all;
+    });
+  }
+  var WAIT_WORDS = { min: words("wait_min"), now: words("wait_now"), none: words("wait_none") };
+  var COUNTER_STATES = { closed: words("state_closed"), paused: words("state_paused") };
 
   var $ = function (id) { return document.getElementById(id); };
   var single = document.body.classList.contains("single");
@@ -435,7 +439,7 @@
     else if (el.getAttribute("lang") !== code) el.setAttribute("lang", code);
   }
 
-  // "Bağlıdır · Закрыто · Closed": each language in its own span, with its lang.
+  // A label in each of the board's languages ("closed" on a counter-top board): each in its own span, with its lang.
   function fillLanguages(el, words) {
     var key = words ? words.az + "|" + words.ru + "|" + words.en : "";
     if (el.dataset.words === key) return;
@@ -630,8 +634,8 @@
     text($("clock"), hm);
     var date = $("date");
     if (date) {
-      text(date, parts.day + " " + AZ_MONTHS[Number(parts.month) - 1] + " " + parts.year + ", " +
-                 (AZ_WEEKDAYS[parts.weekday] || ""));
+      text(date, parts.day + " " + (DATE.months[Number(parts.month) - 1] || parts.month) + " " + parts.year + ", " +
+                 (DATE.weekdays[WEEKDAY_INDEX[parts.weekday]] || ""));
     }
     // A new business day: yesterday's calls must go. Ask once, at the change.
     var iso = parts.year + "-" + ("0" + parts.month).slice(-2) + "-" + ("0" + parts.day).slice(-2);
@@ -648,6 +652,11 @@
   }
 
   // ---- notices and the connection mark ----
+
+  // A notice's lines: Azerbaijani, Russian, English (empty for a language the board does not show).
+  function noticeLines(key, values) {
+    return ["az", "ru", "en"].map(function (code) { return TEXTS[code] ? fill(TEXTS[code][key], values) : ""; });
+  }
 
   function setNotice(lines) {
     var box = $("notice");
@@ -742,9 +751,7 @@
     if (!single) probeSound();
     render();
     if (!token) {
-      setNotice(["Ekranın tokeni yoxdur: ekranı `novbe run` göstərən ünvanla (…&token=…) bir dəfə açın.",
-                 "Нет токена табло: один раз откройте адрес с token=…, который показывает `novbe run`.",
-                 "No display token: open the address with token=… that `novbe run` prints, once."]);
+      setNotice(noticeLines("no_token", { command: "`novbe run`", example: "token=…" }));
       return;
     }
     socket = window.io(PAGE.namespace, {
@@ -769,9 +776,7 @@
     socket.on("connect_error", function () {
       if (!socket.active) {
         // Refused by the server: the token is wrong or was replaced. Try again now and then.
-        setNotice(["Ekranın tokeni qəbul edilmədi: administrator `novbe device add display " + BOARD +
-                   "` ilə yenisini versin.",
-                   "Токен табло не принят.", "The display token was not accepted."]);
+        setNotice(noticeLines("token_refused", { command: "`novbe device add display " + BOARD + "`" }));
         setTimeout(function () { socket.connect(); }, 60000);
       }
       connectionLost();
