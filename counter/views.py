@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
+import i18n
 from counter import sockets  # noqa: F401  (registers the /counter Socket.IO actions at import time)
 from counter import rating
 from server import auth
@@ -24,6 +25,12 @@ def _center() -> Any:
     return current_app.extensions["novbe"].cfg.center
 
 
+def _not_allowed(user: dict[str, Any], why: str) -> Any:
+    """The "not allowed" page (403) saying why (a staff catalogue key); the page's script switches its language."""
+    return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden", why=why,
+                           title=i18n.text("staff", "not_allowed_title"), why_text=i18n.text("staff", why)), 403
+
+
 @bp.get("/")
 def index() -> Any:
     """The operator's counter page (1366×768)."""
@@ -35,7 +42,7 @@ def supervisor() -> Any:
     """The supervisor view; an operator gets a clear "not allowed" screen."""
     user = auth.current_user()
     if user is not None and not auth.role_at_least(user["role"], "supervisor"):
-        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden"), 403
+        return _not_allowed(user, "not_allowed_text")
     return render_template("counter/supervisor.html", center=_center(), page="supervisor")
 
 
@@ -44,8 +51,7 @@ def admin() -> Any:
     """The admin page: staff accounts and device tokens (admins only; others get the "not allowed" page)."""
     user = auth.current_user()
     if user is not None and not auth.role_at_least(user["role"], "admin"):
-        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden",
-                               why="not_allowed_admin"), 403
+        return _not_allowed(user, "not_allowed_admin")
     cfg = current_app.extensions["novbe"].cfg
     # The page's data (no inline script under the CSP): what it needs to name devices and build their addresses.
     boot = {"kiosks": [k.name for k in cfg.kiosks], "boards": [b.name for b in cfg.boards],
@@ -59,7 +65,7 @@ def reports() -> Any:
     """Reports over any period (supervisors and admins), with charts and CSV/XLSX files."""
     user = auth.current_user()
     if user is not None and not auth.role_at_least(user["role"], "supervisor"):
-        return render_template("counter/forbidden.html", center=_center(), user=user, page="forbidden"), 403
+        return _not_allowed(user, "rp_not_allowed")
     cfg = current_app.extensions["novbe"].cfg
     from server.reports import today_of
 

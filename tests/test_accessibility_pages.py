@@ -318,18 +318,34 @@ def test_admin_dialogs_take_and_give_back_the_focus(browser, server, axe):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_forbidden_pages(browser, server, axe, screenshot_dir, lang):
-    for path, who in (("/counter/admin", "boss"), ("/counter/supervisor", "op1"), ("/counter/reports", "op1")):
+    """Each page's own reason, the role named in the page's language (header), no connection dot (no live link)."""
+    import i18n
+    from live import ROLES
+
+    for path, who, why in (("/counter/admin", "boss", "not_allowed_admin"),
+                           ("/counter/supervisor", "op1", "not_allowed_text"),
+                           ("/counter/reports", "op1", "rp_not_allowed")):
+        header = f"{who} · {i18n.text('staff', 'role_' + ROLES[who], lang)}"
         with page_at(browser, server.url + "/counter/") as page:
             if lang != "az":
                 staff_lang(page, lang)
             log_in(page, who)
             page.locator("#picker, #desk").first.wait_for()
+            assert page.locator("#who").text_content() == header   # the desk's header too
             response = page.goto(server.url + path)
             assert response.status == 403
             page.locator("#forbidden-view").wait_for()
             page.wait_for_function("(l) => document.documentElement.lang === l", arg=lang)
             page.locator("#who:not(:empty)").wait_for()
+            assert page.locator("#who").text_content() == header
+            assert page.locator("#forbidden-view p").text_content() == i18n.text("staff", why, lang)
+            assert page.locator("#conn").is_hidden()
             axe.check(page, f"not allowed {lang} {path}")
+            if lang == "az":
+                # The language switch redraws the role and the reason.
+                staff_lang(page, "ru")
+                assert page.locator("#who").text_content() == f"{who} · {i18n.text('staff', 'role_' + ROLES[who], 'ru')}"
+                assert page.locator("#forbidden-view p").text_content() == i18n.text("staff", why, "ru")
             if path == "/counter/reports":
                 shot(page, screenshot_dir, f"forbidden_{lang}", full=False)
 

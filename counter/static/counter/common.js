@@ -401,9 +401,18 @@
     });
   };
 
+  /** A staff role ("operator", "supervisor", "admin") in the page's language, from the catalogue (role_*). */
+  N.roleName = function (role) {
+    const key = "role_" + role;
+    const s = N.t(key);
+    return s === key ? String(role ?? "") : s;
+  };
+  /* The header's "name · role"; drawn again when the language changes (every page, the "not allowed" one too). */
+  let userOnLang = false;
   N.showUser = function () {
     const el = document.getElementById("who");
-    if (el) el.textContent = N.user ? `${N.user.username} · ${N.user.role}` : "";
+    if (el) el.textContent = N.user ? `${N.user.username} · ${N.roleName(N.user.role)}` : "";
     document.body.classList.toggle("logged-in", !!N.user);
+    if (!userOnLang) { userOnLang = true; N.onLang.push(() => N.showUser()); }
   };
 })();
