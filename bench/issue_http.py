@@ -53,35 +53,41 @@ def client(port: int, token: str, service: str, n: int, barrier: "mp.synchronize
 
 
 def hall(db: str, center: str, keep: int, clock_offset: float, stop: "mp.synchronize.Event") -> None:
-    """Counters at work in another process: they call and finish tickets so that about ``keep`` wait.
+    """The hall's work in another process: every 20 ms the oldest tickets beyond ``keep`` are served.
 
     The forecast behind every issue plays the whole waiting hall; a real center's hall holds a
     few hundred at most (its capacity is counter time), not the thousands a bench that never
-    serves anyone piles up.
+    serves anyone piles up. The counters are open; the tickets beyond ``keep`` are finished in
+    one short write transaction straight in SQL. (Counters calling and finishing one by one
+    through the core here would be hundreds of write transactions a second from a second
+    process, contending for SQLite's file lock: in a center every write goes through the one
+    server process, so that contention is the bench's, not the center's.)
     """
+    import sqlite3
     import time as t
 
     from config import loader
-    from server.core import errors, queue
+    from server.core import queue
     from server.store import SQLiteStore
 
     cfg = loader.load(center)
     store = SQLiteStore(db, cfg, clock=lambda: t.time() + clock_offset)
     for c in cfg.counters:
         queue.open_counter(store, c.number, operator=f"bench{c.number}")
-    while not stop.is_set():
-        day = queue.clock.business_day(store.clock(), cfg.tz)
-        waiting = len(store.tickets_of_day(day, ["waiting"]))
-        if waiting <= keep:
-            t.sleep(0.005)
-            continue
-        for c in cfg.counters:
-            try:
-                queue.call_next(store, c.number)
-                queue.finish(store, c.number)
-            except errors.QueueError:
-                pass
     store.close()
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    while not stop.is_set():
+        t.sleep(0.02)
+        now = t.time() + clock_offset
+        day = queue.clock.business_day(now, cfg.tz)
+        conn.execute("BEGIN IMMEDIATE")
+        waiting = conn.execute("SELECT count(*) FROM tickets WHERE day = ? AND status = 'waiting'", (day,)).fetchone()[0]
+        if waiting > keep:
+            conn.execute("UPDATE tickets SET status = 'done', outcome = 'served', called_at = ?, started_at = ?, "
+                         "finished_at = ? WHERE id IN (SELECT id FROM tickets WHERE day = ? AND status = 'waiting' "
+                         "ORDER BY issued_at, id LIMIT ?)", (now, now, now, day, waiting - keep))
+        conn.execute("COMMIT")
+    conn.close()
 
 
 def run_round(server, clients: int, per_client: int, keep: int = 0) -> dict[str, float]:
