@@ -653,8 +653,10 @@ def voices(config: str | None) -> None:
     from display.voice import Announcer
 
     cfg = _load(config)
-    cache = Path(__file__).resolve().parent.parent / "instance" / "voice-cache"
-    report = Announcer(cache).prepare(list(cfg.center.announce_languages))
+    # The same cache the server uses: NOVBE_VOICE_CACHE (as in the systemd unit) or instance/voice-cache.
+    cache = Path(os.environ.get("NOVBE_VOICE_CACHE") or Path(__file__).resolve().parent.parent / "instance" / "voice-cache")
+    click.echo(f"voice cache: {cache}")
+    report = Announcer(cache.resolve()).prepare(list(cfg.center.announce_languages))
     for lang, state in report.items():
         click.echo(f"{lang}: {state}")
 

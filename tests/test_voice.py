@@ -331,6 +331,19 @@ def test_prepare_without_espeak(tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "chime.wav").exists()
 
 
+def test_novbe_voices_prepares_the_cache_the_server_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOVBE_VOICE_CACHE (as the systemd unit sets it) moves the server's cache: `novbe voices` fills that one."""
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    monkeypatch.setenv("NOVBE_VOICE_CACHE", str(tmp_path / "voices"))
+    result = CliRunner().invoke(main, ["voices", "--config", "fuzuli"])
+    assert result.exit_code == 0, result.output
+    assert f"voice cache: {tmp_path / 'voices'}" in result.output
+    assert (tmp_path / "voices" / "chime.wav").exists()
+
+
 # --- Layering ----------------------------------------------------------------
 
 
