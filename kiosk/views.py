@@ -18,6 +18,7 @@ import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 import i18n
+from config.schema import WEEKDAYS
 from server import api
 from server.device_health import heartbeat_seconds, page_version
 from server.core.errors import InvalidRequest, QueueError, Unauthorized, UnknownTicket
@@ -94,11 +95,58 @@ def _catalog_phrase(key: str, lang: str) -> str | None:
     return value
 
 
-def speak_text(text_id: str, lang: str) -> str | None:
-    """What the kiosk may say for a text id: its own catalogue and the center's names, nothing else."""
+# Phrases with placeholders the kiosk may have spoken, and the query parameters that fill them. Every value
+# comes from a small set checked below, so the voice cache stays bounded: per language, idle_spoken 121
+# files (s = 0..120) and next_opening at most 9 days x the center's distinct opening times (<= 7): <= 63.
+FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time")}
+FILLS = ("s", "day", "time")
+DAYS = ("today", "tomorrow", *WEEKDAYS)
+MAX_SECONDS = 120
+_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _fill(text_id: str, lang: str, given: dict[str, str]) -> str:
+    """A phrase of FILLED with its placeholders filled from validated values (InvalidRequest names the bad one)."""
+    cfg = _novbe().cfg
+    texts = catalog()[lang]
+    for name in FILLS:
+        if name in given and name not in FILLED[text_id]:
+            raise InvalidRequest(f"{text_id} takes no {name}", field=name)
+        if name not in given and name in FILLED[text_id]:
+            raise InvalidRequest(f"{text_id} needs {name}", field=name)
+    if text_id == "idle_spoken":
+        s = given["s"]
+        if not (s.isascii() and s.isdigit() and len(s) <= 3 and int(s) <= MAX_SECONDS):
+            raise InvalidRequest(f"s must be a whole number of seconds from 0 to {MAX_SECONDS}", field="s")
+        return str(texts["idle_spoken"]).format(s=int(s))
+    day, hhmm = given["day"], given["time"]
+    if day not in DAYS:
+        raise InvalidRequest("day must be today, tomorrow or a weekday (mon..sun)", field="day")
+    m = _TIME.fullmatch(hhmm)
+    opening_times = {h.opens.strftime("%H:%M") for h in cfg.center.hours.values() if h.opens is not None}
+    if m is None or hhmm not in opening_times:
+        raise InvalidRequest("time must be one of the center's opening times (HH:MM)", field="time")
+    # "9:00" is read "nine zero zero": a full hour is said as the hour alone.
+    spoken = str(int(m[1])) if m[2] == "00" else f"{int(m[1])}:{m[2]}"
+    if day in ("today", "tomorrow"):
+        when = str(texts[f"{day}_at"]).format(time=spoken)
+    else:
+        when = str(texts["weekday_at"]).format(weekday=texts["weekdays"][WEEKDAYS.index(day)], time=spoken)
+    return str(texts["next_opening"]).format(when=when)
+
+
+def speak_text(text_id: str, lang: str, given: dict[str, str] | None = None) -> str | None:
+    """What the kiosk may say for a text id: its own catalogue (placeholders only from FILLED's checked values)
+    and the center's names, nothing else. None: not a phrase; InvalidRequest: a fill that is not allowed."""
     from display import voice
 
     cfg = _novbe().cfg
+    given = given or {}
+    if text_id in FILLED:
+        return _fill(text_id, lang, given)
+    if given:
+        name = next(iter(given))
+        raise InvalidRequest(f"{name} fills nothing in this phrase", field=name)
     kind, _, code = text_id.partition(":")
     if not code:
         return _catalog_phrase(text_id, lang)
@@ -121,11 +169,15 @@ def speak() -> Any:
 
     try:
         auth.require_device(_novbe().store, "kiosk")
+        unknown = sorted(set(request.args) - {"text", "lang", *FILLS})
+        if unknown:
+            raise InvalidRequest(f"unknown parameter {unknown[0][:40]!r}", field=unknown[0][:40])
         lang = request.args.get("lang", "")
         if lang not in LANGS:
             raise InvalidRequest("lang must be az, ru or en", field="lang")
         text_id = request.args.get("text", "")
-        text = speak_text(text_id[:80], lang) if len(text_id) <= 80 else None
+        given = {name: request.args.get(name, "") for name in FILLS if name in request.args}
+        text = speak_text(text_id[:80], lang, given) if len(text_id) <= 80 else None
         if not text:
             raise InvalidRequest("text must be a phrase of the kiosk or a name of this center", field="text")
     except (InvalidRequest, Unauthorized) as exc:

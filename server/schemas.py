@@ -217,6 +217,34 @@ PAGES: dict[str, dict[str, Any]] = {
             "404": _PAGE_404,
         },
     }},
+    "/kiosk/speak": {"get": {
+        "summary": "One phrase of the kiosk's accessible mode spoken by espeak-ng, as WAV (kiosk device token): a "
+                   "phrase of the kiosk's catalogue, a name of this center (svc:, area:, group:) or a ticket number "
+                   "(number:A-015); idle_spoken takes s, next_opening takes day and time, nothing else is filled",
+        "tags": ["kiosk"],
+        "security": [{"device": []}],
+        "parameters": [
+            {"name": "text", "in": "query", "required": True,
+             "schema": {"type": "string", "maxLength": 80, "examples": ["welcome", "svc:EMP-01", "next_opening"]}},
+            {"name": "lang", "in": "query", "required": True, "schema": {"type": "string", "enum": ["az", "ru", "en"]}},
+            {"name": "s", "in": "query", "required": False, "description": "seconds, for idle_spoken",
+             "schema": {"type": "integer", "minimum": 0, "maximum": 120}},
+            {"name": "day", "in": "query", "required": False, "description": "for next_opening",
+             "schema": {"type": "string", "enum": ["today", "tomorrow", "mon", "tue", "wed", "thu", "fri", "sat",
+                                                   "sun"]}},
+            {"name": "time", "in": "query", "required": False,
+             "description": "for next_opening: one of the center's opening times",
+             "schema": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}},
+        ],
+        "responses": {
+            "200": {"description": "the phrase", "content": {"audio/wav": {
+                "schema": {"type": "string", "contentMediaType": "audio/wav"}}}},
+            "400": {**_ERROR, "description": "invalid_request: not a phrase the kiosk may say, or a fill outside "
+                                             "its checked set (field names the parameter)"},
+            "401": {**_ERROR, "description": "unauthorized: not a kiosk's device token"},
+            "503": {**_ERROR, "description": "speech_unavailable: espeak-ng could not speak"},
+        },
+    }},
     "/t/{token}": {"get": {
         "summary": "The citizen's live status page (what the ticket's QR code opens)",
         "tags": ["public"],

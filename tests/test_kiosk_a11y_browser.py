@@ -4,6 +4,7 @@ large text, a large-print ticket, and 0 axe-core violations on every screen of t
 from __future__ import annotations
 
 import json
+from datetime import datetime, time as dtime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -157,5 +158,70 @@ def test_accessible_mode_reads_a_dialogs_message(browser, live_server, axe):
         order = [h[0] for h in heard]
         assert order.index("err_full_title") < order.index("err_center_full") < len(order) - order[::-1].index("ok")
         axe.check(page, "accessible mode message")
+        page.unroute("**/api/tickets")
+    assert all(status == 200 for _, _, status in heard), heard
+
+
+def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_server):
+    """The idle warning's seconds and a message's next opening are spoken in the accessible mode, through the
+    phrases /kiosk/speak fills from checked values (idle_spoken with s, next_opening with day and time)."""
+    import time
+
+    from config import loader
+    from server.core import clock
+
+    heard: list[tuple[str, dict[str, str], int]] = []
+
+    def on_response(resp: Any) -> None:
+        url = urlparse(resp.url)
+        if url.path == "/kiosk/speak":
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            heard.append((q.pop("text"), q, resp.status))
+
+    def said(text: str, fills: dict[str, str]) -> None:
+        for _ in range(200):
+            if (text, fills, 200) in heard:
+                return
+            page.wait_for_timeout(25)
+        raise AssertionError(f"{text} {fills} was not spoken; heard {heard}")
+
+    # The next opening the server would name late today: the next working day's opening, in center time.
+    cfg = loader.load(live_server.center)
+    now = time.time() + live_server.offset
+    today = clock.local(now, cfg.tz).date()
+    opening = clock.next_opening(cfg, datetime.combine(today, dtime(23, 59), tzinfo=cfg.tz).timestamp())
+    assert opening is not None
+    ahead = (opening.date() - today).days
+    day = "tomorrow" if ahead == 1 else ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opening.weekday()]
+    closed = {"ok": False, "error": "center_closed", "message": "closed", "next_opening": opening.isoformat()}
+
+    with kiosk(browser, live_server) as page:     # a page clock the test moves on
+        page.on("response", on_response)
+        loaded(page)
+        tap(page, "#a11yBtn")
+        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        page.clock.fast_forward(31_000)
+        page.locator("#idleWarn").wait_for(state="visible")
+        said("idle_title", {"lang": "az"})
+        said("idle_spoken", {"lang": "az", "s": "20"})    # "Ekran 20 saniyədən sonra …"
+        said("idle_more", {"lang": "az"})
+        tap(page, "#idleMore")
+
+        page.route("**/api/tickets", lambda r: r.fulfill(status=409, json=closed))
+        tap(page, "#langs [data-lang=en]")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        page.wait_for_selector("#modal:not([hidden])")
+        assert page.locator("#modalMore").is_visible()
+        said("err_closed", {"lang": "en"})
+        said("next_opening", {"lang": "en", "day": day, "time": opening.strftime("%H:%M")})
+        said("ok", {"lang": "en"})
+        order = [h[0] for h in heard]
+        assert order.index("err_closed") < order.index("next_opening") < len(order) - order[::-1].index("ok")
         page.unroute("**/api/tickets")
     assert all(status == 200 for _, _, status in heard), heard

@@ -148,3 +148,73 @@ def test_accessible_mode_ticket_prints_the_number_large(tmp_path: Path, clock, l
     finally:
         app.extensions["novbe"].publisher.stop()
         store.close()
+
+
+# --- phrases with placeholders: filled only from a small checked set ---------------------------------------
+
+@pytest.mark.parametrize("query, lang, phrase", [
+    ("text=idle_spoken&s=20", "az", "Ekran 20 saniyədən sonra əvvələ qayıdacaq."),
+    ("text=idle_spoken&s=007", "ru", "Секунд до возврата к началу: 7."),
+    ("text=idle_spoken&s=0", "en", "Seconds left before the screen returns to the start: 0."),
+    ("text=next_opening&day=tomorrow&time=08:00", "az", "Növbəti qəbul: sabah, saat 8"),
+    ("text=next_opening&day=today&time=08:00", "ru", "Следующий приём: сегодня в 8"),
+    ("text=next_opening&day=mon&time=08:00", "en", "Next opening: Monday at 8"),
+    ("text=next_opening&time=08:00&day=sun", "ru", "Следующий приём: воскресенье в 8"),
+])
+def test_speaks_a_phrase_filled_from_checked_values_once(client, tokens, spoken, query, lang, phrase):
+    r = client.get(f"/kiosk/speak?{query}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 200, r.get_json()
+    assert r.mimetype == "audio/wav"
+    assert spoken == [(phrase, lang)]
+    again = client.get(f"/kiosk/speak?{query}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert again.status_code == 200 and again.data == r.data
+    assert spoken == [(phrase, lang)]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("text=idle_spoken", "s"),                                   # a placeholder left to fill
+    ("text=idle_spoken&s=121", "s"),                             # beyond 0-120
+    ("text=idle_spoken&s=-1", "s"),
+    ("text=idle_spoken&s=1.5", "s"),
+    ("text=idle_spoken&s=%D9%A2", "s"),                          # an Arabic-Indic digit
+    ("text=idle_spoken&s=20%20and%20more", "s"),
+    ("text=idle_spoken&s=" + "1" * 400, "s"),
+    ("text=idle_spoken&s=20&day=mon", "day"),                    # a fill the phrase does not take
+    ("text=welcome&s=20", "s"),                                  # a phrase without placeholders takes none
+    ("text=svc:EMP-1&time=08:00", "time"),
+    ("text=closing_in&s=20", "s"),                               # not a phrase the kiosk may have filled
+    ("text=next_opening&day=mon", "time"),
+    ("text=next_opening&time=08:00", "day"),
+    ("text=next_opening&day=someday&time=08:00", "day"),
+    ("text=next_opening&day=Mon&time=08:00", "day"),
+    ("text=next_opening&day=mon&time=10:17", "time"),            # well-formed, but not an opening time
+    ("text=next_opening&day=mon&time=25:00", "time"),
+    ("text=next_opening&day=mon&time=8:00", "time"),
+    ("text=next_opening&day=mon&time=08:00:00", "time"),
+    ("text=next_opening&day=mon&time=Anything%20I%20like", "time"),
+    ("text=next_opening&day=mon&time=08:00&when=now", "when"),   # an unknown parameter
+    ("text=welcome&voice=whisper", "voice"),
+])
+def test_refuses_a_fill_outside_the_checked_set_without_speaking(client, tokens, spoken, query, field):
+    r = client.get(f"/kiosk/speak?{query}&lang=az", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 400
+    assert r.get_json() == {"ok": False, "error": "invalid_request", "message": r.get_json()["message"], "field": field}
+    assert spoken == []
+
+
+def test_filled_phrases_are_bounded(app):
+    """Every value the route accepts, in every language: 121 idle phrases and 9 days x the opening times each."""
+    from kiosk import views
+
+    cfg = app.extensions["novbe"].cfg
+    times = sorted({h.opens.strftime("%H:%M") for h in cfg.center.hours.values() if h.opens is not None})
+    texts = set()
+    with app.test_request_context():
+        for lang in ("az", "ru", "en"):
+            for s in range(0, views.MAX_SECONDS + 1):
+                texts.add(views.speak_text("idle_spoken", lang, {"s": str(s)}))
+            for day in views.DAYS:
+                for t in times:
+                    texts.add(views.speak_text("next_opening", lang, {"day": day, "time": t}))
+    assert len(views.DAYS) == 9 and len(times) <= 7
+    assert len(texts) == 3 * (121 + 9 * len(times)) <= 3 * (121 + 9 * 7) == 552

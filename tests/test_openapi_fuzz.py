@@ -109,8 +109,9 @@ def test_document_lists_every_route(server: LiveServer, document: dict[str, Any]
                   for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
                   if rule.rule.startswith("/api/")}
         assert served and served <= documented, sorted(served - documented)
-        # Outside /api: the citizen's status page, the boards' audio and the ticket's QR code.
-        assert {("/t/{token}", "GET"), ("/display/audio", "GET"), ("/kiosk/qr.svg", "GET")} <= documented
+        # Outside /api: the citizen's status page, the boards' audio, the ticket's QR code, the kiosk's speech.
+        assert {("/t/{token}", "GET"), ("/display/audio", "GET"), ("/kiosk/qr.svg", "GET"),
+                ("/kiosk/speak", "GET")} <= documented
         every = {_flask_path(rule.rule) for rule in app.url_map.iter_rules()}
         assert {path for path, _ in documented} <= every, "the document lists a route the server does not have"
     finally:

@@ -254,7 +254,8 @@
     clearInterval(warnTimer);
     warnTimer = setInterval(() => { if (Date.now() >= warnEnd) goStart(); else updateIdleWarning(); }, 1000);
     $("idleMore").focus();
-    say(["idle_title", "idle_more"]);
+    // The seconds are said too (the shown text abbreviates them): a phrase the server fills from 0-120 only.
+    say(["idle_title", phrase("idle_spoken", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) }), "idle_more"]);
   }
   function updateIdleWarning() {
     $("idleText").textContent = t("idle_text", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) });
@@ -548,11 +549,13 @@
       const text = body.scope === "center" ? "err_center_full" : body.scope === "closing" ? "err_closing"
         : body.scope === "counters" ? "err_counters_full" : body.scope === "unstaffed" ? "err_unstaffed" : "err_full";
       fetchServices();
-      return modal("err_full_title", text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity");
+      return modal("err_full_title", text, body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "capacity",
+                   openingPhrase(body.next_opening));
     }
     if (code === "center_closed") {
       fetchServices();
-      return modal("err_closed_title", "err_closed", body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed");
+      return modal("err_closed_title", "err_closed", body.next_opening ? t("next_opening", { when: when(body.next_opening) }) : "", "closed",
+                   openingPhrase(body.next_opening));
     }
     if (r.status === 429) return modal("err_rate_title", "err_rate", "", "rate");
     // The server is up but cannot save (disk full, read-only, database unavailable): try again / ask staff.
@@ -610,8 +613,9 @@
 
   // --- messages --------------------------------------------------------------------------------
   let modalAfter = null;
-  /** A message by its catalogue keys (title and text), with an optional line already in words. */
-  function modal(title, text, more, kind) {
+  /** A message by its catalogue keys (title and text), with an optional line already in words (and that line
+      as a phrase the accessible mode can have spoken, when there is one). */
+  function modal(title, text, more, kind, moreSaid) {
     $("modalTitle").textContent = t(title);
     $("modalText").textContent = t(text);
     $("modalMore").textContent = more || "";
@@ -621,7 +625,7 @@
     setInert();
     $("modalOk").focus();
     // The accessible mode reads the whole message, then its button (the focus alone would read only "OK").
-    if (state.a11y) say([title, text, $("modalOk").dataset.say]);
+    if (state.a11y) say([title, text, more ? moreSaid : null, $("modalOk").dataset.say]);
     modalAfter = kind === "capacity" || kind === "closed" ? () => { if (state.screen === "priority") back(); } : null;
   }
   function closeModal() {
@@ -634,8 +638,9 @@
   }
 
   // --- the accessible mode: high contrast, large text, spoken guidance ------------------------
-  // Phrases come from /kiosk/speak by id (the kiosk's catalogue and the center's names only), spoken by the
-  // server's espeak-ng voices through this kiosk's speaker; each file is fetched once per language.
+  // Phrases come from /kiosk/speak by id (the kiosk's catalogue and the center's names only; the idle seconds and
+  // the next opening filled by the server from checked values), spoken by the server's espeak-ng voices through
+  // this kiosk's speaker; each file is fetched once per language.
   const player = new Audio();
   const sounds = new Map();
   let sayQueue = [];
@@ -645,10 +650,27 @@
       search: "search_title", info: state.service ? "svc:" + state.service.code : null, priority: "priority_title",
       ticket: k ? "number:" + k.number : null }[state.screen] || null;
   }
+  /** A phrase with placeholders, filled by the server from a checked set only (seconds, a day key, an opening time). */
+  function phrase(id, fills) { return id + "?" + new URLSearchParams(fills).toString(); }
+  /** The next opening ("2026-11-25T09:00:00+04:00", center time) as a phrase: today, tomorrow or a weekday, and its time. */
+  function openingPhrase(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
+    if (!m) return null;
+    const d1 = Date.UTC(+m[1], +m[2] - 1, +m[3]);
+    let day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(new Date(d1).getUTCDay() + 6) % 7];
+    const today = state.data && state.data.day;
+    if (today) {
+      const d0 = Date.UTC(+today.slice(0, 4), +today.slice(5, 7) - 1, +today.slice(8, 10));
+      if (d1 === d0) day = "today";
+      else if (d1 - d0 === 86400000) day = "tomorrow";
+    }
+    return phrase("next_opening", { day, time: m[4] + ":" + m[5] });
+  }
   function sound(id, lang) {
     const key = lang + "|" + id;
     if (!sounds.has(key)) {
-      const url = "/kiosk/speak?text=" + encodeURIComponent(id) + "&lang=" + lang;
+      const [text, fills] = id.split("?");
+      const url = "/kiosk/speak?text=" + encodeURIComponent(text) + (fills ? "&" + fills : "") + "&lang=" + lang;
       sounds.set(key, fetch(url, { headers: authHeaders(), signal: timeout(8000) })
         .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
         .then((b) => URL.createObjectURL(b))
