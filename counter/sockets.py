@@ -237,7 +237,8 @@ def counter_view(full: dict[str, Any], number: int, now: float) -> dict[str, Any
 @socketio.on("counter-snapshot", namespace=NS)
 def counter_snapshot(data: Any = None) -> dict[str, Any] | None:
     """The staff snapshot for one counter page (``{"counter": N}``), or whole; None when not logged in."""
-    if auth.current_user() is None:
+    # The page asks after every event in the hall by itself: that is not its user at work.
+    if auth.current_user(touch=False) is None:
         return None
     store = current_app.extensions["novbe"].store
     full = staff_cache.get(store)

@@ -250,8 +250,12 @@ def end_session() -> None:
     session.clear()
 
 
-def current_user() -> dict[str, str] | None:
-    """The staff member of this request or socket action, checked against their account now; None if none."""
+def current_user(*, touch: bool = True) -> dict[str, str] | None:
+    """The staff member of this request or socket action, checked against their account now; None if none.
+
+    ``touch=False``: a page asking on its own (a snapshot after every event in the hall), not its
+    user: it does not count as use, so an unattended page still goes idle and its session ends.
+    """
     name, gen, seen = session.get("user"), session.get("gen"), session.get("seen")
     if not isinstance(name, str) or not isinstance(gen, int) or not isinstance(seen, (int, float)):
         if session:
@@ -267,6 +271,8 @@ def current_user() -> dict[str, str] | None:
         return None
     if not isinstance(key, str):
         key = session["key"] = _new_key()   # a session from before keys
+    if not touch:
+        return {"username": name, "role": account["role"]}
     _last_used[key] = now
     # Last use is also kept in the cookie (for another process, or after a restart); rewritten at most once a minute.
     if now - seen > min(60.0, idle / 10):
