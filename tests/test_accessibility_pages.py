@@ -314,6 +314,22 @@ def test_admin_dialogs_take_and_give_back_the_focus(browser, server, axe):
         axe.check(page, "admin after the keyboard")
 
 
+# --- the server's own pages: the start page and the browser's error pages -----------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_start_and_error_pages(browser, server, axe, screenshot_dir, lang):
+    """The start page, and the page a browser gets for an address that does not exist, in each language:
+    0 violations (the error pages share one template, tests/test_error_pages.py)."""
+    with page_at(browser, server.url + f"/?lang={lang}") as page:
+        page.locator("main, body").first.wait_for()
+        axe.check(page, f"start page {lang}")
+        response = page.goto(server.url + f"/no/such/page?lang={lang}")
+        assert response.status == 404
+        assert page.evaluate("() => document.documentElement.lang") == lang
+        axe.check(page, f"error 404 {lang}")
+        shot(page, screenshot_dir, f"error_404_{lang}", full=False)
+
+
 # --- the "not allowed" page (server-rendered for a signed-in account without the role) ----------------
 
 @pytest.mark.parametrize("lang", LANGS)
