@@ -305,3 +305,41 @@ def test_what_is_left_of_a_slot_grows_once_it_runs_past_its_mean():
     assert 0.40 * 600 < remaining(600, 300 ** 2, 600)[0] < 0.5 * 600
     assert remaining(600, 300 ** 2, 2400)[0] > remaining(600, 300 ** 2, 900)[0] > 0.4 * 600
     assert remaining(600, 0.0, 200) == (400, 0.0)                 # no spread: exactly what is left
+
+
+def test_a_citizen_is_not_turned_away_for_citizens_only_expected(tmp_path):
+    """Counter 2 prefers PEN-1, whose citizens came faster than it serves them this past hour; an EMP-1
+    citizen (its last preference) at 19:20 would wait behind the PEN-1 citizens expected until closing.
+    They may not come: a refusal needs the counters booked by citizens who are here (two waiting), so the
+    ticket is issued, and the services list agrees."""
+    from server.store import SQLiteStore
+
+    cfg = mini_config(policy__closing_grace_minutes=0, policy__late_open_minutes=0)     # open until 20:00
+    clock = Clock(datetime(2026, 12, 1, 18, 20, tzinfo=BAKU))
+    store = SQLiteStore(tmp_path / "n.db", cfg, clock=clock)
+    try:
+        queue.open_counter(store, 2, operator="op")
+        start = clock()
+        # A PEN-1 citizen every 4 minutes since 18:20, each served in 5: counter 2 cannot keep up with PEN-1.
+        events = sorted([(start + 240 * i, 1) for i in range(15)] + [(start + 300 * i, 0) for i in range(1, 13)])
+        queue.issue_ticket(store, "PEN-1")
+        queue.call_next(store, 2)
+        for at, kind in events[1:]:
+            clock.now = at
+            if kind == 1:
+                queue.issue_ticket(store, "PEN-1")
+            else:
+                queue.finish(store, 2)
+                queue.call_next(store, 2)
+        clock.now = start + 3600
+        assert datetime.fromtimestamp(clock(), BAKU).strftime("%H:%M") == "19:20"
+        with store.read() as tx:
+            now, day = clock(), queue.clock.business_day(clock(), cfg.tz)
+            coming = queue.expected(store, tx, now, day)
+            assert sum(1 for t in coming if t.service == "PEN-1") >= 6          # PEN-1 keeps coming, as far as we know
+            outlook = queue.service_outlook(store, tx, now, day)
+        assert outlook["EMP-1"][1] is None                                     # the kiosk offers it
+        issued = queue.issue_ticket(store, "EMP-1")
+        assert issued.ticket.number == "A-001"
+    finally:
+        store.close()

@@ -16,6 +16,11 @@ The rules, in order (a refusal names the first that applies):
    late arrivals from running counters long past closing; the grace keeps the rule from
    turning away the last citizens of a day that is going to plan.
 
+Rules 3-4 are judged on the forecast that counts on the citizens expected later today (what
+the citizen is told); a ticket refused there is judged again on the citizens who are here
+alone, and refused only if that says so too: expected citizens may not come, and must not
+turn away one who has.
+
 Otherwise the ticket is issued. So a center stops issuing when its counters' time is
 booked, not at a fixed count, and stops exactly for the services whose counters are full.
 """

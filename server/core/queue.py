@@ -209,13 +209,18 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
     counters = tx.counters()
     fc = hall_forecast(store, tx, now, day, ghosts=ghosts, only_ghosts=True, horizon=horizon, counters=counters)
     issued_today = tx.daily_count(day, "center", "")
+    closes_at = closes.timestamp() if closes else None
+    servers = {code: {c.number for c in counters if code in _services_today(cfg, c, day)} for code in codes}
+    # As issuing judges: a refusal by counter time needs the citizens who are here, not those expected.
+    doubtful = [g for code, g in zip(codes, ghosts) if capacity.judge_ghost(cfg, fc, g.id, servers[code], closes_at)]
+    bare = hall_forecast(store, tx, now, day, ghosts=doubtful, only_ghosts=True, horizon=horizon, counters=counters,
+                         with_arrivals=False) if doubtful else fc
     value = {}
     for code, g in zip(codes, ghosts):
-        servers = {c.number for c in counters if code in _services_today(cfg, c, day)}
         svc = cfg.services_by_code[code]
         refusal = (capacity.judge_counts(cfg, svc, issued_today, tx.daily_count(day, "service", code))
-                   or capacity.judge_ghost(cfg, fc, g.id, servers, closes.timestamp() if closes else None))
-        value[code] = (wait_of(fc, g.id), refusal)
+                   or capacity.judge_ghost(cfg, bare if g in doubtful else fc, g.id, servers[code], closes_at))
+        value[code] = (wait_of(fc if g.id in fc.calls else bare, g.id), refusal)
     memo["service_outlook"] = (key, value)
     return value
 
@@ -327,14 +332,19 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
                 break
             fc = hall_forecast(store, tx, now, day, extra=list(drafts.values()), watch=[d.id for d in drafts.values()],
                                only_ghosts=True, horizon=horizon, counters=counters)
-            for i, d in drafts.items():
-                servers = {c.number for c in counters if d.service in _services_today(cfg, c, day)}
-                refusal = capacity.judge_ghost(cfg, fc, d.id, servers, closes_at)
-                if refusal is not None:
-                    play_refusals[i] = refusal
-                    break
-            else:
+            bare = fc
+            refused = _first_refusal(cfg, fc, drafts, counters, day, closes_at)
+            if refused is not None:
+                # Turning a citizen away needs real evidence: the counters booked by the citizens who are
+                # here, not by those expected later at today's rate (who may not come, and would take a
+                # counter that prefers their service before this one). Judged again without them.
+                bare = hall_forecast(store, tx, now, day, extra=list(drafts.values()),
+                                     watch=[d.id for d in drafts.values()], only_ghosts=True, horizon=horizon,
+                                     counters=counters, with_arrivals=False)
+                refused = _first_refusal(cfg, bare, drafts, counters, day, closes_at)
+            if refused is None:
                 break
+            play_refusals[refused[0]] = refused[1]
         for i, refusal in play_refusals.items():
             out[i] = CapacityReached(refusal.message, scope=refusal.scope, service=services[i].code,
                                      next_opening=_next_day_opening(cfg, now))
@@ -342,7 +352,9 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
             out[i] = error
         for i, draft in drafts.items():
             r = requests[i]
-            wait = wait_of(fc, draft.id)
+            # What to tell: the forecast with the expected arrivals, unless only the judgement without
+            # them placed this ticket today.
+            wait = wait_of(fc if draft.id in fc.calls else bare, draft.id)
             seq_no = tx.next_number(day, draft.letter)
             ticket = tx.insert_ticket(draft.with_(id=0, seq_no=seq_no, number=f"{draft.letter}-{seq_no:03d}"))
             tx.bump_daily(day, "center", "")
@@ -354,6 +366,17 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
             out[i] = Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
                             eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
     return out  # type: ignore[return-value]
+
+
+def _first_refusal(cfg: CenterConfig, fc: forecast.Forecast, drafts: dict[int, Ticket], counters: list[Counter],
+                   day: str, closes_at: float | None) -> tuple[int, capacity.Refusal] | None:
+    """The first of the tickets being issued that ``fc`` says cannot be served today, with why."""
+    for i, d in drafts.items():
+        servers = {c.number for c in counters if d.service in _services_today(cfg, c, day)}
+        refusal = capacity.judge_ghost(cfg, fc, d.id, servers, closes_at)
+        if refusal is not None:
+            return i, refusal
+    return None
 
 
 def _services_today(cfg: CenterConfig, c: Counter, day: str) -> tuple[str, ...]:
