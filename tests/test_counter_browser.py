@@ -207,6 +207,12 @@ def test_counter_day(browser: Any, live_server: Any, screenshot_dir: Path) -> No
         p.locator(".ticket.paused", has_text="Nahar fasiləsi").wait_for()
         assert p.locator("button[data-act=resume]").first.is_enabled()
         p.screenshot(path=str(screenshot_dir / "counter-paused.png"))
+        # The reason is kept in Azerbaijani; the desk shows a preset's reason in the reader's language.
+        import i18n
+        p.locator(".lang button[data-lang=ru]").click()
+        p.locator(".ticket.paused", has_text=i18n.text("staff", "pause_lunch", "ru")).wait_for()
+        assert "Nahar" not in p.locator(".ticket.paused").text_content()
+        p.locator(".lang button[data-lang=az]").click()
         p.locator("button[data-act=resume]").first.click()
         p.locator(".ticket.empty").wait_for()
 

@@ -102,7 +102,7 @@
         ticket = `<div class="ticket empty"><div class="hint">${N.esc(c.state === "closed" ? N.t("closed_text") : "")}</div>
                   <p class="big-hint">${N.esc(text)}</p></div>`;
       } else if (c.state === "paused") {
-        ticket = `<div class="ticket paused"><div class="state-line">${N.esc(N.t("paused_since", { reason: c.reason || "" }))}</div>
+        ticket = `<div class="ticket paused"><div class="state-line">${N.esc(N.t("paused_since", { reason: window.novbePauseReason(c.reason, N.lang) }))}</div>
                   <div class="timer" data-since="${c.since}">${N.fmtDuration(N.serverNow() - c.since)}</div>
                   <div class="since">${N.esc(N.t("since_clock", { t: N.fmtClock(c.since) }))}</div></div>`;
       } else if (t) {
