@@ -213,13 +213,14 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
     servers = {code: {c.number for c in counters if code in _services_today(cfg, c, day)} for code in codes}
     # As issuing judges: a refusal by counter time needs the citizens who are here, not those expected.
     doubtful = [g for code, g in zip(codes, ghosts) if capacity.judge_ghost(cfg, fc, g.id, servers[code], closes_at)]
+    doubtful_ids = {g.id for g in doubtful}
     bare = hall_forecast(store, tx, now, day, ghosts=doubtful, only_ghosts=True, horizon=horizon, counters=counters,
                          with_arrivals=False) if doubtful else fc
     value = {}
     for code, g in zip(codes, ghosts):
         svc = cfg.services_by_code[code]
         refusal = (capacity.judge_counts(cfg, svc, issued_today, tx.daily_count(day, "service", code))
-                   or capacity.judge_ghost(cfg, bare if g in doubtful else fc, g.id, servers[code], closes_at))
+                   or capacity.judge_ghost(cfg, bare if g.id in doubtful_ids else fc, g.id, servers[code], closes_at))
         value[code] = (wait_of(fc if g.id in fc.calls else bare, g.id), refusal)
     memo["service_outlook"] = (key, value)
     return value
