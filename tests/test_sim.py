@@ -97,3 +97,27 @@ def test_simulate_floor_reports_the_best_a_forecast_could_do():
     # Per citizen, the median of its futures is the figure with the least mean absolute error over them.
     assert 0 <= fl["floor_mae_minutes"] <= fl["forecast_mae_minutes"]
     assert 0 <= fl["floor_late_over_10_share"] <= 1
+
+
+def test_each_citizen_keeps_their_own_visit_whatever_order_they_are_called_in(tmp_path):
+    """Common random numbers: with a counter fewer, citizens are called in another order, yet each
+    citizen who is called in both days is a no-show, or is transferred, in both or in neither."""
+    import sqlite3
+
+    cfg = loader.load("fuzuli")
+    d = demand.default(cfg, 120)
+    staffed = [c.number for c in cfg.counters]
+    fates = []
+    for name, counters in (("all", staffed), ("fewer", staffed[1:])):
+        path = tmp_path / f"{name}.db"
+        day.run_day(cfg, d, seed=5, counters=counters, keep_db=str(path))
+        db = sqlite3.connect(path)
+        fates.append({issued: (status == "no_show", service != original)
+                      for issued, status, service, original in
+                      db.execute("SELECT issued_at, status, service, original_service FROM tickets "
+                                 "WHERE called_at IS NOT NULL")})
+        db.close()
+    both = fates[0].keys() & fates[1].keys()
+    assert len(both) > 80
+    assert any(no_show for no_show, _ in fates[0].values()) and any(moved for _, moved in fates[0].values())
+    assert {k: fates[0][k] for k in both} == {k: fates[1][k] for k in both}

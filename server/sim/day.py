@@ -3,7 +3,8 @@
 The operators' behaviour, in order:
 
 1. Every counter opens at opening time and calls the next ticket whenever it is free (at
-   once, and again whenever a citizen arrives while it is idle).
+   once, and again whenever a citizen of its services arrives, or is transferred to one of
+   them, while it is idle: the first idle desk serving that service calls).
 2. A called citizen walks to the counter (``walk_seconds``, ±50 %) and service starts; its
    length is drawn from a lognormal around the service's *true* mean, which differs from
    the configured target by up to ``speed_spread`` (so the forecast has to learn it).
@@ -166,35 +167,51 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         for b0, b1 in desk.breaks:
             push(b0, "break-start", n)
             push(b1, "break-end", n)
-    for comer in arrivals(cfg, demand, opens, closes, rng):
-        push(comer.at, "arrive", comer)
+    for i, comer in enumerate(arrivals(cfg, demand, opens, closes, rng)):
+        push(comer.at, "arrive", (i, comer))
 
-    serving: dict[int, tuple[float, str]] = {}       # counter -> (service start, service)
+    serving: dict[int, tuple[float, str, int]] = {}       # counter -> (service start, service, ticket id)
     arrived = 0
+    # Each citizen's own chance (walk, no-show, service lengths, transfer) comes from a generator
+    # of its own, keyed by its place in the day's arrivals: a change to the core that calls
+    # citizens in another order still plays each citizen's same visit (common random numbers),
+    # so two versions of the core are compared on the same day, not on two different days.
+    chance_base = seed
+    place: dict[int, int] = {}                         # ticket id -> arrival index
+    chances: dict[int, random.Random] = {}             # ticket id -> its citizen's generator
 
-    def service_length(service: str, at_least: float = 0.0) -> float:
+    def chance(ticket_id: int) -> random.Random:
+        r = chances.get(ticket_id)
+        if r is None:
+            r = chances[ticket_id] = random.Random(f"{chance_base}/{place.get(ticket_id, -ticket_id)}")
+        return r
+
+    def service_length(r: random.Random, service: str, at_least: float = 0.0) -> float:
         """A service's length, lognormal around its true mean; longer than ``at_least`` (drawn from the tail)."""
         mu = math.log(true_mean[service]) - sigma ** 2 / 2
         if at_least <= 0 or sigma == 0:
-            return max(rng.lognormvariate(mu, sigma), at_least)
+            return max(r.lognormvariate(mu, sigma), at_least)
         dist = NormalDist(mu, sigma)
         low = dist.cdf(math.log(at_least))
-        u = low + (1 - low) * rng.random()
+        u = low + (1 - low) * r.random()
         return math.exp(dist.inv_cdf(min(max(u, 1e-12), 1 - 1e-12))) if low < 1 - 1e-12 else at_least * 1.05
 
     def branch(t: float) -> None:
         """Draw again everything not yet known at ``t`` (see :class:`Fork`)."""
-        nonlocal rng, events
+        nonlocal rng, events, chance_base
         assert fork is not None
         rng = random.Random(fork.again)
+        chance_base = fork.again
+        chances.clear()
         kept = [e for e in events if e[2] not in ("arrive", "finish", "transfer")]
-        for comer in arrivals(cfg, demand, opens, closes, rng):
-            if comer.at > t:
-                kept.append((comer.at, 0, "arrive", comer))
-        for n, (began, service) in serving.items():
-            length = service_length(service, t - began)
-            if rng.random() < demand.transfer and began + length / 2 > t:
-                kept.append((began + length / 2, 0, "transfer", (n, service)))
+        later = [comer for comer in arrivals(cfg, demand, opens, closes, rng) if comer.at > t]
+        for i, comer in enumerate(later, start=arrived):
+            kept.append((comer.at, 0, "arrive", (i, comer)))
+        for n, (began, service, tid) in serving.items():
+            r = chance(tid)
+            length = service_length(r, service, t - began)
+            if r.random() < demand.transfer and began + length / 2 > t:
+                kept.append((began + length / 2, 0, "transfer", (n, service, tid)))
             else:
                 kept.append((began + length, 0, "finish", n))
         events = []
@@ -204,28 +221,37 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
     def in_break(desk: Desk, t: float) -> bool:
         return any(b0 <= t < b1 for b0, b1 in desk.breaks)
 
-    def try_call(desk: Desk, t: float) -> None:
+    def try_call(desk: Desk, t: float) -> bool:
+        """An idle desk calls its next ticket; True if it called one."""
         if desk.state != "idle":
-            return
+            return False
         try:
             ticket = queue.call_next(store, desk.number, actor="sim")
         except NoTicketsWaiting:
             if t >= closes:
                 queue.close_counter(store, desk.number, actor="sim")
                 desk.state = "done"
-            return
+            return False
         except CounterLimitReached:
             desk.state = "done"
-            return
+            return False
         desk.state, desk.since = "busy", t
         record = told.get(ticket.id)
         if record is not None and record.called is None:
             record.called = t
-        if rng.random() < demand.no_show:
+        r = chance(ticket.id)
+        if r.random() < demand.no_show:
             push(t + 60, "recall", desk.number)
-            return
-        walk = demand.walk_seconds * rng.uniform(0.5, 1.5)
-        push(t + walk, "start", (desk.number, ticket.service))
+            return True
+        walk = demand.walk_seconds * r.uniform(0.5, 1.5)
+        push(t + walk, "start", (desk.number, ticket.service, ticket.id))
+        return True
+
+    def poke(service: str, t: float) -> None:
+        """A new ticket of ``service`` waits: the first idle desk that serves it calls (an idle desk had nothing else)."""
+        for n in served_by.get(service, ()):
+            if try_call(desks[n], t):
+                return
 
     def free(desk: Desk, t: float) -> None:
         desk.busy.append((desk.since, t))
@@ -243,13 +269,13 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         t, _, kind, data = heapq.heappop(events)
         sim_clock.now = t
         if kind == "arrive":
-            a: Arrival = data
+            index, a = data
             try:
                 got = queue.issue_ticket(store, a.service, priority=a.priority, kiosk="sim")
+                place[got.ticket.id] = index
                 told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
                                            got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
-                for n in served_by.get(a.service, ()):
-                    try_call(desks[n], t)
+                poke(a.service, t)
             except CapacityReached as exc:
                 refusals.append((t, a.service, str(exc.details.get("scope"))))
             arrived += 1
@@ -260,12 +286,13 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             desks[data].state, desks[data].opened = "idle", t
             try_call(desks[data], t)
         elif kind == "start":
-            n, service = data
+            n, service, tid = data
             queue.start_service(store, n, actor="sim")
-            serving[n] = (t, service)
-            length = service_length(service)
-            if rng.random() < demand.transfer and (same_area[service] or len(cfg.services) > 1):
-                push(t + length / 2, "transfer", (n, service))
+            serving[n] = (t, service, tid)
+            r = chance(tid)
+            length = service_length(r, service)
+            if r.random() < demand.transfer and (same_area[service] or len(cfg.services) > 1):
+                push(t + length / 2, "transfer", (n, service, tid))
             else:
                 push(t + length, "finish", n)
         elif kind == "finish":
@@ -273,12 +300,14 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             queue.finish(store, data, actor="sim")
             free(desks[data], t)
         elif kind == "transfer":
-            n, service = data
+            n, service, tid = data
             serving.pop(n, None)
             choices = [c for c in same_area[service] if c in served_by] or \
                 [c for c in served_by if c != service]
-            queue.transfer(store, n, service=rng.choice(choices), actor="sim")
+            target = chance(tid).choice(choices)
+            queue.transfer(store, n, service=target, actor="sim")
             free(desks[n], t)
+            poke(target, t)     # the operators serving it see the transferred citizen waiting
         elif kind == "recall":
             queue.recall(store, data, actor="sim")
             push(t + 60, "no-show", data)
