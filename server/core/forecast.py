@@ -58,8 +58,50 @@ EXPECT_HORIZON = 2 * 3600.0
 RATE_WINDOW = 3600.0
 
 
+Klass = tuple[str, "str | None", "int | None"]    # (service, priority group, named counter)
+
+
+class Expected(list[Ticket]):
+    """Expected tickets in order of issue time (then id), with what every play needs of them worked out once.
+
+    The hall forecast's expected arrivals are kept for minutes and played on every issue:
+    their issue times and their times per class are taken here once, not on each play.
+    """
+
+    def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
+        super().__init__(sorted(tickets, key=_issue_order))
+        self.times = [t.issued_at for t in self]
+        self.by_class: dict[Klass, list[float]] = {}
+        for t in self:
+            self.by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
+
+    def after(self, now: float) -> list[Ticket]:
+        """The tickets issued after ``now``, in order."""
+        return self[bisect.bisect_right(self.times, now):]
+
+
+def _issue_order(t: Ticket) -> tuple[float, int]:
+    return t.issued_at, t.id
+
+
+_by_service: dict[tuple[tuple[int, tuple[str, ...]], ...], dict[str, list[int]]] = {}
+
+
+def _desks_of_service(desks: tuple[tuple[int, tuple[str, ...]], ...]) -> dict[str, list[int]]:
+    """Service -> the desks (of ``desks``: number, services) that serve it; the same few sets all day."""
+    hit = _by_service.get(desks)
+    if hit is None:
+        if len(_by_service) > 256:
+            _by_service.clear()
+        hit = _by_service[desks] = {}
+        for n, services in desks:
+            for code in services:
+                hit.setdefault(code, []).append(n)
+    return hit
+
+
 def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str | None]], now: float,
-                      until: float) -> list[Ticket]:
+                      until: float) -> Expected:
     """Tickets expected between now and ``until``, at today's rate, by service and priority group.
 
     ``issued`` are today's (issue time, service, priority group). The hall's rate is the
@@ -70,11 +112,11 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     until = min(until, now + EXPECT_HORIZON)
     opens = clock.opening_time(cfg, now)
     if until <= now or opens is None:
-        return []
+        return Expected()
     window = max(900.0, min(RATE_WINDOW, now - opens))
     recent = sum(1 for at, _, _ in issued if now - window <= at <= now)
     if recent == 0:
-        return []
+        return Expected()
     rate = recent / window
     prior_weight = 10.0
     quotas = {s.code: float(s.quota) for s in cfg.services}
@@ -101,7 +143,7 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
                           service=service, original_service=service, status=Status.WAITING, issued_at=at,
                           priority=priority))
         at += every
-    return out
+    return Expected(out)
 
 
 #: Ghost tickets' ids start here, above any real ticket's, so a ghost issued "now" is
@@ -248,26 +290,35 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     ghost_ids = {g.id for g in ghosts}
     watched = set(watch) if only_ghosts else set()
     everyone = tickets + list(ghosts)
-    coming = sorted((a for a in arrivals if a.issued_at > now), key=lambda t: (t.issued_at, t.id))
+    if isinstance(arrivals, Expected):
+        coming = arrivals.after(now)
+    else:
+        coming = sorted((a for a in arrivals if a.issued_at > now), key=_issue_order)
     expected_ids = {a.id for a in coming}
     # Tickets of one class (same service, priority group and named counter) are always
     # called oldest first: every routing key orders them by issue time. So each desk needs
     # to show routing only the head of each class it may take, which keeps a play of a
     # large hall to a few milliseconds.
     classes: dict[tuple[str, str | None, int | None], list[Ticket]] = {}
-    for t in sorted(everyone, key=lambda t: (t.issued_at, t.id)):
+    for t in sorted(everyone, key=_issue_order):
         classes.setdefault((t.service, t.priority, t.target_counter), []).append(t)
-    for t in coming:
-        classes.setdefault((t.service, t.priority, t.target_counter), [])
+    # When each class gets its next expected arrival. (An Expected list's also holds those
+    # already past, which changes nothing: they are looked up after the moment asked.)
+    by_class: dict[Klass, list[float]]
+    if isinstance(arrivals, Expected):
+        by_class = arrivals.by_class
+    else:
+        by_class = {}
+        for t in coming:
+            by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
+    for k in by_class:
+        classes.setdefault(k, [])
     head = {k: 0 for k in classes}
     active = [d for d in desks.values() if not d.standby]
     active_numbers = {d.counter.number for d in active}
     active_services = {code for d in active for code in d.counter.services}
     desk_classes: dict[int, list[tuple[str, str | None, int | None]]] = {n: [] for n in desks}
-    desks_of_service: dict[str, list[int]] = {}
-    for n, desk in desks.items():
-        for code in desk.counter.services:
-            desks_of_service.setdefault(code, []).append(n)
+    desks_of_service = _desks_of_service(tuple((n, desk.counter.services) for n, desk in desks.items()))
     for k in classes:
         named = k[2]
         for n in ([named] if named is not None else desks_of_service.get(k[0], [])):
@@ -279,9 +330,6 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             desk_classes[n].append(k)
     # When each desk could next get an expected arrival (for a desk that finds nothing now).
     desk_arrivals: dict[int, list[float]] = {}
-    by_class: dict[tuple[str, str | None, int | None], list[float]] = {}
-    for t in coming:
-        by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
 
     def arrivals_for(n: int) -> list[float]:
         hit = desk_arrivals.get(n)
