@@ -305,9 +305,12 @@ def test_time_aware_cutoff_counts_the_citizens_own_service(tmp_path):
     with pytest.raises(errors.CapacityReached) as exc:
         issue(store, "EMP-1")
     assert exc.value.details["scope"] == "closing"
-    # Counter 2 prefers PEN-2 to EMP-1: a PEN-2 ticket is called at 19:40 (behind nobody),
-    # served by 19:50: issued.
-    assert issue(store, "PEN-2").service == "PEN-2"
+    # Counter 2 prefers PEN-2 to EMP-1: a PEN-2 ticket would be called at 19:40 (behind nobody) and
+    # served by 19:50, but ticket 2 would then wait for counter 1 until 19:50 and end after closing:
+    # refused too (capacity's rule 5: it would push a citizen already admitted past closing).
+    with pytest.raises(errors.CapacityReached) as exc:
+        issue(store, "PEN-2")
+    assert exc.value.details["scope"] == "closing"
 
 
 def test_closing_grace_lets_a_service_end_a_little_after_closing(tmp_path):
@@ -391,13 +394,14 @@ def test_estimates_use_people_ahead_and_the_live_rate(store, clock):
     assert second.ahead == 1
     # Only counter 1 serves EMP-2 at a 10-minute target: one ahead is 10 minutes.
     assert second.eta_minutes == 10
-    # Live rate: a 2-minute slot (call to finish) brings the forecast down.
+    # Live rate: a 2-minute slot (call to finish) brings the forecast down, counted against three of the
+    # configured 10 (estimate.PRIOR_WEIGHT): (2 + 3 × 10) / 4 = 8 minutes.
     queue.call_next(store, 1)
     queue.start_service(store, 1)
     clock.advance(120)
     queue.finish(store, 1)
     third = queue.issue_ticket(store, "EMP-2")
-    assert third.ahead == 1 and third.eta_minutes == 2
+    assert third.ahead == 1 and third.eta_minutes == 8
 
 
 def test_priority_ticket_sees_only_priority_ahead(store):

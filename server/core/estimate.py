@@ -5,7 +5,9 @@ in the citizen's walk to the counter, the service itself and, for a no-show, the
 operator waited. The mean slot per service is learned from the most recent finished
 tickets (today's first, then earlier days' within ``policy.history_days``); a counter with
 enough of its own data for a service uses its own mean. With no data, a service's
-configured ``target_minutes`` stands in, with a spread of half of it.
+configured ``target_minutes`` stands in, with a spread of half of it; what is learned is drawn
+towards that figure as if it were ``PRIOR_WEIGHT`` more samples (a counter's own figure, towards
+the service's), so a few slots seen early in the day do not decide the rest of it.
 """
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from statistics import NormalDist
 from config.schema import CenterConfig
 
 MIN_COUNTER_SAMPLES = 8       # a counter's own figure for a service needs this many samples
+# What is learned counts the configured figure as this many samples more: one no-show (a slot of a
+# minute) or three quick services must not teach that a 15-minute service takes 5 (the closing rule
+# then admits citizens who are served long past closing), nor three alike that it never varies.
+PRIOR_WEIGHT = 3
 DEFAULT_CV = 0.5              # spread assumed when nothing is learned yet
 _NORMAL = NormalDist()
 
@@ -41,12 +47,12 @@ class Durations:
         return mean, (DEFAULT_CV * mean) ** 2
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    if len(values) < 3:
-        return mean, (DEFAULT_CV * mean) ** 2
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return mean, var
+def _stats(values: list[float], prior: tuple[float, float]) -> tuple[float, float]:
+    """(mean, variance) of ``values`` drawn towards ``prior`` as if it were ``PRIOR_WEIGHT`` more samples."""
+    k = PRIOR_WEIGHT
+    mean = (sum(values) + k * prior[0]) / (len(values) + k)
+    spread = sum((v - mean) ** 2 for v in values)
+    return mean, (spread + k * prior[1]) / (len(values) + k - 1)
 
 
 def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> Durations:
@@ -69,9 +75,10 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
             theirs = by_counter.setdefault((counter, service), [])
             if len(theirs) < window:
                 theirs.append(seconds)
+    per_service = {k: _stats(v, (fallback[k], (DEFAULT_CV * fallback[k]) ** 2)) for k, v in by_service.items()}
     return Durations(
-        per_service={k: _stats(v) for k, v in by_service.items()},
-        per_counter={k: _stats(v) for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES},
+        per_service=per_service,
+        per_counter={k: _stats(v, per_service[k[1]]) for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES},
         fallback=fallback,
     )
 
