@@ -121,3 +121,27 @@ def test_each_citizen_keeps_their_own_visit_whatever_order_they_are_called_in(tm
     assert len(both) > 80
     assert any(no_show for no_show, _ in fates[0].values()) and any(moved for _, moved in fates[0].values())
     assert {k: fates[0][k] for k in both} == {k: fates[1][k] for k in both}
+
+
+def test_overtime_tells_the_services_under_way_at_closing_from_the_rest():
+    """A late day at Füzuli (60 citizens, seed 2) runs past closing only by a service begun before it: the
+    under-way part is the whole overtime, read from the counter's slot that spans closing time. The
+    summary and the JSON carry it, and never more than the overtime."""
+    from dataclasses import replace
+
+    import pytest
+
+    from server.sim import report
+
+    cfg = loader.load("fuzuli")
+    r = day.run_day(cfg, replace(demand.default(cfg, 60), hourly=demand.LATE_HOURLY), seed=2)
+    spans = [(a, b) for desk in r.desks.values() for a, b in desk.busy if a < r.closes < b]
+    assert spans and r.overtime_minutes > 0
+    assert r.overtime_underway_minutes == pytest.approx((max(b for _, b in spans) - r.closes) / 60)
+    assert r.overtime_underway_minutes == pytest.approx(r.overtime_minutes)
+    calm = day.run_day(cfg, demand.default(cfg, 60), seed=3)
+    s = report.summarise(cfg, [r, calm])
+    assert s["overtime_underway_minutes_max"] == round(r.overtime_underway_minutes, 1)
+    assert s["overtime_underway_minutes_mean"] <= s["overtime_minutes_mean"]
+    assert s["days_over_15"] >= s["days_underway_over_15"] >= 0
+    assert "services under way at closing" in report.table(s)

@@ -89,6 +89,9 @@ class DayResult:
     desks: dict[int, Desk]
     overtime_minutes: float
     wrongful_refusals: int
+    # How long after closing the services already under way at closing ran (the longest, minutes): the part of
+    # the overtime that no judgement made at closing time could still prevent.
+    overtime_underway_minutes: float = 0.0
     elapsed_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -342,6 +345,8 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                        told=list(told.values()), refusals=refusals, desks=desks, overtime_minutes=overtime,
                        wrongful_refusals=0)
     result.wrongful_refusals = _wrongful(cfg, result, true_mean, served_by)
+    result.overtime_underway_minutes = max([0.0] + [b - closes for desk in desks.values() for a, b in desk.busy
+                                                    if a < closes < b]) / 60
     result.elapsed_seconds = wall.perf_counter() - started
     return result
 

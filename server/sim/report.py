@@ -75,6 +75,11 @@ def summarise(cfg: CenterConfig, days: Sequence[DayResult]) -> dict[str, Any]:
         "utilisation": round(busy / open_time, 3) if open_time else 0.0,
         "overtime_minutes_mean": round(statistics.fmean([d.overtime_minutes for d in days]), 1) if days else 0.0,
         "overtime_minutes_max": round(max((d.overtime_minutes for d in days), default=0.0), 1),
+        "overtime_underway_minutes_mean": round(statistics.fmean([d.overtime_underway_minutes for d in days]), 1)
+        if days else 0.0,
+        "overtime_underway_minutes_max": round(max((d.overtime_underway_minutes for d in days), default=0.0), 1),
+        "days_over_15": sum(1 for d in days if d.overtime_minutes > 15),
+        "days_underway_over_15": sum(1 for d in days if d.overtime_underway_minutes > 15),
         "forecast": {
             "mae_minutes": round(statistics.fmean(abs(e) for e in errors), 2) if errors else 0.0,
             "bias_minutes": round(statistics.fmean(errors), 2) if errors else 0.0,
@@ -105,7 +110,9 @@ def table(summary: dict[str, Any]) -> str:
               f"issued a day {s['issued_per_day']}, refused a day {s['refused_per_day']}: {refused}",
               f"refused while a counter for the service then idled > 2 services: {s['wrongful_refusals_per_day']} a day",
               f"counter utilisation {s['utilisation']:.1%}; overtime after closing: mean "
-              f"{s['overtime_minutes_mean']} min, max {s['overtime_minutes_max']} min",
+              f"{s['overtime_minutes_mean']} min, max {s['overtime_minutes_max']} min; of it, services under way "
+              f"at closing: mean {s['overtime_underway_minutes_mean']} min, max {s['overtime_underway_minutes_max']} "
+              f"min; days over 15 min: {s['days_over_15']} ({s['days_underway_over_15']} by services under way alone)",
               f"forecast: mean absolute error {f['mae_minutes']} min, bias {f['bias_minutes']:+} min, "
               f"called >10 min later than told {f['late_over_10_share']:.1%} "
               f"(than the top of the range shown: {f['late_over_10_past_range_share']:.1%})",
