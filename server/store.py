@@ -116,11 +116,26 @@ def _ticket_values(ticket: Ticket) -> tuple[Any, ...]:
     return tuple(values)
 
 
+# Rows read again and again (every issue reads every counter and the tickets in hand) are
+# built once: tickets and counters are immutable, so one object per distinct row is shared.
+_ROWS_KEPT = 4096
+_built_tickets: dict[tuple[Any, ...], Ticket] = {}
+_built_counters: dict[tuple[Any, ...], Counter] = {}
+
+
 def _ticket(row: sqlite3.Row) -> Ticket:
+    key = tuple(row)
+    hit = _built_tickets.get(key)
+    if hit is not None:
+        return hit
     data = dict(row)
     data["status"] = Status(data["status"])
     data["specific_call"] = bool(data["specific_call"])
-    return Ticket(**{k: data[k] for k in _TICKET_FIELDS})
+    built = Ticket(**{k: data[k] for k in _TICKET_FIELDS})
+    if len(_built_tickets) >= _ROWS_KEPT:
+        _built_tickets.clear()
+    _built_tickets[key] = built
+    return built
 
 
 @lru_cache(maxsize=1024)
@@ -129,12 +144,20 @@ def _services(text: str) -> tuple[str, ...]:
 
 
 def _counter(row: sqlite3.Row) -> Counter:
-    return Counter(
+    key = tuple(row)
+    hit = _built_counters.get(key)
+    if hit is not None:
+        return hit
+    built = Counter(
         number=row["number"], state=CounterState(row["state"]), reason=row["reason"],
         operator=row["operator"], ticket_id=row["ticket_id"], since=row["since"],
         services=_services(row["services"]), priority_streak=row["priority_streak"],
         handled_today=row["handled_today"], day=row["day"],
     )
+    if len(_built_counters) >= _ROWS_KEPT:
+        _built_counters.clear()
+    _built_counters[key] = built
+    return built
 
 
 # --- migrations ---------------------------------------------------------------
@@ -350,7 +373,7 @@ class SQLiteTx:
     # tickets
     def insert_ticket(self, ticket: Ticket) -> Ticket:
         cur = self._ex(_INSERT_TICKET, _ticket_values(ticket))
-        return replace(ticket, id=int(cur.lastrowid or 0))
+        return ticket.with_(id=int(cur.lastrowid or 0))
 
     def save_ticket(self, ticket: Ticket) -> None:
         self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))

