@@ -225,3 +225,21 @@ def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_ser
         assert order.index("err_closed") < order.index("next_opening") < len(order) - order[::-1].index("ok")
         page.unroute("**/api/tickets")
     assert all(status == 200 for _, _, status in heard), heard
+
+
+def test_the_standard_mode_shows_the_idle_warning_without_speaking(browser, live_server):
+    """Speech is the accessible mode's: in the standard mode the idle warning is shown, and the kiosk stays silent
+    (a hall of kiosks would otherwise call after every citizen who walked away)."""
+    heard: list[str] = []
+    with kiosk(browser, live_server) as page:
+        page.on("request", lambda req: heard.append(req.url) if urlparse(req.url).path == "/kiosk/speak" else None)
+        loaded(page)
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        page.clock.fast_forward(31_000)
+        page.locator("#idleWarn").wait_for(state="visible")
+        assert "20" in page.locator("#idleText").inner_text()
+        page.wait_for_timeout(600)          # the accessible mode asks for its first phrase at once
+        assert heard == [], heard
+        tap(page, "#idleMore")
+        assert page.locator("#idleWarn").is_hidden()

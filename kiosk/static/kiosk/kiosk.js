@@ -254,8 +254,9 @@
     clearInterval(warnTimer);
     warnTimer = setInterval(() => { if (Date.now() >= warnEnd) goStart(); else updateIdleWarning(); }, 1000);
     $("idleMore").focus();
-    // The seconds are said too (the shown text abbreviates them): a phrase the server fills from 0-120 only.
-    say(["idle_title", phrase("idle_spoken", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) }), "idle_more"]);
+    // In the accessible mode the seconds are said too (the shown text abbreviates them): a phrase the server
+    // fills from 0-120 only. The standard mode stays silent: a hall of kiosks calling after citizens who left.
+    if (state.a11y) say(["idle_title", phrase("idle_spoken", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) }), "idle_more"]);
   }
   function updateIdleWarning() {
     $("idleText").textContent = t("idle_text", { s: Math.max(0, Math.ceil((warnEnd - Date.now()) / 1000)) });
