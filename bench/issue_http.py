@@ -43,6 +43,7 @@ import multiprocessing as mp
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import sqlite3
@@ -340,6 +341,7 @@ def run_once(args: argparse.Namespace, counts: list[int]) -> list[dict[str, Any]
         rss = rss_kb(server.proc.pid) if server.proc else 0
         server.stop()
     print(f"  numbers: {total} tickets, {dups} duplicates, {gaps} skipped; server RSS {rss / 1024:.0f} MB")
+    shutil.rmtree(tmp)      # kept (with server.log) only when the run failed
     return results
 
 
