@@ -11,7 +11,9 @@ On SIGUSR1 the records so far are written as JSON to ``$NOVBE_BENCH_TRACE.<n>`` 
 ``NOVBE_BENCH_HALL=<keep>``: the bench's hall runs in this process, through the store (see
 ``_hall``). ``NOVBE_BENCH_GC``: ``freeze`` (``gc.freeze()`` once the app is built: the start-up objects are
 never scanned again) or ``threshold:N`` (generation-0 threshold N); ``NOVBE_BENCH_YIELD=<s>``:
-the combiner yields with ``time.sleep(s)`` instead of ``time.sleep(0)``: for measuring only.
+the combiner yields with ``time.sleep(s)`` instead of its own yield (``gevent.idle()`` under gevent,
+``time.sleep(0)`` with threads; before, ``time.sleep(0)`` in both): for measuring only. (``novbe run``
+now calls ``gc.freeze()`` itself, so ``freeze`` changes nothing any more.)
 """
 from __future__ import annotations
 
@@ -140,13 +142,12 @@ store_module.SQLiteStore.write = _write             # type: ignore[method-assign
 app_module.create_app = _create_app                 # cli.run imports it from the module when it runs
 gc.callbacks.append(_gc)
 if os.environ.get("NOVBE_BENCH_YIELD"):
-    from types import SimpleNamespace
 
     from server import combine
 
     _pause = float(os.environ["NOVBE_BENCH_YIELD"])
-    # The combiner's ``time.sleep(0)``: under gevent it runs ready greenlets but polls no I/O.
-    combine.time = SimpleNamespace(sleep=lambda s: time.sleep(s or _pause))  # type: ignore[assignment]
+    # In place of the combiner's own yield (gevent.idle() under gevent, time.sleep(0) with threads).
+    combine._let_others_in = lambda gevent_idle: time.sleep(_pause)  # type: ignore[assignment]
 signal.signal(signal.SIGUSR1, _dump)
 
 if __name__ == "__main__":
