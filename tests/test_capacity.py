@@ -1,6 +1,5 @@
-"""Capacity's closing rules, hand-worked: a newcomer who would push a citizen already waiting past closing
-is refused (rule 5), and is not blamed for one who was late without it; what is learned of a service
-is drawn towards its configured figure."""
+"""Capacity's closing rule, hand-worked: a newcomer is judged by its own service's end, even when it goes
+before citizens admitted earlier; what is learned of a service is drawn towards its configured figure."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +8,6 @@ import pytest
 
 from conftest import BAKU, Clock, mini_config
 from server.core import capacity, errors, estimate, queue
-from server.core.forecast import Call, Forecast
 
 MIN = 60.0
 
@@ -48,51 +46,34 @@ def _late_end(store, ticket_id: int) -> float:
     return capacity.late_end(fc.calls[ticket_id], store.cfg.policy.closing_confidence)
 
 
-def test_a_priority_citizen_who_would_push_an_earlier_one_past_closing_is_refused(evening):
-    """At 19:22 B is called about 19:30 and ends, nineteen times in twenty, before 19:53: in time. A şəhid
-    family's EMP-1 citizen would go first and end about as late as B would have (in time, by its own
-    end alone), but B would then end after 20:00. The newcomer is refused; B keeps its turn."""
+def test_a_priority_citizen_late_in_the_day_is_served_even_if_an_earlier_one_then_ends_after_closing(evening):
+    """At 19:22 B is called about 19:30 and ends, nineteen times in twenty, before 19:53. A şəhid family's EMP-1
+    citizen ends in time by its own service, so it is issued and goes first, though B then ends after 20:00:
+    a citizen of a priority group is not turned away to spare a few minutes after closing. (Refusing it was
+    measured over 72 simulated days: no day's longest overtime changed, and more citizens were refused while
+    a counter for their service stood idle; docs/simulation.md, "Third pass".)"""
     store, b = evening(0)
     closes = datetime(2026, 12, 1, 20, 0, tzinfo=BAKU).timestamp()
     assert _late_end(store, b.ticket.id) < closes - 5 * MIN
-    with pytest.raises(errors.CapacityReached) as refused:
-        queue.issue_ticket(store, "EMP-1", priority="shehid-qazi")
-    assert refused.value.details["scope"] == "closing"
-    assert _late_end(store, b.ticket.id) < closes - 5 * MIN
-    assert [t.number for t in store.tickets_of_day(b.ticket.day)] == ["A-001", "A-002"]
+    first = queue.issue_ticket(store, "EMP-1", priority="shehid-qazi")
+    now = store.clock()
+    with store.read() as tx:
+        fc = queue.hall_forecast(store, tx, now, queue.clock.business_day(now, store.cfg.tz), with_arrivals=False)
+    assert fc.calls[first.ticket.id].at < fc.calls[b.ticket.id].at
+    assert _late_end(store, b.ticket.id) > closes
+    assert [t.number for t in store.tickets_of_day(b.ticket.day)] == ["A-001", "A-002", "A-003"]
 
 
-def test_a_service_a_counter_prefers_is_refused_when_it_would_push_the_others_out(evening):
-    """With a grace of 5 minutes (limit 20:05): a PEN-1 citizen at 19:22 would be called first by counter 2
-    (its first preference) and end, by its own end alone, by 20:05; but B, called after it, would end about
-    20:13. The services list says so, and issuing agrees."""
+def test_a_service_a_counter_prefers_is_issued_when_its_own_service_ends_in_time(evening):
+    """With a grace of 5 minutes (limit 20:05): a PEN-1 citizen at 19:22 is called first by counter 2 (its first
+    preference) and ends, nineteen times in twenty, by 20:05: the services list offers it and issuing agrees,
+    though B, called after it, then ends later."""
     store, b = evening(5)
     now = store.clock()
     with store.read() as tx:
         outlook = queue.service_outlook(store, tx, now, queue.clock.business_day(now, store.cfg.tz))
-    assert outlook["PEN-1"][1] is not None and outlook["PEN-1"][1].scope == "closing"
-    assert outlook["EMP-1"][1] is None                                # behind B: pushes nobody
-    with pytest.raises(errors.CapacityReached):
-        queue.issue_ticket(store, "PEN-1")
-    assert queue.issue_ticket(store, "EMP-1").ticket.number == "A-003"
-
-
-def test_a_newcomer_is_not_blamed_for_a_citizen_already_late_without_it():
-    """Ticket 1 would end at 20:20 without the newcomer (limit 20:00): it is late anyway, and does not count.
-    Ticket 2 ends in time both ways: nothing to refuse. Ticket 2 pushed to 20:05: refused."""
-    cfg = mini_config(policy__closing_grace_minutes=0)
-    closes = datetime(2026, 12, 1, 20, 0, tzinfo=BAKU).timestamp()
-    at = closes - 40 * MIN
-
-    def call(tid: int, starts: float, ends: float) -> Call:
-        return Call(tid, at + starts * MIN, 2, 0, 0.0, at + ends * MIN, 0.0)
-    before = Forecast(now=at, calls={1: call(1, 10, 60), 2: call(2, 0, 30)})
-    new = {99}
-    after = Forecast(now=at, calls={99: call(99, 0, 10), 1: call(1, 20, 70), 2: call(2, 0, 30)})
-    assert capacity.judge_displacement(cfg, before, after, new, closes) is None
-    pushed = Forecast(now=at, calls={**after.calls, 2: call(2, 10, 45)})
-    assert capacity.judge_displacement(cfg, before, pushed, new, closes) == capacity.Refusal(
-        "closing", "the counters for this service are booked until closing time")
+    assert outlook["PEN-1"][1] is None
+    assert queue.issue_ticket(store, "PEN-1").ticket.service == "PEN-1"
 
 
 def test_one_no_show_does_not_teach_that_a_service_takes_a_minute():

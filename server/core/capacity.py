@@ -15,11 +15,6 @@ The rules, in order (a refusal names the first that applies):
    takes it (lognormal: a few services take twice their mean and more). That keeps a day of
    late arrivals from running counters long past closing; the grace keeps the rule from
    turning away the last citizens of a day that is going to plan.
-5. If it would push a citizen already waiting past that same limit (scope ``closing``): a later
-   priority citizen, or one of a service a counter prefers, goes before citizens admitted
-   earlier, so their ends move too. Judged on the citizens who are here (no expected ones),
-   with and without the new ticket: only a citizen who would have been served in time
-   without it counts, so a newcomer is not blamed for a ticket that was already late.
 
 Rules 3-4 are judged on the forecast that counts on the citizens expected later today (what
 the citizen is told); a ticket refused there is judged again on the citizens who are here
@@ -73,22 +68,6 @@ def judge_ghost(cfg: CenterConfig, forecast: Forecast, ghost_id: int, servers: s
         return Refusal("unstaffed", "no counter serves this service for the rest of today")
     if closes is not None and late_end(call, cfg.policy.closing_confidence) > closes + cfg.policy.closing_grace_minutes * 60:
         return Refusal("closing", "the counters for this service are booked until closing time")
-    return None
-
-
-def judge_displacement(cfg: CenterConfig, before: Forecast, after: Forecast, newcomers: set[int],
-                       closes: float | None) -> Refusal | None:
-    """Rule 5: a refusal if a ticket served in time in ``before`` is not in ``after`` (with the ``newcomers``)."""
-    if closes is None:
-        return None
-    limit = closes + cfg.policy.closing_grace_minutes * 60
-    p = cfg.policy.closing_confidence
-    for tid, call in before.calls.items():
-        if tid in newcomers or late_end(call, p) > limit:
-            continue
-        moved = after.calls.get(tid)
-        if moved is None or late_end(moved, p) > limit:
-            return Refusal("closing", "the counters for this service are booked until closing time")
     return None
 
 

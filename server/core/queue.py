@@ -222,22 +222,6 @@ def service_outlook(store: Store, tx: Tx, now: float, day: str) -> dict[str, tup
         refusal = (capacity.judge_counts(cfg, svc, issued_today, tx.daily_count(day, "service", code))
                    or capacity.judge_ghost(cfg, bare if g.id in doubtful_ids else fc, g.id, servers[code], closes_at))
         value[code] = (wait_of(fc if g.id in fc.calls else bare, g.id), refusal)
-    # Rule 5, as issuing judges it: one play of the citizens here with every ghost still admitted, then one with
-    # each ghost that may push someone out as a real ticket.
-    admitted = [g for code, g in zip(codes, ghosts) if value[code][1] is None]
-    waiting = tx.waiting_all(day) if admitted and closes_at is not None else []
-    if waiting and closes_at is not None:
-        held, durations = tx.held_tickets(), learned_durations(store, tx, day)
-        before = forecast.play(cfg, now, counters, held, waiting, durations, ghosts=admitted, today=day,
-                               horizon=horizon)
-        for g in admitted:
-            others = {a.id for a in admitted if a.id != g.id}
-            if not _may_push(cfg, before, {g.id}, closes_at, others):
-                continue
-            after = forecast.play(cfg, now, counters, held, [*waiting, g], durations, today=day, horizon=horizon)
-            refusal = capacity.judge_displacement(cfg, before, after, {g.id} | others, closes_at)
-            if refusal is not None:
-                value[g.service] = (value[g.service][0], refusal)
     memo["service_outlook"] = (key, value)
     return value
 
@@ -360,11 +344,7 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
                                      counters=counters, with_arrivals=False)
                 refused = _first_refusal(cfg, bare, drafts, counters, day, closes_at)
             if refused is None:
-                pushing = _displacing(store, tx, now, day, drafts, counters, closes_at, horizon)
-                if pushing is None:
-                    break
-                refused = (pushing, capacity.Refusal("closing", "the counters for this service are booked until "
-                                                                "closing time"))
+                break
             play_refusals[refused[0]] = refused[1]
         for i, refusal in play_refusals.items():
             out[i] = CapacityReached(refusal.message, scope=refusal.scope, service=services[i].code,
@@ -398,50 +378,6 @@ def _first_refusal(cfg: CenterConfig, fc: forecast.Forecast, drafts: dict[int, T
         if refusal is not None:
             return i, refusal
     return None
-
-
-def _displacing(store: Store, tx: Tx, now: float, day: str, drafts: dict[int, Ticket], counters: list[Counter],
-                closes_at: float | None, horizon: float | None) -> int | None:
-    """Capacity's rule 5: the request (the last of ``drafts``) to refuse if together they would push a citizen
-    already waiting, who would be served in time without them, past closing plus the grace; else None.
-
-    Played on the citizens who are here only, like every refusal for counter time.
-    """
-    if closes_at is None or not drafts:
-        return None
-    cfg = store.cfg
-    ghosts = list(drafts.values())
-    ids = {g.id for g in ghosts}
-    waiting = tx.waiting_all(day)
-    if not waiting:
-        return None                 # nobody waits who could be pushed
-    held, durations = tx.held_tickets(), learned_durations(store, tx, day)
-    before = forecast.play(cfg, now, counters, held, waiting, durations, ghosts=ghosts, today=day, horizon=horizon)
-    if not _may_push(cfg, before, ids, closes_at):
-        return None
-    after = forecast.play(cfg, now, counters, held, [*waiting, *ghosts], durations, today=day, horizon=horizon)
-    if capacity.judge_displacement(cfg, before, after, ids, closes_at) is None:
-        return None
-    return max(drafts)
-
-
-def _may_push(cfg: CenterConfig, before: forecast.Forecast, newcomers: set[int], closes_at: float,
-              others: frozenset[int] | set[int] = frozenset()) -> bool:
-    """Whether a ticket served in time in ``before`` may be pushed out by the ``newcomers`` (placed there as ghosts).
-
-    Until the first newcomer's call the play with them as real tickets is the same one; a ticket
-    called later moves by about a newcomer's slot, so only one whose end is within the longest
-    newcomer's slot (at the closing level) of the limit can cross it. ``others``: ghosts of the play to leave out.
-    """
-    p = cfg.policy.closing_confidence
-    placed = [before.calls[g] for g in newcomers if g in before.calls]
-    if not placed:
-        return False
-    first = min(c.at for c in placed)
-    reach = max(capacity.late_end(c, p) - c.at for c in placed)
-    limit = closes_at + cfg.policy.closing_grace_minutes * 60
-    return any(c.at >= first and limit - reach < capacity.late_end(c, p) <= limit
-               for tid, c in before.calls.items() if tid not in newcomers and tid not in others)
 
 
 def _services_today(cfg: CenterConfig, c: Counter, day: str) -> tuple[str, ...]:
