@@ -145,3 +145,23 @@ def test_overtime_tells_the_services_under_way_at_closing_from_the_rest():
     assert s["overtime_underway_minutes_mean"] <= s["overtime_minutes_mean"]
     assert s["days_over_15"] >= s["days_underway_over_15"] >= 0
     assert "services under way at closing" in report.table(s)
+
+
+def test_a_counter_at_its_daily_limit_is_not_idle_for_nothing():
+    """A refusal counts as "for nothing" when a counter for the service then idles for over twice its time before
+    closing, but not the time after that counter had handled its daily limit (the center's policy, like a quota)."""
+    cfg = loader.load("fuzuli")
+    n = cfg.counters[0].number
+    service = cfg.counters[0].services[0]
+    closes = 10_000.0
+
+    def result(limit_at: float | None) -> day.DayResult:
+        desk = day.Desk(n, busy=[(0.0, 6_000.0)], limit_at=limit_at)
+        return day.DayResult(center="fuzuli", citizens=1, seed=1, opens=0.0, closes=closes, told=[],
+                             refusals=[(5_000.0, service, "counters")], desks={n: desk}, overtime_minutes=0.0,
+                             wrongful_refusals=0)
+
+    true_mean = {service: 600.0}             # idle 4,000 s after the refusal > 2 × 600 s
+    assert day._wrongful(cfg, result(None), true_mean, {service: [n]}) == 1
+    assert day._wrongful(cfg, result(6_000.0), true_mean, {service: [n]}) == 0     # at its limit from 6,000 s
+    assert day._wrongful(cfg, result(9_000.0), true_mean, {service: [n]}) == 1     # idle 3,000 s before that

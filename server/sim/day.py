@@ -73,6 +73,7 @@ class Desk:
     last_free: float = 0.0
     opened: float = 0.0
     breaks: list[tuple[float, float]] = field(default_factory=list)
+    limit_at: float | None = None   # when it had handled its daily_limit (its operator then takes nobody more)
 
 
 @dataclass
@@ -236,7 +237,7 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                 desk.state = "done"
             return False
         except CounterLimitReached:
-            desk.state = "done"
+            desk.state, desk.limit_at = "done", t
             return False
         desk.state, desk.since = "busy", t
         record = told.get(ticket.id)
@@ -362,17 +363,21 @@ def _copy(path: str, target: str) -> None:
 
 
 def _wrongful(cfg: CenterConfig, r: DayResult, true_mean: dict[str, float], served_by: dict[str, list[int]]) -> int:
-    """Refusals while a counter serving the service then stayed idle for over twice its service time before closing."""
+    """Refusals while a counter serving the service then stayed idle for over twice its service time before closing.
+
+    A counter that has handled its ``daily_limit`` is not idle from then on: the limit is the center's
+    policy, like a service's quota (a refusal for ``counters`` is what it looks like to a citizen).
+    """
     bad = 0
     for t, service, scope in r.refusals:
         if scope == "service":       # a service's quota is policy, not counter time
             continue
-        window = r.closes - t
         for n in served_by.get(service, ()):
             desk = r.desks[n]
-            busy = sum(max(0.0, min(b, r.closes) - max(a, t)) for a, b in desk.busy)
-            pauses = sum(max(0.0, min(b1, r.closes) - max(b0, t)) for b0, b1 in desk.breaks)
-            if window - busy - pauses > 2 * true_mean[service]:
+            end = r.closes if desk.limit_at is None else max(t, min(r.closes, desk.limit_at))
+            busy = sum(max(0.0, min(b, end) - max(a, t)) for a, b in desk.busy)
+            pauses = sum(max(0.0, min(b1, end) - max(b0, t)) for b0, b1 in desk.breaks)
+            if end - t - busy - pauses > 2 * true_mean[service]:
                 bad += 1
                 break
     return bad
