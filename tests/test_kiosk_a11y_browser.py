@@ -16,6 +16,16 @@ from test_accessibility import axe, kiosk, loaded, tap, visible  # noqa: F401  (
 pytestmark = pytest.mark.browser
 
 
+def ask_for_a_ticket_refused(page: Any) -> None:
+    """From the areas screen: ask for an employment ticket (EMP-01) and wait for the refusal's message."""
+    tap(page, "[data-area=employment]")
+    tap(page, "#serviceList [data-service=EMP-01]")
+    tap(page, "#takeBtn")
+    if page.locator("#s-priority").is_visible():
+        tap(page, "#priorityNo")
+    page.wait_for_selector("#modal:not([hidden])")
+
+
 def spoken(page: Any, heard: list[tuple[str, str, int]], text: str, lang: str) -> None:
     """Wait until the page has fetched this phrase from the speech route and it answered 200."""
     for _ in range(200):
@@ -131,12 +141,7 @@ def test_accessible_mode_reads_a_dialogs_message(browser, live_server, axe):
         page.route("**/api/tickets", lambda r: r.fulfill(status=409, json=full))
         # The standard mode: the message is shown and nothing is spoken.
         tap(page, "#startBtn")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        if page.locator("#s-priority").is_visible():
-            tap(page, "#priorityNo")
-        page.wait_for_selector("#modal:not([hidden])")
+        ask_for_a_ticket_refused(page)
         page.wait_for_timeout(300)
         assert not [h for h in heard if h[0].startswith("err_")], heard
         tap(page, "#modalOk")
@@ -146,12 +151,7 @@ def test_accessible_mode_reads_a_dialogs_message(browser, live_server, axe):
         page.wait_for_function("() => document.body.classList.contains('a11y')")
         tap(page, "#langBig [data-lang=en]")
         tap(page, "#startBtn")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        if page.locator("#s-priority").is_visible():
-            tap(page, "#priorityNo")
-        page.wait_for_selector("#modal:not([hidden])")
+        ask_for_a_ticket_refused(page)
         spoken(page, heard, "err_full_title", "en")
         spoken(page, heard, "err_center_full", "en")      # the message's text, not only its title
         spoken(page, heard, "ok", "en")
@@ -211,12 +211,7 @@ def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_ser
 
         page.route("**/api/tickets", lambda r: r.fulfill(status=409, json=closed))
         tap(page, "#langs [data-lang=en]")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        if page.locator("#s-priority").is_visible():
-            tap(page, "#priorityNo")
-        page.wait_for_selector("#modal:not([hidden])")
+        ask_for_a_ticket_refused(page)
         assert page.locator("#modalMore").is_visible()
         said("err_closed", {"lang": "en"})
         said("next_opening", {"lang": "en", "day": day, "time": opening.strftime("%H:%M")})
