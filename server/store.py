@@ -441,11 +441,13 @@ class SQLiteTx:
         rows = self._ex(
             f"SELECT service, counter, finished_at - called_at FROM tickets WHERE {where} "
             "AND status IN ('done', 'no_show') AND called_at IS NOT NULL AND finished_at IS NOT NULL "
-            "ORDER BY finished_at DESC", args).fetchall()
+            "ORDER BY finished_at DESC, id DESC", args).fetchall()
         return [(r[0], r[1], float(r[2])) for r in rows]
 
     def issued_today(self, day: str) -> list[tuple[float, str, str | None]]:
-        rows = self._ex("SELECT issued_at, original_service, priority FROM tickets WHERE day = ?", (day,)).fetchall()
+        # In issue order: the expected arrivals' classes take turns in the order they first appear.
+        rows = self._ex("SELECT issued_at, original_service, priority FROM tickets WHERE day = ? ORDER BY id",
+                        (day,)).fetchall()
         return [(float(r[0]), r[1], r[2]) for r in rows]
 
     def count_finished(self, day: str) -> int:
