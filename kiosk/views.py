@@ -97,11 +97,18 @@ def _catalog_phrase(key: str, lang: str) -> str | None:
 
 # Phrases with placeholders the kiosk may have spoken, and the query parameters that fill them. Every value
 # comes from a small set checked below, so the voice cache stays bounded: per language, idle_spoken 121
-# files (s = 0..120) and next_opening at most 9 days x the center's distinct opening times (<= 7): <= 63.
+# files (s = 0..120, or up to the ticket screen's longest countdown) and next_opening at most 9 days x the
+# center's distinct opening times (<= 7): <= 63.
 FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time")}
 FILLS = ("s", "day", "time")
 DAYS = ("today", "tomorrow", *WEEKDAYS)
 MAX_SECONDS = 120
+
+
+def max_seconds(idle_seconds: int) -> int:
+    """The most seconds idle_spoken may say: the ticket screen of an unprinted ticket stays up 4 x the kiosk's idle
+    time, at least 120 s (kiosk.js's ticketSeconds), and its countdown is spoken in the accessible mode."""
+    return max(MAX_SECONDS, 4 * idle_seconds)
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
@@ -115,9 +122,9 @@ def _fill(text_id: str, lang: str, given: dict[str, str]) -> str:
         if name not in given and name in FILLED[text_id]:
             raise InvalidRequest(f"{text_id} needs {name}", field=name)
     if text_id == "idle_spoken":
-        s = given["s"]
-        if not (s.isascii() and s.isdigit() and len(s) <= 3 and int(s) <= MAX_SECONDS):
-            raise InvalidRequest(f"s must be a whole number of seconds from 0 to {MAX_SECONDS}", field="s")
+        s, most = given["s"], max_seconds(cfg.policy.kiosk_idle_seconds)
+        if not (s.isascii() and s.isdigit() and len(s) <= len(str(most)) and int(s) <= most):
+            raise InvalidRequest(f"s must be a whole number of seconds from 0 to {most}", field="s")
         return str(texts["idle_spoken"]).format(s=int(s))
     day, hhmm = given["day"], given["time"]
     if day not in DAYS:

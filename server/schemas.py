@@ -227,8 +227,10 @@ PAGES: dict[str, dict[str, Any]] = {
             {"name": "text", "in": "query", "required": True,
              "schema": {"type": "string", "maxLength": 80, "examples": ["welcome", "svc:EMP-01", "next_opening"]}},
             {"name": "lang", "in": "query", "required": True, "schema": {"type": "string", "enum": ["az", "ru", "en"]}},
-            {"name": "s", "in": "query", "required": False, "description": "seconds, for idle_spoken",
-             "schema": {"type": "integer", "minimum": 0, "maximum": 120}},
+            {"name": "s", "in": "query", "required": False,
+             "description": "seconds, for idle_spoken: at most 120, or 4 x policy.kiosk_idle_seconds when that is "
+                            "more (the countdown of an unprinted ticket's screen)",
+             "schema": {"type": "integer", "minimum": 0}},
             {"name": "day", "in": "query", "required": False, "description": "for next_opening",
              "schema": {"type": "string", "enum": ["today", "tomorrow", "mon", "tue", "wed", "thu", "fri", "sat",
                                                    "sun"]}},

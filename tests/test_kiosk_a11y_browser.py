@@ -222,6 +222,72 @@ def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_ser
     assert all(status == 200 for _, _, status in heard), heard
 
 
+def test_accessible_ticket_screen_says_the_print_line_and_the_countdown(browser, live_server):
+    """What the ticket screen shows under the number is said after it in the accessible mode: the print line, then
+    the seconds before the screen returns to the start (the countdown, closing_in, the standard mode shows); an
+    unprinted ticket's longer countdown (120 s) is said with the print failure."""
+    heard: list[tuple[str, dict[str, str], int]] = []
+
+    def on_response(resp: Any) -> None:
+        url = urlparse(resp.url)
+        if url.path == "/kiosk/speak":
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            heard.append((q.pop("text"), q, resp.status))
+
+    def said(text: str, fills: dict[str, str]) -> int:
+        """Wait for the phrase to be fetched and answered 200; its place in what was heard (each waits until the
+        one before it has been played: a long sentence takes seconds)."""
+        for _ in range(800):
+            if (text, fills, 200) in heard:
+                return heard.index((text, fills, 200))
+            page.wait_for_timeout(25)
+        raise AssertionError(f"{text} {fills} was not spoken; heard {heard}")
+
+    def unprinted(route: Any) -> None:
+        """The real answer, as if the printer had not answered at issue."""
+        resp = route.fetch()
+        route.fulfill(response=resp, json=dict(resp.json(), printing=False))
+
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        page.on("response", on_response)
+        loaded(page)
+        tap(page, "#a11yBtn")
+        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        tap(page, "#langBig [data-lang=en]")
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        visible(page, "ticket")
+        assert "30" in page.text_content("#countdown")
+        number = page.text_content("#ticketNumber")
+        en = {"lang": "en"}
+        assert (said(f"number:{number}", en) < said("take_paper", en)
+                < said("idle_spoken", {"lang": "en", "s": "30"}))
+
+        tap(page, "#doneBtn")
+        visible(page, "start")
+        page.route("**/api/tickets", unprinted)
+        tap(page, "#a11yBtn")
+        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        if page.locator("#s-priority").is_visible():
+            tap(page, "#priorityNo")
+        visible(page, "ticket")
+        az = {"lang": "az"}
+        assert (said(f"number:{page.text_content('#ticketNumber')}", az) < said("print_failed_title", az)
+                < said("print_failed", az) < said("idle_spoken", {"lang": "az", "s": "120"}))
+        page.unroute("**/api/tickets")
+    assert all(status == 200 for _, _, status in heard), heard
+
+
 def test_the_standard_mode_shows_the_idle_warning_without_speaking(browser, live_server):
     """Speech is the accessible mode's: in the standard mode the idle warning is shown, and the kiosk stays silent
     (a hall of kiosks would otherwise call after every citizen who walked away)."""

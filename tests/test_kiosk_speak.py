@@ -218,3 +218,25 @@ def test_filled_phrases_are_bounded(app):
                     texts.add(views.speak_text("next_opening", lang, {"day": day, "time": t}))
     assert len(views.DAYS) == 9 and len(times) <= 7
     assert len(texts) == 3 * (121 + 9 * len(times)) <= 3 * (121 + 9 * 7) == 552
+
+
+def test_the_ticket_screens_longest_countdown_is_a_phrase(tmp_path: Path, clock, spoken):
+    """An unprinted ticket's screen stays up 4 x the kiosk's idle time (kiosk.js) and the accessible mode says its
+    seconds: with a 60 s idle time, 240 s is a phrase and 241 is refused (121 with the default 30 s: above)."""
+    from server import auth
+    from server.app import create_app
+
+    app = create_app({"CENTER_CONFIG": mini_config(policy__kiosk_idle_seconds=60), "DATABASE": str(tmp_path / "n.db"),
+                      "CLOCK": clock, "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False,
+                      "VOICE_CACHE": str(tmp_path / "voice")})
+    try:
+        token = auth.add_device(app.extensions["novbe"].store, "kiosk", "kiosk-1")
+        client = app.test_client()
+        r = client.get("/kiosk/speak?text=idle_spoken&s=240&lang=en", headers=bearer(token))
+        assert r.status_code == 200 and spoken == [("Seconds left before the screen returns to the start: 240.", "en")]
+        r = client.get("/kiosk/speak?text=idle_spoken&s=241&lang=en", headers=bearer(token))
+        assert r.status_code == 400 and r.get_json()["field"] == "s"
+        assert len(spoken) == 1
+    finally:
+        app.extensions["novbe"].publisher.stop()
+        app.extensions["novbe"].store.close()

@@ -189,7 +189,11 @@
     if (state.ticket.print === "staff" || state.ticket.print === next) return;   // given up is final
     state.ticket.print = next;
     state.ticket.printFailed = next !== "printing";
-    if (state.screen === "ticket") { renderTicket(); startTicketCountdown(); }
+    if (state.screen === "ticket") {
+      renderTicket();
+      startTicketCountdown();
+      if (state.a11y) say(ticketSaid());   // the printer's news, and the countdown it restarted
+    }
   }
 
   // --- navigation ----------------------------------------------------------------------------
@@ -540,6 +544,7 @@
       state.stack = [];
       show("ticket", false);
       startTicketCountdown();
+      if (state.a11y) for (const id of ticketSaid()) sayAfter(id);   // after the number the screen's title says
       requestRefresh();
       return;
     }
@@ -607,6 +612,13 @@
     updateCountdown();
   }
   function stopTicketCountdown() { clearInterval(countdownTimer); countdownTimer = null; }
+  /** What the accessible mode says on the ticket screen after the number: what the print line shows, then when the
+      screen returns to the start (the countdown the standard mode shows, as idle_spoken: closing_in abbreviates). */
+  function ticketSaid() {
+    const said = { printing: ["take_paper"], delayed: ["print_delayed_title", "print_delayed"],
+      staff: ["print_staff_title", "print_staff"], failed: ["print_failed_title", "print_failed"] }[$("printState").dataset.state] || [];
+    return [...said, phrase("idle_spoken", { s: Math.max(0, Math.ceil((countdownEnd - Date.now()) / 1000)) })];
+  }
   function updateCountdown() {
     const left = Math.max(0, Math.ceil((countdownEnd - Date.now()) / 1000));
     $("countdown").textContent = countdownTimer ? t("closing_in", { s: left }) : "";
