@@ -15,7 +15,10 @@ Rules, so that a ticket is never lost and never printed twice:
 * a backlog (jobs that already waited) prints one ticket per ``gap`` seconds per
   printer, so that after an outage each citizen can take their own ticket;
 * idle printers are asked their state every ``poll_every`` seconds (two or four
-  DLE EOT bytes), so staff see paper-out before the next citizen does.
+  DLE EOT bytes), so staff see paper-out before the next citizen does;
+* a printer is known by its name when it has one (a kiosk's printer: the kiosk's name),
+  else by its URL: its state, order and pace are its own even when two printers share
+  an address (two kiosks configured with ``dummy://``).
 
 Plain ``threading``; no Flask, no gevent assumptions.
 """
@@ -27,7 +30,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from . import transport
 from .errors import PrinterError, PrinterURLError, PrintUncertain
@@ -47,6 +50,12 @@ class PrintJob:
     data: bytes  # the rendered ESC/POS bytes
     attempts: int  # tries before this one
     created_at: float = 0.0  # wall-clock time the ticket was committed (0: unknown, never held)
+    name: str = ""  # the printer's name (its kiosk); "": known by its URL
+
+    @property
+    def key(self) -> str:
+        """What the spool knows this job's printer by: its name, else its URL."""
+        return self.name or self.printer
 
 
 class JobQueue(Protocol):
@@ -73,7 +82,7 @@ class JobQueue(Protocol):
         ...
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
-        """Record a printer's state (one of printers.status.STATES) and a line for staff."""
+        """Record a printer's state (one of printers.status.STATES) and a line for staff; printer is its key."""
         ...
 
 
@@ -113,7 +122,7 @@ class Spool:
         idle_wait: float = 0.5,
         max_age: float | None = None,
         gap: float = 0.0,
-        printers: Sequence[str] = (),
+        printers: Sequence[str] | Mapping[str, str] = (),
         poll_every: float | None = None,
         probe: Prober = transport.probe,
         clock: Callable[[], float] = time.time,
@@ -130,7 +139,9 @@ class Spool:
         self.idle_wait = idle_wait
         self.max_age = max_age
         self.gap = gap
-        self.printers = tuple(printers)
+        # The printers to poll, by key: a name -> URL mapping, or URLs that are their own keys.
+        self.printers: dict[str, str] = (dict(printers) if isinstance(printers, Mapping)
+                                         else {url: url for url in printers})
         self.poll_every = poll_every
         self.probe = probe
         self.clock = clock
@@ -140,8 +151,8 @@ class Spool:
         self._poller: threading.Thread | None = None
         self._lock = threading.Lock()
         self._states: dict[str, tuple[str, str]] = {}
-        self._touched: dict[str, float] = {}  # printer -> monotonic time of the last contact
-        self._printed_at: dict[str, float] = {}  # printer -> monotonic time of the last ticket
+        self._touched: dict[str, float] = {}  # printer key -> monotonic time of the last contact
+        self._printed_at: dict[str, float] = {}  # printer key -> monotonic time of the last ticket
         self._claimed = 0
 
     def wake(self) -> None:
@@ -202,70 +213,70 @@ class Spool:
             if self._left(job) <= 0:
                 self._hold(job)
                 continue
-            if job.printer in refused:
+            if job.key in refused:
                 # Untried: keep it behind the earlier job that is waiting.
-                reason, delay = refused[job.printer]
+                reason, delay = refused[job.key]
                 self.jobs.retry_print_job(job.id, f"waiting for an earlier job: {reason}", delay)
                 continue
             if job.attempts and self.gap > 0:
                 # A job that already waited is part of a backlog: one ticket per gap.
-                wait = self._printed_at.get(job.printer, -math.inf) + self.gap - time.monotonic()
+                wait = self._printed_at.get(job.key, -math.inf) + self.gap - time.monotonic()
                 if wait > 0:
                     delay = min(wait, max(0.0, self._left(job)))
                     self.jobs.retry_print_job(job.id, "backlog: one ticket at a time", delay)
-                    refused[job.printer] = ("backlog", delay)
+                    refused[job.key] = ("backlog", delay)
                     continue
             try:
-                after = self.send(job.printer, job.data, profile=self.profile_for(job.printer))
+                after = self.send(job.printer, job.data, profile=self.profile_for(job.key))
             except PrintUncertain as e:
                 log.warning("print job %s uncertain: %s", job.id, e)
                 self.jobs.fail_print_job(job.id, f"uncertain: {e}")
-                self._report(job.printer, e.state, str(e))
+                self._report(job.key, e.state, str(e))
             except PrinterURLError as e:
                 # A configuration mistake: retrying cannot help.
                 self.jobs.fail_print_job(job.id, str(e))
-                self._report(job.printer, e.state, str(e))
+                self._report(job.key, e.state, str(e))
             except PrinterError as e:
                 # Refused before writing: safe to retry, nothing was printed.
-                refused[job.printer] = (str(e), self._retry(job, e))
-                self._report(job.printer, e.state, str(e))
+                refused[job.key] = (str(e), self._retry(job, e))
+                self._report(job.key, e.state, str(e))
             except Exception as e:
                 # Unknown failure: we cannot tell whether bytes reached the printer.
                 log.exception("print job %s failed", job.id)
                 self.jobs.fail_print_job(job.id, f"uncertain: {e!r}")
-                self._report(job.printer, "error", repr(e))
+                self._report(job.key, "error", repr(e))
             else:
-                self._printed_at[job.printer] = time.monotonic()
+                self._printed_at[job.key] = time.monotonic()
                 self.jobs.finish_print_job(job.id)
                 status = after or PrinterStatus("ok")
-                self._report(job.printer, status.state, status.detail)
+                self._report(job.key, status.state, status.detail)
                 printed += 1
             finally:
                 with self._lock:
-                    self._touched[job.printer] = time.monotonic()
+                    self._touched[job.key] = time.monotonic()
         return printed
 
     def poll_once(self) -> int:
         """Ask each idle printer its state (not those a job used lately); return how many were asked."""
         asked = 0
-        for url in self.printers:
+        for key, url in self.printers.items():
             every = self.poll_every or 0.0
             with self._lock:
-                if time.monotonic() - self._touched.get(url, -math.inf) < every:
+                if time.monotonic() - self._touched.get(key, -math.inf) < every:
                     continue
-            before = self.state(url)
+            before = self.state(key)
             try:
-                status = self.probe(url, profile=self.profile_for(url))
+                status = self.probe(url, profile=self.profile_for(key))
             except Exception:
-                log.exception("printer poll of %s failed", url)
+                log.exception("printer poll of %s (%s) failed", key, url)
                 continue
             finally:
                 with self._lock:
-                    self._touched[url] = time.monotonic()
+                    self._touched[key] = time.monotonic()
             asked += 1
             if status is None:
                 continue
-            self._report(url, status.state, status.detail)
+            self._report(key, status.state, status.detail)
             if status.printable and before is not None and before != status.state:
                 # Back in service: jobs that are due go now rather than at the next idle wake-up.
                 self.wake()

@@ -19,7 +19,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ValidationError
 
-from server import auth, localise, reports, snapshots
+from server import auth, device_health, localise, reports, snapshots
 from server.core import queue, rating
 from server.core.errors import (
     CapacityReached, CenterClosed, Forbidden, InvalidRequest, NoTicketsWaiting, QueueError, RateLimited,
@@ -477,7 +477,7 @@ def login_failures() -> Any:
           security="session")
 @auth.login_required("supervisor")
 def devices_health() -> Any:
-    from server import device_health, realtime
+    from server import realtime
 
     store = _app().store
     return jsonify(ok=True, now=store.clock(), silent_after=device_health.silent_after(current_app.config),
@@ -489,7 +489,8 @@ def devices_health() -> Any:
 @auth.login_required("operator")
 def print_jobs() -> Any:
     store = _app().store
-    return jsonify(ok=True, jobs=store.print_jobs(100), printers=store.printers())
+    printers = device_health.printer_rows(store.cfg, store.printers())
+    return jsonify(ok=True, jobs=store.print_jobs(100), printers=printers)
 
 
 @endpoint("/print-jobs/<int:job>/reprint", ("POST",), summary="Print a ticket again (supervisor)", tag="supervisor",

@@ -214,7 +214,7 @@ class DeviceHealth:
         printer: dict[str, Any] | None = None
         if kind == "kiosk":
             url = next((k.printer for k in cfg.kiosks if k.name == name), None)
-            known = (printers or {}).get(url or "")
+            known = (printers or {}).get(name) if url else None   # the spool knows a kiosk's printer by its name
             printer = {"url": url, "state": known.get("state") if known else None,
                        "detail": known.get("detail") if known else None,
                        "updated_at": known.get("updated_at") if known else None,
@@ -263,9 +263,18 @@ class DeviceHealth:
     def rows(self, cfg: CenterConfig, now: float, printers: list[dict[str, Any]] | None = None,
              tokens: set[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
         """Every configured device (kiosks, then boards), then any other device connected now."""
-        by_url = {p["url"]: p for p in printers or []}
+        by_name = {p["name"]: p for p in printers or []}
         keys = [("kiosk", k.name) for k in cfg.kiosks] + [("display", b.name) for b in cfg.boards]
         with self._lock:
             extra = sorted(k for k, d in self._devices.items() if k not in keys and d.sids)
-        return [self.row(cfg, kind, name, now, by_url, has_token=tokens is None or (kind, name) in tokens)
+        return [self.row(cfg, kind, name, now, by_name, has_token=tokens is None or (kind, name) in tokens)
                 for kind, name in keys + extra]
+
+
+def printer_rows(cfg: CenterConfig, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each kiosk printer's last known state (the store's rows, kept by the spool under the kiosk's name) in the
+    center file's order, with its kiosk's ``name`` and its address ``url``; a printer no kiosk is configured with,
+    or a row kept by address before, is left out."""
+    known = {row["url"]: row for row in stored}
+    return [{**known[k.name], "name": k.name, "url": k.printer}
+            for k in cfg.kiosks if k.printer and k.name in known]

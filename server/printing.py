@@ -11,6 +11,10 @@ and told to the kiosks over Socket.IO, to rooms "hall" of /kiosk and "staff" of 
     print-failed   {job, number, kiosk, error}   given up (uncertain or a bad printer URL): "ask staff"
     printer-status {kiosk, printer, state, detail}  a printer's state changed (printers.STATES)
 
+A kiosk's printer is known by the kiosk's name (its state, order and pace are its own, even when
+two kiosks are configured with the same address, as the shipped centers' ``dummy://``); a job
+whose kiosk is no longer configured with its address is known by that address.
+
 The policy sets how long a ticket may wait for its printer (``print_hold_minutes``), the pace
 of a backlog after an outage (``print_backlog_seconds``) and how often idle printers are
 asked their state (``printer_poll_seconds``).
@@ -25,6 +29,7 @@ from typing import Any, Callable
 
 from printers import PrintJob, Spool, TicketView, render_bytes
 from server.core import queue
+from server.core.model import Ticket
 from server.core.errors import QueueError, StorageError
 from server.store import SQLiteStore
 
@@ -49,18 +54,23 @@ class StoreJobs:
         self.store = store
         self.public_url = public_url
         self.notify = notify
-        self._kiosks = {k.printer: k for k in store.cfg.kiosks if k.printer}
+        self._kiosks = {k.name: k for k in store.cfg.kiosks if k.printer}
         self._delayed: set[int] = set()   # jobs a kiosk was told are delayed (so it hears when they print)
 
     def layout(self, printer: str) -> tuple[str, str]:
-        """The (profile, paper) of the kiosk printer at this URL."""
-        k = self._kiosks.get(printer)
+        """The (profile, paper) of a printer by its key: a kiosk's name, else the first kiosk at that URL."""
+        k = self._kiosks.get(printer) or next((k for k in self._kiosks.values() if k.printer == printer), None)
         return (k.profile, k.paper) if k else ("TM-T88V", "80mm")
 
-    def view(self, job_id: int) -> TicketView | None:
-        """What the ticket of a job says, in the citizen's language, as of now."""
+    def name_of(self, kiosk: str | None, url: str) -> str:
+        """A job's printer name: its kiosk's, while that kiosk is configured with this address ("" otherwise)."""
+        k = self._kiosks.get(kiosk or "")
+        return k.name if k is not None and k.printer == url else ""
+
+    def view(self, job_id: int, t: Ticket | None = None) -> TicketView | None:
+        """What the ticket of a job says, in the citizen's language, as of now (t: the job's ticket, if read)."""
         cfg = self.store.cfg
-        t = self.store.print_job_ticket(job_id)
+        t = t or self.store.print_job_ticket(job_id)
         if t is None:
             return None
         try:
@@ -87,12 +97,14 @@ class StoreJobs:
             rows = self.store.claim_print_jobs(limit)
         jobs = []
         for row in rows:
-            view = self.view(row["id"])
-            if view is None:
+            t = self.store.print_job_ticket(row["id"])
+            view = self.view(row["id"], t)
+            if t is None or view is None:
                 with _keep_going(f"job {row['id']} as failed"):
                     self.store.finish_print_job(row["id"], "failed", "ticket not found")
                 continue
-            profile, paper = self.layout(row["printer"])
+            name = self.name_of(t.kiosk, row["printer"])
+            profile, paper = self.layout(name or row["printer"])
             try:
                 data = render_bytes(view, profile=profile, paper=paper)
             except Exception as exc:   # a layout bug must not stop the spool
@@ -104,7 +116,7 @@ class StoreJobs:
             # A job reprinted by staff is aged from the reprint (queued_at), not from the ticket.
             queued = row.get("queued_at") or row["created_at"]
             jobs.append(PrintJob(id=row["id"], printer=row["printer"], data=data, attempts=row["attempts"] - 1,
-                                 created_at=float(queued)))
+                                 created_at=float(queued), name=name))
         return jobs
 
     def _tell(self, name: str, job_id: int, **data: Any) -> None:
@@ -140,11 +152,12 @@ class StoreJobs:
         self._tell("print-failed", job_id, error=error)
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
+        # Kept under the printer's key (the store's printers.url column holds a kiosk's name here).
         with _keep_going(f"the state of printer {printer}"):
             self.store.set_printer_status(printer, state, detail)
         kiosk = self._kiosks.get(printer)
-        self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None, "printer": printer,
-                                       "state": state, "detail": detail})
+        self.notify("printer-status", {"kiosk": kiosk.name if kiosk else None,
+                                       "printer": kiosk.printer if kiosk else printer, "state": state, "detail": detail})
 
 
 def start_spool(store: SQLiteStore, public_url: Callable[[], str],
@@ -154,11 +167,11 @@ def start_spool(store: SQLiteStore, public_url: Callable[[], str],
     jobs = StoreJobs(store, public_url, notify)
     policy = store.cfg.policy
     spool = Spool(
-        jobs, profile_for=lambda url: jobs.layout(url)[0],
+        jobs, profile_for=lambda key: jobs.layout(key)[0],
         # Retries of a waiting job are the printer's polls: every few seconds, so a ticket prints
         # within seconds of the fault clearing (not after a back-off grown to 30 s).
         backoff=(1, 2, 3), max_age=policy.print_hold_minutes * 60, gap=policy.print_backlog_seconds,
-        printers=sorted({k.printer for k in store.cfg.kiosks if k.printer}),
+        printers={k.name: k.printer for k in store.cfg.kiosks if k.printer},
         poll_every=policy.printer_poll_seconds,
     )
     spool.start()

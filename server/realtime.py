@@ -36,7 +36,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
 from server import auth, snapshots
-from server.device_health import DeviceHealth, parse_heartbeat, silent_after
+from server.device_health import DeviceHealth, parse_heartbeat, printer_rows, silent_after
 from server.core.errors import QueueError
 from server.core.model import Event, TicketEvent
 
@@ -265,7 +265,7 @@ def health_rows() -> list[dict[str, Any]]:
     """Every configured device's health, as the supervisor view lists it."""
     store = _store()
     tokens = {(d["kind"], d["name"]) for d in store.devices()}
-    return device_health().rows(store.cfg, store.clock(), store.printers(), tokens)
+    return device_health().rows(store.cfg, store.clock(), printer_rows(store.cfg, store.printers()), tokens)
 
 
 def _tell_supervisors(key: tuple[str, str] | None) -> None:
@@ -273,7 +273,7 @@ def _tell_supervisors(key: tuple[str, str] | None) -> None:
         return
     store = _store()
     row = device_health().row(store.cfg, key[0], key[1], store.clock(),
-                              {p["url"]: p for p in store.printers()})
+                              {p["name"]: p for p in printer_rows(store.cfg, store.printers())})
     socketio.emit("device-health", row, namespace="/counter", to="supervisors")
 
 

@@ -11,6 +11,7 @@ from config.schema import CenterConfig
 from server.core import clock, housekeeping
 from server.core.model import Status, Ticket
 from server.core.queue import cached_forecast, live_counters, service_outlook, service_waits, wait_of
+from server.device_health import printer_rows
 from server.store import SQLiteStore
 
 
@@ -144,7 +145,7 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
                 if older is not None:
                     by_id[older.id] = older
         jobs = store.print_jobs(20)
-        printers = store.printers()
+        printers = printer_rows(cfg, store.printers())
         fc = cached_forecast(store, tx, now, day)
         waits = service_waits(store, tx, now, day) if clock.is_open(cfg, now) else {}
     stats: dict[int, dict[str, Any]] = {c.number: {"served": 0, "no_show": 0, "service_seconds": 0.0}

@@ -96,10 +96,10 @@ def test_kiosk_printer_state_comes_from_the_spool_first(store, cfg, clock):
     health.heartbeat("sid-k", Heartbeat(printer="delayed"), clock())
     assert health.row(cfg, "kiosk", "kiosk-1", clock(), {})["problems"] == ["printer"]
     # The spool says ok (it polls idle printers): that wins over an older failure seen by the page.
-    ok = {url: {"url": url, "state": "ok", "detail": "", "updated_at": clock()}}
+    ok = {"kiosk-1": {"name": "kiosk-1", "url": url, "state": "ok", "detail": "", "updated_at": clock()}}
     row = health.row(cfg, "kiosk", "kiosk-1", clock(), ok)
     assert row["state"] == "ok" and row["printer"]["state"] == "ok" and row["printer"]["page"] == "delayed"
-    bad = {url: {"url": url, "state": "paper_out", "detail": "paper out", "updated_at": clock()}}
+    bad = {"kiosk-1": {"name": "kiosk-1", "url": url, "state": "paper_out", "detail": "paper out", "updated_at": clock()}}
     health.heartbeat("sid-k", Heartbeat(printer="ok"), clock())
     row = health.row(cfg, "kiosk", "kiosk-1", clock(), bad)
     assert row["state"] == "warning" and row["problems"] == ["printer"] and row["printer"]["detail"] == "paper out"

@@ -157,3 +157,66 @@ def test_a_poll_of_a_printer_that_is_off_says_offline() -> None:
     assert spool.poll_once() == 2
     assert jobs.statuses == [(url, "offline", jobs.statuses[0][2])]  # dummy:// cannot say: not reported
     assert "cannot connect" in jobs.statuses[0][2]
+
+
+def test_two_kiosks_at_one_address_keep_their_own_printer(tmp_path, clock) -> None:
+    """Two kiosks configured with the same address (the shipped centers' dummy://) are two printers: each ticket
+    in its own kiosk's layout, each state kept, told and listed under its own kiosk, not the last one's."""
+    from conftest import mini_config
+    from printers import PaperOut, PrinterStatus
+    from server import auth
+    from server.app import create_app
+    from server.device_health import DeviceHealth, printer_rows
+    from server.printing import StoreJobs
+
+    kiosks = [{"name": "kiosk-1", "printer": "dummy://"},
+              {"name": "kiosk-2", "printer": "dummy://", "profile": "POS-5890", "paper": "58mm"}]
+    app = create_app({"CENTER_CONFIG": mini_config(kiosks=kiosks), "DATABASE": str(tmp_path / "novbe.db"),
+                      "CLOCK": clock, "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False})
+    try:
+        store = app.extensions["novbe"].store
+        for name in ("kiosk-1", "kiosk-2"):
+            token = auth.add_device(store, "kiosk", name)
+            r = app.test_client().post("/api/tickets", json={"service": "EMP-1"},
+                                       headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 201, r.get_json()
+        told: list[tuple[str, dict]] = []
+        jobs = StoreJobs(store, lambda: "http://x", lambda event, data: told.append((event, data)))
+        claimed = jobs.claim_print_jobs()
+        assert [(j.name, j.printer) for j in claimed] == [("kiosk-1", "dummy://"), ("kiosk-2", "dummy://")]
+        for job, (profile, paper) in zip(claimed, [("TM-T88V", "80mm"), ("POS-5890", "58mm")]):
+            view = jobs.view(job.id)
+            assert view is not None and job.data == render_bytes(view, profile=profile, paper=paper)
+
+        # kiosk-1's printer is out of paper, kiosk-2's prints.
+        sent: list[str] = []
+
+        def send(url: str, data: bytes, *, profile: str) -> PrinterStatus | None:
+            sent.append(profile)
+            if len(sent) == 1:
+                raise PaperOut("the printer is out of paper")
+            return PrinterStatus("ok")
+
+        class Again:
+            """The jobs already claimed, through the real StoreJobs for everything else."""
+
+            def __getattr__(self, name: str):
+                return getattr(jobs, name)
+
+            def claim_print_jobs(self, limit: int = 10):
+                return claimed
+
+        Spool(Again(), send=send, profile_for=lambda key: jobs.layout(key)[0]).run_once()
+        assert sent == ["TM-T88V", "POS-5890"]
+        states = [(d["kiosk"], d["printer"], d["state"]) for e, d in told if e == "printer-status"]
+        assert states == [("kiosk-1", "dummy://", "paper_out"), ("kiosk-2", "dummy://", "ok")]
+        rows = printer_rows(store.cfg, store.printers())
+        assert [(p["name"], p["url"], p["state"]) for p in rows] == [("kiosk-1", "dummy://", "paper_out"),
+                                                                     ("kiosk-2", "dummy://", "ok")]
+        health = DeviceHealth(store)
+        listed = {r["name"]: r for r in health.rows(store.cfg, clock(), rows)}
+        assert "printer" in listed["kiosk-1"]["problems"] and listed["kiosk-1"]["printer"]["state"] == "paper_out"
+        assert "printer" not in listed["kiosk-2"]["problems"] and listed["kiosk-2"]["printer"]["state"] == "ok"
+    finally:
+        app.extensions["novbe"].publisher.stop()
+        app.extensions["novbe"].store.close()

@@ -141,7 +141,7 @@
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
     $("tab-printers").innerHTML = `
       <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
-        <td><b>${N.esc(p.url)}</b></td><td class="pstate" data-state="${N.esc(p.state)}">${N.esc(named("printer_state_", p.state))}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
+        <td><b>${N.esc(p.name)}</b> <span class="muted">${N.esc(p.url)}</span></td><td class="pstate" data-state="${N.esc(p.state)}">${N.esc(named("printer_state_", p.state))}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
         <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
