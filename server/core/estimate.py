@@ -93,18 +93,40 @@ def remaining(mean: float, var: float, elapsed: float) -> tuple[float, float]:
     """
     if elapsed <= 0 or mean <= 0:
         return max(mean, 0.0), var
-    s2 = math.log1p(var / (mean * mean))
+    # The lognormal's parameters are the same for every play while the durations stand: worked out once.
+    shape = _shapes.get((mean, var))
+    if shape is None:
+        shape = _shape(mean, var)
+    s2, s, mu, e2 = shape
     if s2 <= 0:
         return max(mean - elapsed, 0.0), 0.0
-    s = math.sqrt(s2)
-    mu = math.log(mean) - s2 / 2
     z = (math.log(elapsed) - mu) / s
-    tail = _upper(z)                          # P(slot > elapsed)
+    # 0.5 * erfc(x / sqrt 2) is P(Z > x) (:func:`_upper`), written out: a play asks for every busy counter.
+    tail = 0.5 * math.erfc(z / _SQRT2)                    # P(slot > elapsed)
     if tail <= 1e-300:                        # far past any slot seen: a fifth of one more
         return 0.2 * mean, var / 4
-    m1 = mean * _upper(z - s) / tail          # E[slot | slot > elapsed]
-    m2 = math.exp(2 * mu + 2 * s2) * _upper(z - 2 * s) / tail
+    m1 = mean * (0.5 * math.erfc((z - s) / _SQRT2)) / tail          # E[slot | slot > elapsed]
+    m2 = e2 * (0.5 * math.erfc((z - 2 * s) / _SQRT2)) / tail
     return max(m1 - elapsed, 1.0), max(m2 - m1 * m1, 0.0)
+
+
+_SQRT2 = math.sqrt(2)
+_shapes: dict[tuple[float, float], tuple[float, float, float, float]] = {}
+
+
+def _shape(mean: float, var: float) -> tuple[float, float, float, float]:
+    """(s², s, mu, exp(2 mu + 2 s²)) of the lognormal of ``(mean, var)``, remembered."""
+    s2 = math.log1p(var / (mean * mean))
+    if s2 <= 0:
+        shape = (s2, 0.0, 0.0, 0.0)
+    else:
+        s = math.sqrt(s2)
+        mu = math.log(mean) - s2 / 2
+        shape = (s2, s, mu, math.exp(2 * mu + 2 * s2))
+    if len(_shapes) > 4096:
+        _shapes.clear()
+    _shapes[(mean, var)] = shape
+    return shape
 
 
 def quantile(mean: float, var: float, p: float) -> float:

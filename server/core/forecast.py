@@ -40,9 +40,12 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+import collections
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter, itemgetter
 
 from config.schema import CenterConfig
 from server.core import clock
@@ -65,39 +68,66 @@ class Expected(list[Ticket]):
     """Expected tickets in order of issue time (then id), with what every play needs of them worked out once.
 
     The hall forecast's expected arrivals are kept for minutes and played on every issue:
-    their issue times and their times per class are taken here once, not on each play.
+    their issue times, their times per class and which desks may take them are taken here
+    once, not on each play.
     """
 
     def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
         super().__init__(sorted(tickets, key=_issue_order))
         self.times = [t.issued_at for t in self]
+        self.ids = {t.id for t in self}
         self.by_class: dict[Klass, list[float]] = {}
         for t in self:
             self.by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
+        # The desks' signature (number, services, standby) -> what the play derives from it and these
+        # arrivals: the same few signatures come back on every issue for minutes.
+        self.desks_seen: dict[tuple[tuple[int, tuple[str, ...], bool], ...], _DeskPlan] = {}
 
     def after(self, now: float) -> list[Ticket]:
         """The tickets issued after ``now``, in order."""
         return self[bisect.bisect_right(self.times, now):]
 
 
-def _issue_order(t: Ticket) -> tuple[float, int]:
-    return t.issued_at, t.id
+#: (issue time, id): first come, first served. (A C-level key: plays sort on every issue.)
+_issue_order = attrgetter("issued_at", "id")
 
 
-_by_service: dict[tuple[tuple[int, tuple[str, ...]], ...], dict[str, list[int]]] = {}
+DeskSig = tuple[tuple[int, tuple[str, ...], bool], ...]    # (number, services, standby) of each desk in play
 
 
-def _desks_of_service(desks: tuple[tuple[int, tuple[str, ...]], ...]) -> dict[str, list[int]]:
-    """Service -> the desks (of ``desks``: number, services) that serve it; the same few sets all day."""
-    hit = _by_service.get(desks)
+@dataclass(frozen=True)
+class _Routes:
+    """Who may take what, for one set of desks (see :func:`_routes`)."""
+
+    # service -> the desks that may take its unnamed tickets (a standby desk: only if no active desk serves it)
+    takers: dict[str, list[int]]
+    # service -> every desk that serves it (for "people ahead")
+    serving: dict[str, frozenset[int]]
+
+
+_routes_memo: dict[DeskSig, _Routes] = {}
+
+
+def _routes(sig: DeskSig) -> _Routes:
+    """Who may take what among the desks of ``sig``: the same few signatures come back all day."""
+    hit = _routes_memo.get(sig)
     if hit is None:
-        if len(_by_service) > 256:
-            _by_service.clear()
-        hit = _by_service[desks] = {}
-        for n, services in desks:
+        if len(_routes_memo) > 256:
+            _routes_memo.clear()
+        active = {code for _, services, standby in sig if not standby for code in services}
+        takers: dict[str, list[int]] = {}
+        serving: dict[str, set[int]] = {}
+        for n, services, standby in sig:
             for code in services:
-                hit.setdefault(code, []).append(n)
+                serving.setdefault(code, set()).add(n)
+                if not (standby and code in active):
+                    takers.setdefault(code, []).append(n)
+        hit = _routes_memo[sig] = _Routes(takers, {code: frozenset(ns) for code, ns in serving.items()})
     return hit
+
+
+_BLANK = Ticket(id=EXPECTED, token="", day="", letter="", seq_no=0, number="", service="", original_service="",
+                status=Status.WAITING, issued_at=0.0)
 
 
 def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str | None]], now: float,
@@ -114,16 +144,15 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     if until <= now or opens is None:
         return Expected()
     window = max(900.0, min(RATE_WINDOW, now - opens))
-    recent = sum(1 for at, _, _ in issued if now - window <= at <= now)
+    since = now - window
+    recent = sum(1 for at, _, _ in issued if since <= at <= now)
     if recent == 0:
         return Expected()
     rate = recent / window
     prior_weight = 10.0
     quotas = {s.code: float(s.quota) for s in cfg.services}
     total_quota = sum(quotas.values()) or 1.0
-    counts: dict[tuple[str, str | None], float] = {}
-    for _, service, priority in issued:
-        counts[(service, priority)] = counts.get((service, priority), 0.0) + 1
+    counts: dict[tuple[str, str | None], float] = dict(collections.Counter(map(itemgetter(1, 2), issued)))
     for code, q in quotas.items():
         counts[(code, None)] = counts.get((code, None), 0.0) + prior_weight * q / total_quota
     norm = len(issued) + prior_weight
@@ -139,9 +168,9 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     while at < until and turns:
         turn, i, (service, priority) = heapq.heappop(turns)
         heapq.heappush(turns, (turn + norm / counts[(service, priority)], i, (service, priority)))
-        out.append(Ticket(id=EXPECTED + len(out), token="", day="", letter="", seq_no=0, number="",
-                          service=service, original_service=service, status=Status.WAITING, issued_at=at,
-                          priority=priority))
+        # A copy of one blank ticket: a frozen dataclass's constructor costs four times as much.
+        out.append(_BLANK.with_(id=EXPECTED + len(out), service=service, original_service=service, issued_at=at,
+                                priority=priority))
         at += every
     return Expected(out)
 
@@ -181,7 +210,7 @@ class Forecast:
         return None if call is None else max(0.0, call.at - self.now)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Desk:
     """A counter's state during the play."""
 
@@ -192,15 +221,42 @@ class _Desk:
     limit: int
     standby: bool = False
     calls: int = 0
+    # The earliest start and the latest end of its breaks: a moment outside them needs no look at each.
+    b_from: float = math.inf
+    b_to: float = -math.inf
 
     def after_breaks(self, t: float) -> float:
+        if not self.b_from <= t < self.b_to:
+            return t
         for b0, b1 in self.breaks:
             if b0 <= t < b1:
                 t = b1
         return t
 
 
+@dataclass
+class _DeskPlan:
+    """What a play derives from its desks and the expected arrivals alone (kept on the :class:`Expected`)."""
+
+    classes: dict[int, list[Klass]]     # desk -> the expected arrivals' classes it may take
+    arrivals: dict[int, list[float]] = field(default_factory=dict)   # desk -> those classes' times, sorted
+
+
 _spans: dict[tuple[tuple[str, ...], str, str], list[tuple[float, float]]] = {}
+DayBreaks = dict[int, tuple[list[tuple[float, float]], float, float]]
+_day_breaks_memo: tuple[CenterConfig, str, DayBreaks] | None = None
+
+
+def _day_breaks(cfg: CenterConfig, today: str) -> DayBreaks:
+    """Counter number -> (its planned breaks on ``today``, their earliest start, their latest end); counters
+    with none are left out. Every play asks, for every counter."""
+    global _day_breaks_memo
+    hit = _day_breaks_memo
+    if hit is None or hit[0] is not cfg or hit[1] != today:
+        table = {n: (spans, min(b0 for b0, _ in spans), max(b1 for _, b1 in spans))
+                 for n in cfg.counters_by_number if (spans := break_spans(cfg, n, 0.0, today))}
+        hit = _day_breaks_memo = (cfg, today, table)
+    return hit[2]
 
 
 def break_spans(cfg: CenterConfig, number: int, now: float, today: str | None = None) -> list[tuple[float, float]]:
@@ -268,111 +324,105 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     limited: set[int] = set()
     desks: dict[int, _Desk] = {}
     heap: list[tuple[float, int]] = []
+    sig: list[tuple[int, tuple[str, ...], bool]] = []
+    day_breaks = _day_breaks(cfg, today)
+    by_number = cfg.counters_by_number
     for c in counters:
-        conf = cfg.counters_by_number.get(c.number)
+        number = c.number
+        conf = by_number.get(number)
         if conf is None:
             continue
         live = c if c.day == today else c.with_(priority_streak=0, handled_today=0, services=conf.services)
-        breaks = break_spans(cfg, c.number, now, today)
-        avail = counter_available(cfg, live, held.get(c.number), durations, now, today, breaks)
-        if avail is None:
-            continue
-        free_at, var, standby = avail
-        desk = _Desk(live, 0.0, var, breaks, conf.daily_limit, standby=standby)
-        desk.free_at = desk.after_breaks(free_at)
+        planned = day_breaks.get(number)
+        breaks = planned[0] if planned is not None else []
+        hand = held.get(number)
+        if hand is None and live.state == CounterState.OPEN:
+            # counter_available's answer for an open, free counter, without the call (every counter, every issue).
+            free_at, var, standby = now, 0.0, False
+        else:
+            avail = counter_available(cfg, live, hand, durations, now, today, breaks)
+            if avail is None:
+                continue
+            free_at, var, standby = avail
+        desk = _Desk(live, free_at, var, breaks, conf.daily_limit, standby)
+        if planned is not None:
+            desk.b_from, desk.b_to = planned[1], planned[2]
+            desk.free_at = desk.after_breaks(free_at)
         if desk.limit and live.handled_today >= desk.limit:
-            limited.add(c.number)
+            limited.add(number)
             continue
-        desks[c.number] = desk
-        heapq.heappush(heap, (desk.free_at, c.number))
+        desks[number] = desk
+        heap.append((desk.free_at, number))
+        sig.append((number, live.services, standby))
+    heapq.heapify(heap)     # keys (time, number) are unique: the same pops as pushing one by one
 
-    tickets = list(waiting)
     ghost_ids = {g.id for g in ghosts}
     watched = set(watch) if only_ghosts else set()
-    everyone = tickets + list(ghosts)
-    if isinstance(arrivals, Expected):
-        coming = arrivals.after(now)
-    else:
-        coming = sorted((a for a in arrivals if a.issued_at > now), key=_issue_order)
-    expected_ids = {a.id for a in coming}
+    everyone = [*waiting, *ghosts]
+    if not isinstance(arrivals, Expected):
+        arrivals = Expected(a for a in arrivals if a.issued_at > now)
+    coming = arrivals.after(now)
+    expected_ids = arrivals.ids
     # Tickets of one class (same service, priority group and named counter) are always
     # called oldest first: every routing key orders them by issue time. So each desk needs
     # to show routing only the head of each class it may take, which keeps a play of a
     # large hall to a few milliseconds.
-    classes: dict[tuple[str, str | None, int | None], list[Ticket]] = {}
+    classes: dict[Klass, deque[Ticket]] = {}
     for t in sorted(everyone, key=_issue_order):
-        classes.setdefault((t.service, t.priority, t.target_counter), []).append(t)
+        k = (t.service, t.priority, t.target_counter)
+        q = classes.get(k)
+        if q is None:
+            q = classes[k] = deque()
+        q.append(t)
     # When each class gets its next expected arrival. (An Expected list's also holds those
     # already past, which changes nothing: they are looked up after the moment asked.)
-    by_class: dict[Klass, list[float]]
-    if isinstance(arrivals, Expected):
-        by_class = arrivals.by_class
-    else:
-        by_class = {}
-        for t in coming:
-            by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
-    for k in by_class:
-        classes.setdefault(k, [])
-    head = {k: 0 for k in classes}
-    active = [d for d in desks.values() if not d.standby]
-    active_numbers = {d.counter.number for d in active}
-    active_services = {code for d in active for code in d.counter.services}
-    desk_classes: dict[int, list[tuple[str, str | None, int | None]]] = {n: [] for n in desks}
-    desks_of_service = _desks_of_service(tuple((n, desk.counter.services) for n, desk in desks.items()))
+    by_class = arrivals.by_class
+    # Which classes each desk may take: the expected arrivals' part depends only on the desks
+    # and the arrivals, so it is worked out once per Expected list (which lives for minutes);
+    # the classes of the tickets here now are added per play. (Their order does not matter:
+    # routing's keys end with the ticket id, so no two tickets tie.)
+    desk_sig = tuple(sig)
+    routes = _routes(desk_sig)
+    takers = routes.takers
+    plan = arrivals.desks_seen.get(desk_sig)
+    if plan is None:
+        plan_classes: dict[int, list[Klass]] = {n: [] for n in desks}
+        for k in by_class:
+            for n in ([k[2]] if k[2] is not None else takers.get(k[0], ())):
+                if n in plan_classes:
+                    plan_classes[n].append(k)
+        plan = _DeskPlan(plan_classes)
+        if len(arrivals.desks_seen) > 64:
+            arrivals.desks_seen.clear()
+        arrivals.desks_seen[desk_sig] = plan
+    # Shared lists: heads() below replaces a desk's list, never changes it.
+    desk_classes = dict(plan.classes)
     for k in classes:
-        named = k[2]
-        for n in ([named] if named is not None else desks_of_service.get(k[0], [])):
-            desk_n = desks.get(n)
-            if desk_n is None:
-                continue
-            if desk_n.standby and (named in active_numbers if named is not None else k[0] in active_services):
-                continue
-            desk_classes[n].append(k)
+        if k in by_class:
+            continue
+        for n in ([k[2]] if k[2] is not None else takers.get(k[0], ())):
+            mine = desk_classes.get(n)
+            if mine is not None:
+                desk_classes[n] = [*mine, k]
     # When each desk could next get an expected arrival (for a desk that finds nothing now).
-    desk_arrivals: dict[int, list[float]] = {}
-
-    def arrivals_for(n: int) -> list[float]:
-        hit = desk_arrivals.get(n)
-        if hit is None:
-            hit = desk_arrivals[n] = sorted(x for k in desk_classes[n] for x in by_class.get(k, ()))
-        return hit
+    desk_arrivals = plan.arrivals
     next_coming = 0
 
     def heads(n: int) -> list[Ticket]:
-        out = []
-        keep = []
-        for k in desk_classes[n]:
-            lst = classes[k]
-            i = head[k]
-            if i < len(lst):
-                out.append(lst[i])
-                keep.append(k)
-            elif not by_class.get(k):
-                continue        # exhausted for good: nothing more will join this class
-            else:
-                keep.append(k)
-        if len(keep) != len(desk_classes[n]):
-            desk_classes[n] = keep
-        return out
+        # (A used-up class of the tickets here now stays listed: a few empty looks cost less than pruning.)
+        return [q[0] for k in desk_classes[n] if (q := classes.get(k))]
 
     def take(t: Ticket) -> None:
-        k = (t.service, t.priority, t.target_counter)
-        assert classes[k][head[k]] is t, "routing picked a ticket behind an older one of its class"
-        head[k] += 1
+        q = classes[(t.service, t.priority, t.target_counter)]
+        assert q[0] is t, "routing picked a ticket behind an older one of its class"
+        q.popleft()
 
-    # Which counters can serve a ticket: for "people ahead".
-    serve_sets: dict[str, tuple[int, ...]] = {}
-    all_numbers = [c.number for c in counters]
-    services_of = {c.number: (c.services if c.day == today else cfg.counters_by_number[c.number].services)
-                   for c in counters if c.number in cfg.counters_by_number}
-
-    def servers(t: Ticket) -> tuple[int, ...]:
+    def ahead_of(t: Ticket) -> int:
+        """Tickets called so far at the counters that can serve ``t`` (only desks call)."""
         if t.target_counter is not None:
-            return (t.target_counter,)
-        hit = serve_sets.get(t.service)
-        if hit is None:
-            hit = serve_sets[t.service] = tuple(n for n in all_numbers if t.service in services_of.get(n, ()))
-        return hit
+            return called_at_counter.get(t.target_counter, 0)
+        serving = routes.serving.get(t.service, frozenset())
+        return sum(v for m, v in called_at_counter.items() if m in serving)
 
     calls: dict[int, Call] = {}
     called_at_counter: dict[int, int] = {}
@@ -388,21 +438,30 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         desk = desks[n]
         while next_coming < len(coming) and coming[next_coming].issued_at <= t_free:
             a = coming[next_coming]
-            classes[(a.service, a.priority, a.target_counter)].append(a)
+            k = (a.service, a.priority, a.target_counter)
+            q = classes.get(k)
+            if q is None:
+                q = classes[k] = deque()
+            q.append(a)
             next_coming += 1
         while True:
-            pick = pick_next(cfg, desk.counter, heads(n), t_free)
+            shown = heads(n)
+            pick = pick_next(cfg, desk.counter, shown, t_free) if shown else None
             if pick is None or pick.id not in ghost_ids:
                 break
             # A ghost: note when it would be called, and let the counter pick again.
             take(pick)
             ghosts_left -= 1
             mean, var = durations.of(n, pick.service)
-            ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+            ahead = ahead_of(pick)
             calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
                                   math.sqrt(desk.var + var))
         if pick is None:
-            later = arrivals_for(n) if coming else None
+            if not coming:
+                continue
+            later = desk_arrivals.get(n)
+            if later is None:
+                later = desk_arrivals[n] = sorted(x for k in plan.classes[n] for x in by_class[k])
             if later:
                 i = bisect.bisect_right(later, t_free)
                 if i < len(later):
@@ -414,7 +473,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             if not only_ghosts or pick.id in watched:   # the issuing path needs only its own tickets' calls
                 if only_ghosts:
                     ghosts_left -= 1
-                ahead = sum(called_at_counter.get(m, 0) for m in servers(pick))
+                ahead = ahead_of(pick)
                 calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
                                       math.sqrt(desk.var + var))
             called_at_counter[n] = called_at_counter.get(n, 0) + 1
