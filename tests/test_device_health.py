@@ -410,3 +410,14 @@ def test_a_read_only_database_does_not_keep_a_board_out(tmp_path: Path, immutabl
         if board is not None:
             board.close()
         server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="store.set_printer_status stamps time.time(), not store.clock(): a one-line "
+                                       "change in server/store.py, left to its owner (then drop this mark)")
+def test_printer_times_are_the_centers_clock_like_the_audit(store, clock):
+    """The supervisor reads a printer's times beside the audit's: both on the center's clock (a simulated or
+    shifted clock included), not one on the machine's."""
+    clock.advance(-3 * 3600)   # the center's clock three hours behind the machine's
+    store.set_printer_status("kiosk-1", "paper_out", "the printer is out of paper")
+    row = next(p for p in store.printers() if p["url"] == "kiosk-1")
+    assert row["updated_at"] == clock() and row["last_error_at"] == clock()
