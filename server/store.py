@@ -5,6 +5,10 @@ Only this module names tables. Every state change is one ``BEGIN IMMEDIATE`` tra
 in-process lock so threads queue politely instead of spinning in SQLite's busy handler;
 ``BEGIN IMMEDIATE`` with a busy timeout still serialises separate processes. After a
 commit, the events the transaction appended go to the subscribers, in commit order.
+
+Write transactions run on one connection and keep the hall (counters, waiting and held
+tickets, today's counts) in memory between them, read again only when another connection
+has committed (see :class:`_Hall`).
 """
 from __future__ import annotations
 
@@ -344,14 +348,117 @@ def _keep_an_admin(conn: sqlite3.Connection, username: str, old: Any) -> None:
         raise LastAdmin(f"{username} is the only enabled admin: make another admin first", username=username)
 
 
-class SQLiteTx:
-    """One transaction on one connection (see :class:`server.core.ports.Tx`)."""
+_FINISHED = (Status.DONE, Status.NO_SHOW)
 
-    def __init__(self, conn: sqlite3.Connection, center: str) -> None:
-        self.conn = conn
+
+def _issue_key(t: Ticket) -> tuple[float, int]:
+    return t.issued_at, t.id
+
+
+def _slot_key(entry: tuple[float, int, tuple[str, int | None, float]]) -> tuple[float, int]:
+    return -entry[0], -entry[1]
+
+
+def _as_stored(t: Ticket) -> Ticket:
+    """The ticket as reading its row back would build it."""
+    return t if type(t.specific_call) is bool else t.with_(specific_call=bool(t.specific_call))
+
+
+def _counter_as_stored(c: Counter) -> Counter:
+    """The counter as reading its row back would build it."""
+    return c if type(c.services) is tuple else c.with_(services=tuple(c.services))
+
+
+class _Hall:
+    """The hall as this store's last write transaction left it: what issuing and calling read, in memory.
+
+    Every issue and every call used to read all counters, the tickets in hand, every waiting
+    ticket and today's counts back from SQLite (about 10 statements and 100 rows an issue; two
+    thirds of a simulated day's SQL). Only write transactions use it, under the store's lock
+    and on its one writing connection, so it is valid as long as no *other* connection has
+    committed: SQLite's ``PRAGMA data_version`` on that connection changes exactly then, and the
+    hall is dropped. The transaction's own writes keep it up to date (the ``Tx`` methods that
+    write the hall's tables); raw SQL through ``tx.conn`` or a rollback after a change drops it
+    whole. Each part is read from SQLite when first needed and kept from then on.
+    """
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything: the next reads go to SQLite."""
+        self.counters: dict[int, Counter] | None = None
+        self.tickets: dict[int, Ticket] = {}          # every ticket read or written since: the stored row
+        self.daily: dict[tuple[str, str, str], int] = {}
+        self.on_day(None)
+
+    def on_day(self, day: str | None) -> None:
+        """Keep the day's parts for ``day`` (a new business day starts them afresh)."""
+        self.day = day
+        self.waiting: dict[int, Ticket] | None = None     # the day's waiting tickets by id
+        self.in_order: list[Ticket] | None = None         # ... in issue order (issued_at, id)
+        self.issued: list[tuple[float, str, str | None]] | None = None
+        self.finished: int | None = None
+        self.slots: list[tuple[float, int, tuple[str, int | None, float]]] | None = None
+        self.slots_sorted = True
+
+    def put(self, t: Ticket, *, new: bool = False) -> None:
+        """Note a ticket as now stored (``new``: just inserted)."""
+        old = self.tickets.get(t.id)
+        self.tickets[t.id] = t
+        if t.day != self.day:
+            return
+        if self.waiting is not None:
+            if t.status == Status.WAITING:
+                self.waiting[t.id] = t
+                self.in_order = None
+            elif self.waiting.pop(t.id, None) is not None:
+                self.in_order = None
+        if new:
+            if self.issued is not None:
+                self.issued.append((float(t.issued_at), t.original_service, t.priority))
+        elif old is None or (old.issued_at, old.original_service, old.priority) != \
+                (t.issued_at, t.original_service, t.priority):
+            self.issued = None
+        was = (not new) and (old is None or old.status in _FINISHED)
+        now = t.status in _FINISHED
+        if not was and not now:
+            return
+        if old is None and not new or was:
+            # A change to (or out of) a finished ticket, or one whose old state is unknown: count again.
+            self.finished = self.slots = None
+            return
+        if self.finished is not None:
+            self.finished += 1
+        if self.slots is not None and t.called_at is not None and t.finished_at is not None:
+            self.slots.append((t.finished_at, t.id, (t.service, t.counter, float(t.finished_at - t.called_at))))
+            self.slots_sorted = False
+
+
+class SQLiteTx:
+    """One transaction on one connection (see :class:`server.core.ports.Tx`).
+
+    In a write transaction, ``hall`` is the store's :class:`_Hall`: the hall's reads come from it
+    and its writes keep it true. ``side`` is the connection for tables the hall does not keep
+    (users, meta, devices, print jobs, login attempts); ``conn`` is the raw connection for anything
+    else, and using it drops the hall after the transaction.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, center: str, hall: _Hall | None = None) -> None:
+        self.side = conn
         self.center = center
         self.events: list[Event] = []
         self._ex = conn.execute
+        self.hall = hall
+        self.raw = False          # ``conn`` was used: the hall cannot know what changed
+        self.changed = False      # the hall was changed (a rollback must drop it)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The raw connection (the hall is dropped after this transaction)."""
+        self.raw = True
+        return self.side
 
     # numbering and daily counts
     def next_number(self, day: str, letter: str) -> int:
@@ -363,34 +470,84 @@ class SQLiteTx:
         return int(row[0])
 
     def daily_count(self, day: str, kind: str, key: str) -> int:
+        hall = self.hall
+        if hall is not None:
+            n = hall.daily.get((day, kind, key))
+            if n is not None:
+                return n
         row = self._ex("SELECT n FROM daily_counts WHERE day = ? AND kind = ? AND key = ?", (day, kind, key)).fetchone()
-        return int(row[0]) if row else 0
+        n = int(row[0]) if row else 0
+        if hall is not None:
+            hall.daily[(day, kind, key)] = n
+        return n
 
     def bump_daily(self, day: str, kind: str, key: str) -> None:
         self._ex("INSERT INTO daily_counts (day, kind, key, n) VALUES (?, ?, ?, 1) "
                  "ON CONFLICT(day, kind, key) DO UPDATE SET n = n + 1", (day, kind, key))
+        hall = self.hall
+        if hall is not None:
+            self.changed = True
+            n = hall.daily.get((day, kind, key))
+            if n is not None:
+                hall.daily[(day, kind, key)] = n + 1
 
     # tickets
     def insert_ticket(self, ticket: Ticket) -> Ticket:
         cur = self._ex(_INSERT_TICKET, _ticket_values(ticket))
-        return ticket.with_(id=int(cur.lastrowid or 0))
+        stored = ticket.with_(id=int(cur.lastrowid or 0))
+        if self.hall is not None:
+            self.changed = True
+            self.hall.put(_as_stored(stored), new=True)
+        return stored
 
     def save_ticket(self, ticket: Ticket) -> None:
-        self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))
+        cur = self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))
+        if self.hall is not None:
+            self.changed = True
+            if cur.rowcount:
+                self.hall.put(_as_stored(ticket))
+
+    def _kept(self, row: sqlite3.Row | None) -> Ticket | None:
+        if row is None:
+            return None
+        t = _ticket(row)
+        if self.hall is not None:
+            self.hall.tickets.setdefault(t.id, t)
+        return t
 
     def get_ticket(self, ticket_id: int) -> Ticket | None:
-        row = self._ex("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-        return _ticket(row) if row else None
+        if self.hall is not None:
+            hit = self.hall.tickets.get(ticket_id)
+            if hit is not None:
+                return hit
+        return self._kept(self._ex("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone())
 
     def find_ticket(self, day: str, number: str) -> Ticket | None:
-        row = self._ex("SELECT * FROM tickets WHERE day = ? AND number = ?", (day, number)).fetchone()
-        return _ticket(row) if row else None
+        return self._kept(self._ex("SELECT * FROM tickets WHERE day = ? AND number = ?", (day, number)).fetchone())
 
     def ticket_by_token(self, token: str) -> Ticket | None:
-        row = self._ex("SELECT * FROM tickets WHERE token = ?", (token,)).fetchone()
-        return _ticket(row) if row else None
+        return self._kept(self._ex("SELECT * FROM tickets WHERE token = ?", (token,)).fetchone())
+
+    def _waiting_in_order(self, day: str) -> list[Ticket] | None:
+        """The hall's waiting tickets of ``day`` in issue order (read once), or None outside a write transaction."""
+        hall = self.hall
+        if hall is None:
+            return None
+        if hall.day != day:
+            hall.on_day(day)
+        if hall.waiting is None:
+            hall.waiting = {t.id: t for t in self._waiting_all(day)}
+            hall.in_order = None
+        if hall.in_order is None:
+            hall.in_order = sorted(hall.waiting.values(), key=_issue_key)
+        return hall.in_order
 
     def waiting(self, day: str, services: Iterable[str], counter: int | None = None) -> list[Ticket]:
+        kept = self._waiting_in_order(day)
+        if kept is not None:
+            wanted = set(services)
+            mark = counter if counter is not None else -1
+            return [t for t in kept if t.service in wanted or t.target_counter == mark]
         codes = list(services)
         marks = ", ".join("?" * len(codes)) or "NULL"
         rows = self._ex(
@@ -411,6 +568,10 @@ class SQLiteTx:
         return [_ticket(r) for r in rows]
 
     def waiting_all(self, day: str) -> list[Ticket]:
+        kept = self._waiting_in_order(day)
+        return list(kept) if kept is not None else self._waiting_all(day)
+
+    def _waiting_all(self, day: str) -> list[Ticket]:
         # The forecast reads every waiting ticket on every issue: build them positionally.
         rows = self._ex(f"SELECT {_SELECT_TICKET} FROM tickets WHERE day = ? AND status = 'waiting' "
                         "ORDER BY issued_at, id", (day,)).fetchall()
@@ -424,6 +585,14 @@ class SQLiteTx:
         return out
 
     def held_tickets(self) -> dict[int, Ticket]:
+        if self.hall is not None:
+            out = {}
+            for c in self._counters():
+                if c.ticket_id is not None:
+                    t = self.get_ticket(c.ticket_id)
+                    if t is not None:
+                        out[c.number] = t
+            return out
         rows = self._ex("SELECT c.number AS held_by, t.* FROM counters c JOIN tickets t ON t.id = c.ticket_id").fetchall()
         return {r["held_by"]: _ticket(r) for r in rows}
 
@@ -434,6 +603,21 @@ class SQLiteTx:
         ``before_day`` (excluded).
         """
         args: tuple[str, ...]
+        hall = self.hall
+        if before_day is None and hall is not None:
+            if hall.day != first_day:
+                hall.on_day(first_day)
+            if hall.slots is None:
+                rows = self._ex(
+                    "SELECT finished_at, id, service, counter, finished_at - called_at FROM tickets WHERE day = ? "
+                    "AND status IN ('done', 'no_show') AND called_at IS NOT NULL AND finished_at IS NOT NULL",
+                    (first_day,)).fetchall()
+                hall.slots = [(r[0], r[1], (r[2], r[3], float(r[4]))) for r in rows]
+                hall.slots_sorted = False
+            if not hall.slots_sorted:
+                hall.slots.sort(key=_slot_key)
+                hall.slots_sorted = True
+            return [slot for _, _, slot in hall.slots]
         if before_day is None:
             where, args = "day = ?", (first_day,)
         else:
@@ -445,26 +629,60 @@ class SQLiteTx:
         return [(r[0], r[1], float(r[2])) for r in rows]
 
     def issued_today(self, day: str) -> list[tuple[float, str, str | None]]:
+        hall = self.hall
+        if hall is not None:
+            if hall.day != day:
+                hall.on_day(day)
+            if hall.issued is not None:
+                return list(hall.issued)
         # In issue order: the expected arrivals' classes take turns in the order they first appear.
         rows = self._ex("SELECT issued_at, original_service, priority FROM tickets WHERE day = ? ORDER BY id",
                         (day,)).fetchall()
-        return [(float(r[0]), r[1], r[2]) for r in rows]
+        out = [(float(r[0]), r[1], r[2]) for r in rows]
+        if hall is not None:
+            hall.issued = list(out)
+        return out
 
     def count_finished(self, day: str) -> int:
-        return int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
-                            (day,)).fetchone()[0])
+        hall = self.hall
+        if hall is not None:
+            if hall.day != day:
+                hall.on_day(day)
+            if hall.finished is not None:
+                return hall.finished
+        n = int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
+                         (day,)).fetchone()[0])
+        if hall is not None:
+            hall.finished = n
+        return n
 
     def last_seq(self) -> int:
         return int(self._ex("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     # counters
+    def _counters(self) -> list[Counter]:
+        """Every counter row, in number order (the hall's, read once)."""
+        hall = self.hall
+        assert hall is not None
+        if hall.counters is None:
+            hall.counters = {c.number: c for c in
+                             (_counter(r) for r in self._ex("SELECT * FROM counters ORDER BY number").fetchall())}
+        return list(hall.counters.values())
+
     def get_counter(self, number: int) -> Counter:
+        if self.hall is not None:
+            self._counters()
+            assert self.hall.counters is not None
+            return self.hall.counters[number]
         row = self._ex("SELECT * FROM counters WHERE number = ?", (number,)).fetchone()
         if row is None:
             raise KeyError(number)
         return _counter(row)
 
     def counters(self, service: str | None = None) -> list[Counter]:
+        if self.hall is not None:
+            every = self._counters()
+            return every if service is None else [c for c in every if service in c.services]
         if service is None:
             return [_counter(r) for r in self._ex("SELECT * FROM counters ORDER BY number").fetchall()]
         # The services column is a JSON list: match the quoted code.
@@ -479,6 +697,11 @@ class SQLiteTx:
              json.dumps(list(counter.services)), counter.priority_streak, counter.handled_today,
              counter.day, counter.number),
         )
+        hall = self.hall
+        if hall is not None:
+            self.changed = True
+            if hall.counters is not None and counter.number in hall.counters:
+                hall.counters[counter.number] = _counter_as_stored(counter)
 
     # events and print jobs
     def append(self, event: Event) -> Event:
@@ -548,6 +771,8 @@ class SQLiteStore:
         self._spare: list[sqlite3.Connection] = []
         self.pool_size = 8
         self._lock = threading.Lock()
+        self._write_conn: sqlite3.Connection | None = None
+        self._hall = _Hall()
         self._subscribers: list[Subscriber] = []
         self._health_lock = threading.Lock()
         self._health: tuple[float, StorageError | None] | None = None
@@ -660,8 +885,13 @@ class SQLiteStore:
         return sqlite_utils.Database(self.connection())
 
     def close(self) -> None:
-        """Close every idle pooled connection and the ones handed out by :meth:`connection`."""
+        """Close every idle pooled connection, the writing one and the ones handed out by :meth:`connection`."""
         self._drain()
+        if self._lock.acquire(blocking=False):     # not while a write transaction is under way
+            try:
+                self._close_writer()
+            finally:
+                self._lock.release()
         for conn in self._spare:
             conn.close()
         self._spare.clear()
@@ -671,18 +901,65 @@ class SQLiteStore:
         self._subscribers.append(callback)
 
     @contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        """The store's one writing connection (the caller holds the lock), lent to this thread.
+
+        One connection for every write of this store, so that its ``PRAGMA data_version``
+        changes only when another connection (another process, a tool) has committed: that is
+        when the hall kept in memory (:class:`_Hall`) must be read again.
+        """
+        conn = self._write_conn
+        if conn is None:
+            conn = self._write_conn = self._open()
+            self._hall.clear()
+            self._hall.version = None
+        self._local.conn = conn
+        broken = False
+        try:
+            yield conn
+        except BaseException as exc:
+            broken = storage_error(exc) is not None
+            raise
+        finally:
+            self._local.conn = None
+            # As _borrow: a connection that met a storage fault, could not roll back or was opened
+            # on a file it may not write is not used again.
+            if broken or conn.in_transaction or not getattr(conn, "writable", True):
+                self._close_writer()
+                if broken:
+                    self._drain()
+
+    def _close_writer(self) -> None:
+        """Close the writing connection (the caller holds the lock); the hall goes with it."""
+        conn, self._write_conn = self._write_conn, None
+        self._hall.clear()
+        self._hall.version = None
+        if conn is not None:
+            conn.close()
+
+    @contextmanager
     def write(self) -> Iterator[SQLiteTx]:
         """One ``BEGIN IMMEDIATE`` transaction; events are published only after it commits."""
-        with self._lock, self._borrow() as conn:
+        with self._lock, self._writer() as conn:
+            hall = self._hall
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                tx = SQLiteTx(conn, self.cfg.center.id)
+                # Another connection committed since this one last wrote: what the hall holds may be old.
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != hall.version:
+                    hall.clear()
+                    hall.version = version
+                tx = SQLiteTx(conn, self.cfg.center.id, hall)
                 try:
                     yield tx
                     conn.execute("COMMIT")
                 except BaseException:
+                    if tx.changed or tx.raw:
+                        hall.clear()
                     _rollback(conn)
                     raise
+                if tx.raw:
+                    hall.clear()
             except sqlite3.Error as exc:
                 fault = self._fault(exc)
                 if fault is None:
@@ -719,7 +996,7 @@ class SQLiteStore:
                     raise StorageFull(f"the server's disk is full ({self.path}): {free // 1024} KiB left",
                                       free_bytes=free)
                 with self.write() as tx:
-                    tx.conn.execute("INSERT INTO meta (key, value) VALUES ('health_probe', ?) "
+                    tx.side.execute("INSERT INTO meta (key, value) VALUES ('health_probe', ?) "
                                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(time.time()),))
             except StorageError as exc:
                 fault = exc
@@ -825,13 +1102,13 @@ class SQLiteStore:
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
         with self.write() as tx:
-            tx.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            tx.side.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                             (key, value))
 
     def delete_meta(self, key: str) -> None:
         """Forget a setting (e.g. a session secret moved out of the database)."""
         with self.write() as tx:
-            tx.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            tx.side.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     # users and devices (hashes only; the auth module decides)
     def user(self, username: str) -> dict[str, Any] | None:
@@ -852,12 +1129,12 @@ class SQLiteStore:
         is the event recorded in the same transaction. The last enabled admin keeps the admin role.
         """
         with self.write() as tx:
-            old = tx.conn.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
+            old = tx.side.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
             if old is not None and only_new:
                 raise UserExists(f"there is already a staff account named {username!r}", username=username)
             if old is not None and role != "admin":
-                _keep_an_admin(tx.conn, username, old)
-            tx.conn.execute(
+                _keep_an_admin(tx.side, username, old)
+            tx.side.execute(
                 "INSERT INTO users (username, pw_hash, role, created_at, disabled, generation) "
                 "VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT(username) DO UPDATE SET pw_hash = excluded.pw_hash, "
                 "role = excluded.role, generation = generation + 1", (username, pw_hash, role, time.time()))
@@ -872,15 +1149,15 @@ class SQLiteStore:
         UnknownUser if there is none; LastAdmin if it would leave no enabled admin.
         """
         with self.write() as tx:
-            old = tx.conn.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
+            old = tx.side.execute("SELECT role, disabled FROM users WHERE username = ?", (username,)).fetchone()
             if old is None:
                 raise UnknownUser(f"no staff account named {username!r}", username=username)
             if (role is not None and role != "admin") or disabled:
-                _keep_an_admin(tx.conn, username, old)
+                _keep_an_admin(tx.side, username, old)
             sets = [(col, value) for col, value in (("pw_hash", pw_hash), ("role", role),
                                                      ("disabled", None if disabled is None else int(disabled)))
                     if value is not None]
-            tx.conn.execute(f"UPDATE users SET {''.join(c + ' = ?, ' for c, _ in sets)}generation = generation + 1 "
+            tx.side.execute(f"UPDATE users SET {''.join(c + ' = ?, ' for c, _ in sets)}generation = generation + 1 "
                             "WHERE username = ?", (*(v for _, v in sets), username))
             for event in audit:
                 tx.append(event)
@@ -888,7 +1165,7 @@ class SQLiteStore:
     def end_sessions(self, username: str) -> None:
         """Bump the account's session generation: every session it holds ends (logout)."""
         with self.write() as tx:
-            tx.conn.execute("UPDATE users SET generation = generation + 1 WHERE username = ?", (username,))
+            tx.side.execute("UPDATE users SET generation = generation + 1 WHERE username = ?", (username,))
 
     def set_user_disabled(self, username: str, disabled: bool) -> bool:
         """Disable an account (ending its sessions) or enable it; False if there is no such account."""
@@ -908,30 +1185,30 @@ class SQLiteStore:
         """
         since = now - window
         with self.write() as tx:
-            pair = tx.conn.execute(
+            pair = tx.side.execute(
                 "SELECT count(*), max(at) FROM login_attempts WHERE username = ? AND address = ? AND at > ? "
                 "AND cleared = 0", (username, address, since)).fetchone()
-            addr = tx.conn.execute(
+            addr = tx.side.execute(
                 "SELECT count(*), max(at) FROM login_attempts WHERE address = ? AND at > ? AND cleared = 0",
                 (address, since)).fetchone()
             delay = wait(pair[0], pair[1] or 0.0, addr[0], addr[1] or 0.0)
             if delay > 0:
                 return 0, delay
-            cur = tx.conn.execute("INSERT INTO login_attempts (at, username, address, state) VALUES (?, ?, ?, 'pending')",
+            cur = tx.side.execute("INSERT INTO login_attempts (at, username, address, state) VALUES (?, ?, ?, 'pending')",
                                   (now, username, address))
-            tx.conn.execute("DELETE FROM login_attempts WHERE at < ?", (now - keep,))
+            tx.side.execute("DELETE FROM login_attempts WHERE at < ?", (now - keep,))
             return int(cur.lastrowid or 0), 0.0
 
     def end_login(self, attempt: int, ok: bool) -> None:
         """Settle a reserved attempt: a failure stays (audit, delays); a success clears that name's failures from that address."""
         with self.write() as tx:
             if not ok:
-                tx.conn.execute("UPDATE login_attempts SET state = 'failed' WHERE id = ?", (attempt,))
+                tx.side.execute("UPDATE login_attempts SET state = 'failed' WHERE id = ?", (attempt,))
                 return
-            row = tx.conn.execute("SELECT username, address FROM login_attempts WHERE id = ?", (attempt,)).fetchone()
-            tx.conn.execute("DELETE FROM login_attempts WHERE id = ?", (attempt,))
+            row = tx.side.execute("SELECT username, address FROM login_attempts WHERE id = ?", (attempt,)).fetchone()
+            tx.side.execute("DELETE FROM login_attempts WHERE id = ?", (attempt,))
             if row is not None:
-                tx.conn.execute("UPDATE login_attempts SET cleared = 1 WHERE username = ? AND address = ?",
+                tx.side.execute("UPDATE login_attempts SET cleared = 1 WHERE username = ? AND address = ?",
                                 (row[0], row[1]))
 
     def login_failures(self, *, since: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
@@ -950,8 +1227,8 @@ class SQLiteStore:
                    audit: Callable[[bool], Event] | None = None) -> bool:
         """Create a kiosk or display device, or give it a new token; True if it is new (``audit(new)`` recorded too)."""
         with self.write() as tx:
-            new = tx.conn.execute("SELECT 1 FROM devices WHERE kind = ? AND name = ?", (kind, name)).fetchone() is None
-            tx.conn.execute(
+            new = tx.side.execute("SELECT 1 FROM devices WHERE kind = ? AND name = ?", (kind, name)).fetchone() is None
+            tx.side.execute(
                 "INSERT INTO devices (kind, name, token_hash, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(kind, name) DO UPDATE SET token_hash = excluded.token_hash",
                 (kind, name, token_hash, time.time()))
@@ -971,7 +1248,7 @@ class SQLiteStore:
     def delete_device(self, kind: str, name: str, *, audit: Event | None = None) -> bool:
         """Remove a device and so its token; False if there was none (then nothing is recorded)."""
         with self.write() as tx:
-            gone = tx.conn.execute("DELETE FROM devices WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
+            gone = tx.side.execute("DELETE FROM devices WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
             if gone and audit is not None:
                 tx.append(audit)
             return gone
@@ -981,11 +1258,11 @@ class SQLiteStore:
         """Pending print jobs that are due, oldest first, marked as being sent."""
         now = time.time()
         with self.write() as tx:
-            rows = tx.conn.execute(
+            rows = tx.side.execute(
                 "SELECT * FROM print_jobs WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
                 (now, limit)).fetchall()
             for r in rows:
-                tx.conn.execute("UPDATE print_jobs SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+                tx.side.execute("UPDATE print_jobs SET status = 'sending', attempts = attempts + 1, updated_at = ? "
                                 "WHERE id = ?", (now, r["id"]))
         return [dict(r, attempts=r["attempts"] + 1) for r in rows]
 
@@ -994,19 +1271,19 @@ class SQLiteStore:
         """Record a print job's outcome: printed, failed (staff must look) or pending again after a delay."""
         now = time.time()
         with self.write() as tx:
-            tx.conn.execute("UPDATE print_jobs SET status = ?, error = ?, next_try = ?, updated_at = ? WHERE id = ?",
+            tx.side.execute("UPDATE print_jobs SET status = ?, error = ?, next_try = ?, updated_at = ? WHERE id = ?",
                             (status, error, now + delay_s, now, job_id))
 
     def recover_print_jobs(self) -> None:
         """At start-up, jobs left 'sending' by a crash may or may not have printed: staff must decide."""
         with self.write() as tx:
-            tx.conn.execute("UPDATE print_jobs SET status = 'failed', error = 'uncertain: server stopped while sending' "
+            tx.side.execute("UPDATE print_jobs SET status = 'failed', error = 'uncertain: server stopped while sending' "
                             "WHERE status = 'sending'")
 
     def requeue_print_job(self, job_id: int) -> bool:
         """Send a job again (a supervisor's reprint; held jobs too, aged from now)."""
         with self.write() as tx:
-            cur = tx.conn.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL, queued_at = ? "
+            cur = tx.side.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL, queued_at = ? "
                                   "WHERE id = ? AND status IN ('failed', 'printed', 'held')", (time.time(), job_id))
             return cur.rowcount == 1
 
@@ -1033,7 +1310,7 @@ class SQLiteStore:
         now = time.time()
         error, error_at = (None, None) if state == "ok" else (detail or state, now)
         with self.write() as tx:
-            tx.conn.execute("INSERT INTO printers (url, state, detail, updated_at, last_error, last_error_at) "
+            tx.side.execute("INSERT INTO printers (url, state, detail, updated_at, last_error, last_error_at) "
                             "VALUES (?, ?, ?, ?, ?, ?) "
                             "ON CONFLICT(url) DO UPDATE SET state = excluded.state, detail = excluded.detail, "
                             "updated_at = excluded.updated_at, "
@@ -1061,7 +1338,7 @@ class SQLiteStore:
                      priority: str | None, kiosk: str | None) -> None:
         """Record a ticket the kiosk could not issue (capacity, closed): reports count refusals by reason."""
         with self.write() as tx:
-            tx.conn.execute("INSERT INTO refusals (day, at, service, area, priority, reason, kiosk) "
+            tx.side.execute("INSERT INTO refusals (day, at, service, area, priority, reason, kiosk) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (day, at, service, area, priority, reason, kiosk))
 
     def report_day(self, day: str) -> tuple[list[Ticket], list[tuple[Any, ...]], dict[int, int], list[dict[str, Any]]]:
@@ -1069,7 +1346,7 @@ class SQLiteStore:
         finishes of those tickets (``ticket_id, name, at, actor, counter, payload``, in order, whenever
         they happened); their ratings (ticket id -> score); the day's refusals."""
         with self.read() as tx:
-            ex = tx.conn.execute
+            ex = tx.side.execute
             tickets = [_ticket(r) for r in ex("SELECT * FROM tickets WHERE day = ? ORDER BY id", (day,))]
             events = [tuple(r) for r in ex(
                 "SELECT ticket_id, name, at, actor, counter, CASE WHEN name = 'ticket-transferred' THEN payload END "
@@ -1109,14 +1386,14 @@ class SQLiteStore:
     def put_rollup(self, day: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """Replace one day's rollup by ``(kind, key, data JSON)`` rows, in one transaction."""
         with self.write() as tx:
-            tx.conn.execute("DELETE FROM report_days WHERE day = ?", (day,))
-            tx.conn.executemany("INSERT INTO report_days (day, kind, key, data) VALUES (?, ?, ?, ?)",
+            tx.side.execute("DELETE FROM report_days WHERE day = ?", (day,))
+            tx.side.executemany("INSERT INTO report_days (day, kind, key, data) VALUES (?, ?, ?, ?)",
                                 [(day, kind, key, data) for kind, key, data in rows])
 
     def drop_rollups(self, first: str, last: str) -> int:
         """Forget the rollups of a period (they are made again from the tickets and events)."""
         with self.write() as tx:
-            return int(tx.conn.execute("DELETE FROM report_days WHERE day BETWEEN ? AND ?", (first, last)).rowcount)
+            return int(tx.side.execute("DELETE FROM report_days WHERE day BETWEEN ? AND ?", (first, last)).rowcount)
 
     def purge(self, *, comments_before: float | None, tokens_before_day: str | None) -> dict[str, int]:
         """Remove what is personal and old: rating comments written before ``comments_before`` (epoch s),
@@ -1125,7 +1402,7 @@ class SQLiteStore:
         done = {"comments": 0, "tokens": 0}
         with self.write() as tx:
             if comments_before is not None:
-                done["comments"] = tx.conn.execute(
+                done["comments"] = tx.side.execute(
                     "UPDATE ratings SET comment = NULL WHERE comment IS NOT NULL AND at < ?",
                     (comments_before,)).rowcount
             if tokens_before_day is not None:
@@ -1146,7 +1423,7 @@ class SQLiteStore:
     def touch_device(self, kind: str, name: str, at: float) -> None:
         """Record when a kiosk or board was last heard from."""
         with self.write() as tx:
-            tx.conn.execute("UPDATE devices SET last_seen = ? WHERE kind = ? AND name = ?", (at, kind, name))
+            tx.side.execute("UPDATE devices SET last_seen = ? WHERE kind = ? AND name = ?", (at, kind, name))
 
     def devices_last_seen(self) -> dict[tuple[str, str], float]:
         """When each device was last heard from, by (kind, name); devices never heard from are left out."""

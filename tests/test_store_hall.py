@@ -1,8 +1,11 @@
 """The store's reads of the hall: their order, and the hall kept between write transactions."""
 from __future__ import annotations
 
+import pytest
+
 from server.core import clock as center_clock
-from server.core import queue
+from server.core import errors, queue
+from server.core.model import Status
 
 
 def _day(store) -> str:
@@ -36,3 +39,109 @@ def test_finished_slots_break_ties_newest_ticket_first(store, clock):
     with store.read() as tx:
         slots = tx.finished_slots(_day(store), None)
     assert [(s, c) for s, c, _ in slots] == [(second.service, 2), (first.service, 1)]
+
+
+# --- the hall kept in memory between write transactions --------------------------------------
+
+def _fresh_reads(tx, day: str) -> dict:
+    """What a write transaction's hall reads would answer if read from SQLite now."""
+    from server.store import SQLiteTx
+
+    bare = SQLiteTx(tx.side, tx.center)          # no hall: every read is SQL
+    return _reads(bare, day)
+
+
+def _reads(tx, day: str) -> dict:
+    services = [s.code for s in tx_cfg(tx).services]
+    return {
+        "counters": tx.counters(), "held": tx.held_tickets(), "waiting": tx.waiting_all(day),
+        "waiting_some": [tx.waiting(day, services[:2], counter) for counter in (None, 1)],
+        "issued": tx.issued_today(day), "finished": tx.count_finished(day),
+        "slots": tx.finished_slots(day, None),
+        "daily": [tx.daily_count(day, kind, key) for kind, key in [("center", ""), *(("service", c) for c in services)]],
+    }
+
+
+_CFG: dict = {}
+
+
+def tx_cfg(tx):
+    return _CFG["cfg"]
+
+
+def test_the_hall_answers_as_sqlite_after_every_write_of_a_simulated_day(monkeypatch):
+    # A whole day (issues, calls, starts, finishes, no-shows, recalls, transfers, pauses,
+    # refusals that roll back) with, at the end of every write transaction, the hall's answers
+    # compared with SQLite's.
+    from contextlib import contextmanager
+
+    from config import loader
+    from server.sim import day as sim_day, demand
+    from server.store import SQLiteStore
+
+    cfg = loader.load("fuzuli")
+    _CFG["cfg"] = cfg
+    original = SQLiteStore.write
+    checked = {"n": 0}
+
+    @contextmanager
+    def write(self):
+        with original(self) as tx:
+            yield tx
+            if tx.hall is not None and not tx.raw:
+                today = _day(self)
+                assert _reads(tx, today) == _fresh_reads(tx, today)
+                checked["n"] += 1
+
+    monkeypatch.setattr(SQLiteStore, "write", write)
+    r = sim_day.run_day(cfg, demand.default(cfg, 140), seed=4)
+    assert r.refusals, "the day should meet refusals (a rolled-back write) too"
+    assert checked["n"] > 500
+
+
+def test_a_write_by_another_connection_is_seen(tmp_path, cfg, clock):
+    from server.store import SQLiteStore
+
+    a = SQLiteStore(tmp_path / "h.db", cfg, clock=clock)
+    b = SQLiteStore(tmp_path / "h.db", cfg, clock=clock)
+    first = queue.issue_ticket(a, "EMP-1").ticket
+    queue.open_counter(a, 1, operator="a")          # a's hall now holds the counter and the waiting ticket
+    queue.call_next(b, 1)                            # another process calls it
+    queue.finish(b, 1)
+    second = queue.issue_ticket(a, "EMP-1").ticket   # a must see: counter 1 free, first ticket done
+    assert queue.call_next(a, 1).id == second.id
+    with a.read() as tx:
+        assert tx.get_ticket(first.id).status.value == "done"
+    a.close()
+    b.close()
+
+
+def test_raw_sql_in_a_write_drops_the_hall(store, clock):
+    queue.issue_ticket(store, "EMP-1")
+    queue.open_counter(store, 1, operator="a")
+    with store.write() as tx:
+        tx.conn.execute("UPDATE tickets SET status = 'cancelled'")   # what the hall cannot follow
+    with pytest.raises(errors.NoTicketsWaiting):
+        queue.call_next(store, 1)
+
+
+def test_a_rolled_back_write_leaves_nothing_in_the_hall(store, clock):
+    ticket = queue.issue_ticket(store, "EMP-1").ticket
+    queue.open_counter(store, 1, operator="a")
+    with pytest.raises(RuntimeError):
+        with store.write() as tx:
+            tx.save_ticket(tx.get_ticket(ticket.id).with_(status=Status.CANCELLED))
+            raise RuntimeError("the transaction fails after a change")
+    assert queue.call_next(store, 1).id == ticket.id     # still waiting, as in the database
+
+
+def test_a_new_business_day_starts_the_hall_afresh(store, clock):
+    queue.issue_ticket(store, "EMP-1")
+    queue.open_counter(store, 1, operator="a")
+    clock.advance(24 * 3600)
+    fresh = queue.issue_ticket(store, "EMP-1").ticket
+    assert fresh.number.endswith("001")
+    with store.write() as tx:
+        assert [t.id for t in tx.waiting_all(_day(store))] == [fresh.id]
+        assert tx.daily_count(_day(store), "center", "") == 1
+        assert len(tx.issued_today(_day(store))) == 1
