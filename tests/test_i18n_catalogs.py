@@ -228,6 +228,18 @@ def test_every_error_code_has_a_text() -> None:
         assert not missing, f"{lang}: {sorted(missing)}"
 
 
+def test_no_error_text_without_its_error() -> None:
+    """The errors part holds the codes the server answers with and the staff pages' own two (no text kept for a code
+    that no longer exists, such as the old account_locked: logins are slowed, never locked)."""
+    codes = {c.code for c in vars(core_errors).values()
+             if isinstance(c, type) and issubclass(c, core_errors.QueueError) and c is not core_errors.QueueError}
+    codes |= {"csrf_failed", "internal_error", "not_found", "method_not_allowed"}
+    codes |= {"error", "network"}   # counter/static/counter/common.js: an HTTP error without a body, no answer
+    for lang in LANGS:
+        extra = set(i18n.section("errors")[lang]) - codes
+        assert not extra, f"{lang}: {sorted(extra)}"
+
+
 def test_python_side_texts_come_from_the_catalogue() -> None:
     """The board's announcement and the ticket's labels are the catalogue's, in each language."""
     from display import voice

@@ -39,6 +39,34 @@ def test_layers_do_not_import_what_they_must_not(where):
         assert not bad, f"{f.relative_to(ROOT)} imports {sorted(bad)}"
 
 
+APP_CODE = ("server", "kiosk", "display", "counter", "printers", "config", "i18n")
+
+
+def _app_sources() -> list[Path]:
+    return [f for part in APP_CODE for f in sorted((ROOT / part).rglob("*.py"))]
+
+
+def test_every_error_of_the_tree_is_one_the_code_raises():
+    """No dead error class (a code the API documents but never answers with, e.g. a lock-out the login never does):
+    each QueueError of server/core/errors.py is named somewhere else in the application."""
+    from server.core import errors
+
+    tree = {name for name, c in vars(errors).items()
+            if isinstance(c, type) and issubclass(c, errors.QueueError) and c is not errors.QueueError}
+    named: set[str] = set()
+    for f in _app_sources():
+        if f == ROOT / "server/core/errors.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name):
+                named.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                named.add(node.attr)
+            elif isinstance(node, ast.alias):
+                named.add(node.name)
+    assert not sorted(tree - named), f"error classes nothing uses: {sorted(tree - named)}"
+
+
 def test_only_the_store_names_tables():
     for f in sorted((ROOT / "server").rglob("*.py")):
         if f.name == "store.py":

@@ -12,6 +12,7 @@
     ├── CounterClosed           (409)
     ├── CounterPaused           (409)
     ├── CounterBusy             (409) the counter still has a ticket in hand
+    ├── CounterIdle             (409) the counter has no ticket in hand
     ├── CounterLimitReached     (409)
     ├── RecallLimitReached      (409)
     ├── NotFinished             (409) rating a ticket that was not served
@@ -25,7 +26,6 @@
     ├── LastAdmin               (409) the change would leave no enabled admin
     ├── Unauthorized            (401)
     ├── Forbidden               (403) wrong role or someone else's counter
-    ├── AccountLocked           (423)
     ├── RateLimited             (429)
     └── StorageError            (503) the store cannot keep what it is given right now
         ├── StorageFull             the disk is full
@@ -207,12 +207,6 @@ class Forbidden(QueueError):
     """Your role does not allow this."""
 
     code, status = "forbidden", 403
-
-
-class AccountLocked(QueueError):
-    """Too many wrong passwords: the account is locked for a while."""
-
-    code, status = "account_locked", 423
 
 
 class RateLimited(QueueError):
