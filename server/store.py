@@ -1307,7 +1307,7 @@ class SQLiteStore:
 
     def set_printer_status(self, printer: str, state: str, detail: str) -> None:
         """Remember a printer's last known state; any state but ok also becomes its last error."""
-        now = time.time()
+        now = self.clock()      # the center's clock, as the audit beside it on the supervisor's page
         error, error_at = (None, None) if state == "ok" else (detail or state, now)
         with self.write() as tx:
             tx.side.execute("INSERT INTO printers (url, state, detail, updated_at, last_error, last_error_at) "

@@ -412,8 +412,6 @@ def test_a_read_only_database_does_not_keep_a_board_out(tmp_path: Path, immutabl
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="store.set_printer_status stamps time.time(), not store.clock(): a one-line "
-                                       "change in server/store.py, left to its owner (then drop this mark)")
 def test_printer_times_are_the_centers_clock_like_the_audit(store, clock):
     """The supervisor reads a printer's times beside the audit's: both on the center's clock (a simulated or
     shifted clock included), not one on the machine's."""
