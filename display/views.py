@@ -31,7 +31,7 @@ from flask.blueprints import BlueprintSetupState
 import i18n
 from config.schema import CenterConfig
 from display import voice
-from server.core.errors import QueueError
+from server.core.errors import AnnouncementExpired, CallNotFound, QueueError
 from server.device_health import heartbeat_seconds, page_version
 from server.core.model import Event, TicketCalled
 
@@ -49,18 +49,6 @@ _announcer_lock = threading.Lock()
 # (the board asks at once; a reconnecting board catches up on the last 120 s). Older calls
 # are served from the cache or not at all, so nobody can make the server speak the whole day again.
 FRESH_SECONDS = 600
-
-
-class CallNotFound(QueueError):
-    """No such call was made today: ask for a ticket number called at that counter."""
-
-    code, status = "call_not_found", 404
-
-
-class AnnouncementExpired(QueueError):
-    """That call was made too long ago: its announcement is no longer kept."""
-
-    code, status = "announcement_expired", 410
 
 
 def _cfg() -> CenterConfig:

@@ -21,7 +21,7 @@ import i18n
 from config.schema import WEEKDAYS
 from server import api
 from server.device_health import heartbeat_seconds, page_version
-from server.core.errors import InvalidRequest, QueueError, Unauthorized, UnknownTicket
+from server.core.errors import InvalidRequest, SpeechUnavailable, Unauthorized, UnknownTicket
 
 log = logging.getLogger(__name__)
 
@@ -201,18 +201,11 @@ def speak() -> Any:
         data = path.read_bytes()
     except (voice.SpeechError, OSError) as exc:
         log.warning("kiosk speech for %r in %s failed: %s", text_id, lang, exc)
-        return error_response(_SpeechFailed(f"speech is not available: {exc}"))
+        return error_response(SpeechUnavailable(f"speech is not available: {exc}"))
     # A phrase is a few hundred kB at most: read whole, no file handle left to the response.
     resp = Response(data, mimetype="audio/wav")
     resp.headers["Cache-Control"] = "private, max-age=86400"
     return resp
-
-
-class _SpeechFailed(QueueError):
-    """espeak-ng could not speak (not installed, voice missing): the kiosk stays silent."""
-
-    code = "speech_unavailable"
-    status = 503
 
 
 # --- the citizen's status page ------------------------------------------------------------

@@ -67,6 +67,21 @@ def test_every_error_of_the_tree_is_one_the_code_raises():
     assert not sorted(tree - named), f"error classes nothing uses: {sorted(tree - named)}"
 
 
+def test_every_error_lives_in_the_tree():
+    """Errors with a stable code are declared in server/core/errors.py only (its tree, its texts in the catalogue),
+    not beside the view that raises them."""
+    from server.core import errors
+
+    tree = {name for name, c in vars(errors).items() if isinstance(c, type) and issubclass(c, errors.QueueError)}
+    for f in _app_sources():
+        if f == ROOT / "server/core/errors.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                assert not bases & tree, f"{f.relative_to(ROOT)}: error {node.name} outside server/core/errors.py"
+
+
 def test_only_the_store_names_tables():
     for f in sorted((ROOT / "server").rglob("*.py")):
         if f.name == "store.py":

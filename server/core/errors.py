@@ -26,7 +26,10 @@
     ├── LastAdmin               (409) the change would leave no enabled admin
     ├── Unauthorized            (401)
     ├── Forbidden               (403) wrong role or someone else's counter
+    ├── CallNotFound            (404) the board's audio: no such call today
+    ├── AnnouncementExpired     (410) the board's audio: a call too old to be spoken now
     ├── RateLimited             (429)
+    ├── SpeechUnavailable       (503) espeak-ng could not speak (the kiosk's accessible mode)
     └── StorageError            (503) the store cannot keep what it is given right now
         ├── StorageFull             the disk is full
         ├── StorageReadOnly         the database file or its folder cannot be written
@@ -209,10 +212,28 @@ class Forbidden(QueueError):
     code, status = "forbidden", 403
 
 
+class CallNotFound(QueueError):
+    """No such call was made today: ask for a ticket number called at that counter."""
+
+    code, status = "call_not_found", 404
+
+
+class AnnouncementExpired(QueueError):
+    """That call was made too long ago: its announcement is no longer kept."""
+
+    code, status = "announcement_expired", 410
+
+
 class RateLimited(QueueError):
     """Too many requests: wait a moment."""
 
     code, status = "rate_limited", 429
+
+
+class SpeechUnavailable(QueueError):
+    """espeak-ng could not speak (not installed, voice missing): the kiosk stays silent."""
+
+    code, status = "speech_unavailable", 503
 
 
 class StorageError(QueueError):
