@@ -59,20 +59,29 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
     """Durations from ``(service, counter, seconds)`` slots, newest first."""
     window = cfg.policy.service_window
     fallback = {s.code: s.target_minutes * 60.0 for s in cfg.services}
+    # A slot left running (an operator who forgot to press "done") must not teach the
+    # forecast that the service takes an hour.
+    longest = {code: max(4 * target, 3600.0) for code, target in fallback.items()}
     by_service: dict[str, list[float]] = {}
     by_counter: dict[tuple[int, str], list[float]] = {}
+    # (Plain tests rather than min/max and setdefault: this runs over the whole day's slots.)
     for service, counter, seconds in slots:
-        target = fallback.get(service)
-        if target is None or seconds is None:
+        cap = longest.get(service)
+        if cap is None or seconds is None:
             continue
-        # A slot left running (an operator who forgot to press "done") must not teach the
-        # forecast that the service takes an hour.
-        seconds = min(max(seconds, 15.0), max(4 * target, 3600.0))
-        mine = by_service.setdefault(service, [])
+        if seconds < 15.0:
+            seconds = 15.0
+        elif seconds > cap:
+            seconds = cap
+        mine = by_service.get(service)
+        if mine is None:
+            mine = by_service[service] = []
         if len(mine) < window:
             mine.append(seconds)
         if counter is not None:
-            theirs = by_counter.setdefault((counter, service), [])
+            theirs = by_counter.get((counter, service))
+            if theirs is None:
+                theirs = by_counter[(counter, service)] = []
             if len(theirs) < window:
                 theirs.append(seconds)
     per_service = {k: _stats(v, (fallback[k], (DEFAULT_CV * fallback[k]) ** 2)) for k, v in by_service.items()}

@@ -78,7 +78,11 @@ class Expected(list[Ticket]):
         self.ids = {t.id for t in self}
         self.by_class: dict[Klass, list[float]] = {}
         for t in self:
-            self.by_class.setdefault((t.service, t.priority, t.target_counter), []).append(t.issued_at)
+            k = (t.service, t.priority, t.target_counter)
+            times = self.by_class.get(k)
+            if times is None:
+                times = self.by_class[k] = []
+            times.append(t.issued_at)
         # The desks' signature (number, services, standby) -> what the play derives from it and these
         # arrivals: the same few signatures come back on every issue for minutes.
         self.desks_seen: dict[tuple[tuple[int, tuple[str, ...], bool], ...], _DeskPlan] = {}
@@ -126,8 +130,32 @@ def _routes(sig: DeskSig) -> _Routes:
     return hit
 
 
-_BLANK = Ticket(id=EXPECTED, token="", day="", letter="", seq_no=0, number="", service="", original_service="",
-                status=Status.WAITING, issued_at=0.0)
+_blanks: dict[tuple[str, str | None], Ticket] = {}
+
+
+def _blank(k: tuple[str, str | None]) -> Ticket:
+    """An expected ticket of class ``k`` (service, priority group), to be copied: copies of one blank ticket
+    cost a third of a frozen dataclass's constructor, and about a hundred are made every five minutes."""
+    hit = _blanks.get(k)
+    if hit is None:
+        if len(_blanks) > 4096:
+            _blanks.clear()
+        hit = _blanks[k] = Ticket(id=EXPECTED, token="", day="", letter="", seq_no=0, number="", service=k[0],
+                                  original_service=k[0], status=Status.WAITING, issued_at=0.0, priority=k[1])
+    return hit
+
+
+_quotas_memo: tuple[CenterConfig, dict[str, float], float] | None = None
+
+
+def _quotas(cfg: CenterConfig) -> tuple[dict[str, float], float]:
+    """The services' quotas and their sum (at least 1), for the expected mix's prior."""
+    global _quotas_memo
+    hit = _quotas_memo
+    if hit is None or hit[0] is not cfg:
+        quotas = {s.code: float(s.quota) for s in cfg.services}
+        hit = _quotas_memo = (cfg, quotas, sum(quotas.values()) or 1.0)
+    return hit[1], hit[2]
 
 
 def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str | None]], now: float,
@@ -150,8 +178,7 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
         return Expected()
     rate = recent / window
     prior_weight = 10.0
-    quotas = {s.code: float(s.quota) for s in cfg.services}
-    total_quota = sum(quotas.values()) or 1.0
+    quotas, total_quota = _quotas(cfg)
     counts: dict[tuple[str, str | None], float] = dict(collections.Counter(map(itemgetter(1, 2), issued)))
     for code, q in quotas.items():
         counts[(code, None)] = counts.get((code, None), 0.0) + prior_weight * q / total_quota
@@ -166,11 +193,9 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     every = 1.0 / rate
     at = now + every / 2
     while at < until and turns:
-        turn, i, (service, priority) = heapq.heappop(turns)
-        heapq.heappush(turns, (turn + norm / counts[(service, priority)], i, (service, priority)))
-        # A copy of one blank ticket: a frozen dataclass's constructor costs four times as much.
-        out.append(_BLANK.with_(id=EXPECTED + len(out), service=service, original_service=service, issued_at=at,
-                                priority=priority))
+        turn, i, k = turns[0]
+        heapq.heapreplace(turns, (turn + norm / counts[k], i, k))   # (i is unique: the same turns as pop and push)
+        out.append(_blank(k).with_(id=EXPECTED + len(out), issued_at=at))
         at += every
     return Expected(out)
 

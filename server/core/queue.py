@@ -373,7 +373,9 @@ def _first_refusal(cfg: CenterConfig, fc: forecast.Forecast, drafts: dict[int, T
                    day: str, closes_at: float | None) -> tuple[int, capacity.Refusal] | None:
     """The first of the tickets being issued that ``fc`` says cannot be served today, with why."""
     for i, d in drafts.items():
-        servers = {c.number for c in counters if d.service in _services_today(cfg, c, day)}
+        # Which counters serve it tells why nobody will call it; a ticket that is called needs no such look.
+        servers = {c.number for c in counters if d.service in _services_today(cfg, c, day)} \
+            if d.id not in fc.calls else set()
         refusal = capacity.judge_ghost(cfg, fc, d.id, servers, closes_at)
         if refusal is not None:
             return i, refusal
