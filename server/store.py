@@ -112,6 +112,21 @@ _INSERT_TICKET = f"INSERT INTO tickets ({', '.join(_COLUMNS)}) VALUES ({', '.joi
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE id = ?"
 
 
+@lru_cache(maxsize=256)
+def _update_ticket(columns: tuple[str, ...]) -> str:
+    return f"UPDATE tickets SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+
+
+def _column_values(ticket: Ticket, columns: tuple[str, ...]) -> list[Any]:
+    values = [getattr(ticket, c) for c in columns]
+    for i, c in enumerate(columns):
+        if c == "status":
+            values[i] = ticket.status.value
+        elif c == "specific_call":
+            values[i] = int(ticket.specific_call)
+    return values
+
+
 def _ticket_values(ticket: Ticket) -> tuple[Any, ...]:
     # Plain getattr: dataclasses.asdict deep-copies every field, which shows on the hot path.
     values = [getattr(ticket, c) for c in _COLUMNS]
@@ -501,11 +516,21 @@ class SQLiteTx:
         return stored
 
     def save_ticket(self, ticket: Ticket) -> None:
-        cur = self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))
-        if self.hall is not None:
-            self.changed = True
-            if cur.rowcount:
-                self.hall.put(_as_stored(ticket))
+        hall = self.hall
+        old = hall.tickets.get(ticket.id) if hall is not None else None
+        if old is None:
+            cur = self._ex(_UPDATE_TICKET, (*_ticket_values(ticket), ticket.id))
+            if hall is None or not cur.rowcount:
+                return
+        else:
+            # Only the columns that changed: an UPDATE of every column rewrites all five of the
+            # table's index entries, and a call or a finish changes three or four columns.
+            changed = tuple(c for c in _COLUMNS if getattr(old, c) != getattr(ticket, c))
+            if changed:
+                self._ex(_update_ticket(changed), (*_column_values(ticket, changed), ticket.id))
+        assert hall is not None
+        self.changed = True
+        hall.put(_as_stored(ticket))
 
     def _kept(self, row: sqlite3.Row | None) -> Ticket | None:
         if row is None:
@@ -705,11 +730,11 @@ class SQLiteTx:
 
     # events and print jobs
     def append(self, event: Event) -> Event:
-        public = event.public()
+        # The indexed columns as the public form has them (no event keeps them private).
         cur = self._ex(
             "INSERT INTO events (center, name, at, actor, ticket_id, counter, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.center, event.name, event.at, event.actor, public.get("ticket_id"), public.get("counter"),
-             json.dumps(event.record(), ensure_ascii=False)),
+            (self.center, event.name, event.at, event.actor, getattr(event, "ticket_id", None),
+             getattr(event, "counter", None), json.dumps(event.record(), ensure_ascii=False)),
         )
         stored = replace(event, seq=int(cur.lastrowid or 0))
         self.events.append(stored)
