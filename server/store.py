@@ -770,6 +770,12 @@ class SQLiteTx:
         return _ticket(row) if row else None
 
 
+def _unusable(conn: sqlite3.Connection, broken: bool) -> bool:
+    """A connection that met a storage fault, could not roll back, or was opened on a file it may not
+    write (SQLite then quietly opened it read-only) may be in a bad state: it is not used again."""
+    return broken or conn.in_transaction or not getattr(conn, "writable", True)
+
+
 class _Conn(sqlite3.Connection):
     """A connection that remembers whether the file was writable when it was opened."""
 
@@ -843,6 +849,13 @@ class SQLiteStore:
             conn = self._pool.get_nowait()
         except queue.Empty:
             conn = self._open()
+        with self._lent(conn, self._give_back):
+            yield conn
+
+    @contextmanager
+    def _lent(self, conn: sqlite3.Connection,
+              release: Callable[[sqlite3.Connection, bool], None]) -> Iterator[sqlite3.Connection]:
+        """Lend ``conn`` to this thread; then ``release(conn, broken)`` (broken: it met a storage fault)."""
         self._local.conn = conn
         broken = False
         try:
@@ -852,15 +865,16 @@ class SQLiteStore:
             raise
         finally:
             self._local.conn = None
-            # A connection that met a storage fault (or could not roll back) may be in a bad state:
-            # close it, and the idle ones too, so that recovery starts from fresh connections.
-            if broken or conn.in_transaction or not getattr(conn, "writable", True) \
-                    or self._pool.qsize() >= self.pool_size:
-                conn.close()
-                if broken:
-                    self._drain()
-            else:
-                self._pool.put(conn)
+            release(conn, broken)
+
+    def _give_back(self, conn: sqlite3.Connection, broken: bool) -> None:
+        """Return a pooled connection, or close it if it cannot be trusted (and the idle ones too, if broken)."""
+        if _unusable(conn, broken) or self._pool.qsize() >= self.pool_size:
+            conn.close()
+            if broken:
+                self._drain()
+        else:
+            self._pool.put(conn)
 
     def _drain(self) -> None:
         """Close every idle pooled connection."""
@@ -938,21 +952,14 @@ class SQLiteStore:
             conn = self._write_conn = self._open()
             self._hall.clear()
             self._hall.version = None
-        self._local.conn = conn
-        broken = False
-        try:
+        with self._lent(conn, self._release_writer):
             yield conn
-        except BaseException as exc:
-            broken = storage_error(exc) is not None
-            raise
-        finally:
-            self._local.conn = None
-            # As _borrow: a connection that met a storage fault, could not roll back or was opened
-            # on a file it may not write is not used again.
-            if broken or conn.in_transaction or not getattr(conn, "writable", True):
-                self._close_writer()
-                if broken:
-                    self._drain()
+
+    def _release_writer(self, conn: sqlite3.Connection, broken: bool) -> None:
+        if _unusable(conn, broken):
+            self._close_writer()
+            if broken:
+                self._drain()
 
     def _close_writer(self) -> None:
         """Close the writing connection (the caller holds the lock); the hall goes with it."""
