@@ -343,3 +343,49 @@ def test_a_citizen_is_not_turned_away_for_citizens_only_expected(tmp_path):
         assert issued.ticket.number == "A-001"
     finally:
         store.close()
+
+
+# --- the play's shortcuts forecast what working everything out would -------------------------
+
+@settings(max_examples=400, deadline=None)
+@given(mean=st.floats(1.0, 4 * 3600.0), cv=st.floats(0.0, 4.0), elapsed=st.floats(1e-3, 12 * 3600.0))
+def test_a_busy_counter_is_never_free_before_the_moment_the_play_first_takes(mean, cv, elapsed):
+    """The play works out a busy counter's slot end only once the counter's turn comes up, standing it
+    in the heap at ``slot_floor`` until then: were that floor later than the end, calls would change order."""
+    from server.core.forecast import slot_floor
+
+    began = NOW - elapsed
+    left, _ = remaining(mean, (cv * mean) ** 2, NOW - began)
+    assert slot_floor(NOW, began, mean) <= NOW + left
+
+
+def test_expected_arrivals_kept_for_many_plays_forecast_as_fresh_ones():
+    """A play keeps what it derives from the expected arrivals and its desks on the Expected list, which
+    lives for minutes: a hall that changed since (services reassigned, a counter closed, one on standby,
+    a limit reached, a busy counter) must be forecast as with a fresh list."""
+    from server.core.forecast import expected_arrivals
+
+    cfg = mini_config(policy__late_open_minutes=15)          # counter 3 handles at most 3 a day
+    issued = [(NOW - 3600 + 60 * i, ("EMP-1", "PEN-1", "PEN-2", "EMP-2")[i % 4], "disability" if i % 7 == 0 else None)
+              for i in range(60)]
+    coming = expected_arrivals(cfg, issued, NOW, NOW + 3600)
+    waiting = [ticket(1, "EMP-1", ago=3 * MIN), ticket(2, "PEN-2", ago=2 * MIN), ticket(3, "PEN-1", target=2)]
+    standby = Counter(number=3, state=CounterState.CLOSED, services=("PEN-2",), day="2026-11-23")
+    halls = [
+        [counter(1, ("EMP-1", "EMP-2")), counter(2, ("PEN-1", "PEN-2", "EMP-1")), counter(3, ("PEN-2",))],
+        [counter(1, ("EMP-1", "EMP-2")), counter(2, ("PEN-1",)), counter(3, ("PEN-2",))],
+        [counter(1, ("EMP-1", "EMP-2", "PEN-2")), counter(2, ("PEN-1", "PEN-2", "EMP-1")), standby],
+        [counter(1, ("EMP-1", "EMP-2")), counter(2, ("PEN-1", "PEN-2", "EMP-1")), standby],
+        [counter(1, ("EMP-1", "EMP-2")), counter(2, ("PEN-1", "PEN-2", "EMP-1")),
+         counter(3, ("PEN-2",), handled_today=3)],
+        [counter(1, ("EMP-1", "EMP-2"), ticket_id=9), counter(2, ("PEN-1", "PEN-2", "EMP-1")),
+         counter(3, ("PEN-2",), CounterState.PAUSED, since=NOW - MIN)],
+    ]
+    held = {1: ticket(9, "EMP-1", ago=20 * MIN, status=Status.SERVING, called_ago=12 * MIN)}
+    spread = Durations(per_service={"EMP-1": (600.0, 300.0 ** 2), "EMP-2": (500.0, 200.0 ** 2),
+                                    "PEN-1": (900.0, 400.0 ** 2), "PEN-2": (600.0, 100.0 ** 2)})
+    for desks in halls + halls[::-1]:
+        kept = play(cfg, NOW, desks, held, waiting, spread, today=DAY, arrivals=coming)
+        fresh = play(cfg, NOW, desks, held, waiting, spread, today=DAY, arrivals=list(coming))
+        assert kept == fresh
+        assert set(kept.calls) | kept.unreachable == {1, 2, 3}

@@ -45,6 +45,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
 from operator import attrgetter, itemgetter
 
 from config.schema import CenterConfig
@@ -263,6 +264,7 @@ class _Desk:
 class _DeskPlan:
     """What a play derives from its desks and the expected arrivals alone (kept on the :class:`Expected`)."""
 
+    routes: _Routes
     classes: dict[int, list[Klass]]     # desk -> the expected arrivals' classes it may take
     arrivals: dict[int, list[float]] = field(default_factory=dict)   # desk -> those classes' times, sorted
 
@@ -302,6 +304,16 @@ def break_spans(cfg: CenterConfig, number: int, now: float, today: str | None = 
     return hit
 
 
+_IN_HAND = (Status.CALLED, Status.SERVING)
+
+
+def slot_floor(now: float, began: float, mean: float) -> float:
+    """A moment no later than the end of a slot of mean ``mean`` that began at ``began`` (before ``now``)
+    as :func:`counter_available` works it out: a slot that has run a while is expected to last at least its
+    mean (less a margin for rounding)."""
+    return max(now, began + 0.999 * mean - 1.0)
+
+
 def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durations: Durations, now: float,
                       today: str, breaks: list[tuple[float, float]]) -> tuple[float, float, bool] | None:
     """(when the counter is free to call, variance of that moment, standby), or None if it will not call today."""
@@ -321,7 +333,7 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
             if b0 <= now < b1:
                 return b1, 0.0, False
         return max(c.since + p.pause_minutes * 60, now + 60), (p.pause_minutes * 60 / 3) ** 2, False
-    if held is not None and held.status in (Status.CALLED, Status.SERVING):
+    if held is not None and held.status in _IN_HAND:
         mean, var = durations.of(c.number, held.service)
         left, var_left = remaining(mean, var, now - (held.called_at or c.since))
         return now + left, var_left, False
@@ -350,6 +362,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     desks: dict[int, _Desk] = {}
     heap: list[tuple[float, int]] = []
     sig: list[tuple[int, tuple[str, ...], bool]] = []
+    pending: dict[int, Ticket] = {}     # busy desks whose slot's end is not worked out yet -> their ticket
     day_breaks = _day_breaks(cfg, today)
     by_number = cfg.counters_by_number
     for c in counters:
@@ -361,9 +374,17 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         planned = day_breaks.get(number)
         breaks = planned[0] if planned is not None else []
         hand = held.get(number)
+        lazy = False
         if hand is None and live.state == CounterState.OPEN:
             # counter_available's answer for an open, free counter, without the call (every counter, every issue).
             free_at, var, standby = now, 0.0, False
+        elif (live.state == CounterState.OPEN and hand is not None and hand.status in _IN_HAND
+              and now > (began := hand.called_at or live.since)):
+            # A busy desk: when its slot ends is worked out only if the play gets that far (an issuing play
+            # mostly stops sooner). Until then it waits in the heap at a moment that cannot be later.
+            free_at, var, standby = slot_floor(now, began, durations.of(number, hand.service)[0]), 0.0, False
+            pending[number] = hand
+            lazy = True
         else:
             avail = counter_available(cfg, live, hand, durations, now, today, breaks)
             if avail is None:
@@ -372,7 +393,8 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         desk = _Desk(live, free_at, var, breaks, conf.daily_limit, standby)
         if planned is not None:
             desk.b_from, desk.b_to = planned[1], planned[2]
-            desk.free_at = desk.after_breaks(free_at)
+            if not lazy:
+                desk.free_at = desk.after_breaks(free_at)
         if desk.limit and live.handled_today >= desk.limit:
             limited.add(number)
             continue
@@ -407,21 +429,21 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     # the classes of the tickets here now are added per play. (Their order does not matter:
     # routing's keys end with the ticket id, so no two tickets tie.)
     desk_sig = tuple(sig)
-    routes = _routes(desk_sig)
-    takers = routes.takers
     plan = arrivals.desks_seen.get(desk_sig)
     if plan is None:
+        routes = _routes(desk_sig)
         plan_classes: dict[int, list[Klass]] = {n: [] for n in desks}
         for k in by_class:
-            for n in ([k[2]] if k[2] is not None else takers.get(k[0], ())):
+            for n in ([k[2]] if k[2] is not None else routes.takers.get(k[0], ())):
                 if n in plan_classes:
                     plan_classes[n].append(k)
-        plan = _DeskPlan(plan_classes)
+        plan = _DeskPlan(routes, plan_classes)
         if len(arrivals.desks_seen) > 64:
             arrivals.desks_seen.clear()
         arrivals.desks_seen[desk_sig] = plan
-    # Shared lists: heads() below replaces a desk's list, never changes it.
-    desk_classes = dict(plan.classes)
+    routes = plan.routes
+    takers = routes.takers
+    desk_classes = dict(plan.classes)     # (the lists are shared: a desk's list is replaced, never changed)
     for k in classes:
         if k in by_class:
             continue
@@ -461,6 +483,15 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             break
         t_free, n = heapq.heappop(heap)
         desk = desks[n]
+        if pending and n in pending:
+            # Now its slot's end is needed: worked out as if at the start, and the desk waits its true turn
+            # (keys (time, number) are unique and this moment was no later: the same order as if known at once).
+            avail = counter_available(cfg, desk.counter, pending.pop(n), durations, now, today, desk.breaks)
+            assert avail is not None, "an open counter always becomes free"
+            desk.var = avail[1]
+            desk.free_at = desk.after_breaks(avail[0])
+            heapq.heappush(heap, (desk.free_at, n))
+            continue
         while next_coming < len(coming) and coming[next_coming].issued_at <= t_free:
             a = coming[next_coming]
             k = (a.service, a.priority, a.target_counter)
@@ -486,7 +517,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
                 continue
             later = desk_arrivals.get(n)
             if later is None:
-                later = desk_arrivals[n] = sorted(x for k in plan.classes[n] for x in by_class[k])
+                later = desk_arrivals[n] = sorted(chain.from_iterable([by_class[k] for k in plan.classes[n]]))
             if later:
                 i = bisect.bisect_right(later, t_free)
                 if i < len(later):
