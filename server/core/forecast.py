@@ -42,11 +42,12 @@ import heapq
 import math
 import collections
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
+from typing import overload
 
 from config.schema import CenterConfig
 from server.core import clock
@@ -65,32 +66,78 @@ RATE_WINDOW = 3600.0
 Klass = tuple[str, "str | None", "int | None"]    # (service, priority group, named counter)
 
 
-class Expected(list[Ticket]):
+class Expected(Sequence[Ticket]):
     """Expected tickets in order of issue time (then id), with what every play needs of them worked out once.
 
     The hall forecast's expected arrivals are kept for minutes and played on every issue:
     their issue times, their times per class and which desks may take them are taken here
-    once, not on each play.
+    once, not on each play. Those of :meth:`stream` are made only when first asked for: a
+    play mostly stops a few arrivals ahead, and a hundred tickets made every five minutes
+    cost more than the plays that use them.
     """
 
     def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
-        super().__init__(sorted(tickets, key=_issue_order))
-        self.times = [t.issued_at for t in self]
-        self.ids = {t.id for t in self}
+        made: list[Ticket | None] = list(sorted(tickets, key=_issue_order))
+        self._made = made
+        self._kinds: list[tuple[str, str | None]] = []     # (service, priority group) of a stream's tickets
+        self.times = [t.issued_at for t in made if t is not None]
+        self.ids: Container[int] = {t.id for t in made if t is not None}
         self.by_class: dict[Klass, list[float]] = {}
-        for t in self:
-            k = (t.service, t.priority, t.target_counter)
-            times = self.by_class.get(k)
-            if times is None:
-                times = self.by_class[k] = []
-            times.append(t.issued_at)
+        for t in made:
+            if t is not None:
+                self._add(t.issued_at, (t.service, t.priority, t.target_counter))
         # The desks' signature (number, services, standby) -> what the play derives from it and these
         # arrivals: the same few signatures come back on every issue for minutes.
         self.desks_seen: dict[tuple[tuple[int, tuple[str, ...], bool], ...], _DeskPlan] = {}
 
+    @classmethod
+    def stream(cls, times: list[float], kinds: list[tuple[str, str | None]]) -> Expected:
+        """Tickets numbered ``EXPECTED + i``, issued at ``times[i]`` (in order), of ``kinds[i]`` (service,
+        priority group)."""
+        self = cls()
+        self.times, self._kinds, self._made = times, kinds, [None] * len(times)
+        self.ids = range(EXPECTED, EXPECTED + len(times))
+        for at, (service, priority) in zip(times, kinds):
+            self._add(at, (service, priority, None))
+        return self
+
+    def _add(self, at: float, k: Klass) -> None:
+        times = self.by_class.get(k)
+        if times is None:
+            times = self.by_class[k] = []
+        times.append(at)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @overload
+    def __getitem__(self, i: int) -> Ticket: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Ticket]: ...
+
+    def __getitem__(self, i: int | slice) -> Ticket | list[Ticket]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        t = self._made[i]
+        if t is None:
+            service, priority = self._kinds[i]
+            t = self._made[i] = _blank((service, priority)).with_(id=EXPECTED + i, issued_at=self.times[i])
+        return t
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None     # type: ignore[assignment]    # (like a list's)
+
+    def first_after(self, now: float) -> int:
+        """The index of the first ticket issued after ``now`` (the length if none is)."""
+        return bisect.bisect_right(self.times, now)
+
     def after(self, now: float) -> list[Ticket]:
         """The tickets issued after ``now``, in order."""
-        return self[bisect.bisect_right(self.times, now):]
+        return self[self.first_after(now):]
 
 
 #: (issue time, id): first come, first served. (A C-level key: plays sort on every issue.)
@@ -190,15 +237,17 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     # once its own slow clock comes round.
     turns = [((0.5 * norm) / n, i, k) for i, (k, n) in enumerate(counts.items()) if n > 0]
     heapq.heapify(turns)
-    out: list[Ticket] = []
+    times: list[float] = []
+    kinds: list[tuple[str, str | None]] = []
     every = 1.0 / rate
     at = now + every / 2
     while at < until and turns:
         turn, i, k = turns[0]
         heapq.heapreplace(turns, (turn + norm / counts[k], i, k))   # (i is unique: the same turns as pop and push)
-        out.append(_blank(k).with_(id=EXPECTED + len(out), issued_at=at))
+        times.append(at)
+        kinds.append(k)
         at += every
-    return Expected(out)
+    return Expected.stream(times, kinds)
 
 
 #: Ghost tickets' ids start here, above any real ticket's, so a ghost issued "now" is
@@ -408,7 +457,10 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     everyone = [*waiting, *ghosts]
     if not isinstance(arrivals, Expected):
         arrivals = Expected(a for a in arrivals if a.issued_at > now)
-    coming = arrivals.after(now)
+    # The expected tickets still to come are arrivals[next_coming:], issued at arrival_times[next_coming:].
+    next_coming = arrivals.first_after(now)
+    arrival_times = arrivals.times
+    coming = next_coming < len(arrival_times)
     expected_ids = arrivals.ids
     # Tickets of one class (same service, priority group and named counter) are always
     # called oldest first: every routing key orders them by issue time. So each desk needs
@@ -453,7 +505,6 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
                 desk_classes[n] = [*mine, k]
     # When each desk could next get an expected arrival (for a desk that finds nothing now).
     desk_arrivals = plan.arrivals
-    next_coming = 0
 
     def heads(n: int) -> list[Ticket]:
         # (A used-up class of the tickets here now stays listed: a few empty looks cost less than pruning.)
@@ -492,8 +543,8 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             desk.free_at = desk.after_breaks(avail[0])
             heapq.heappush(heap, (desk.free_at, n))
             continue
-        while next_coming < len(coming) and coming[next_coming].issued_at <= t_free:
-            a = coming[next_coming]
+        while next_coming < len(arrival_times) and arrival_times[next_coming] <= t_free:
+            a = arrivals[next_coming]
             k = (a.service, a.priority, a.target_counter)
             q = classes.get(k)
             if q is None:

@@ -109,7 +109,7 @@ def learned_durations(store: Store, tx: Tx, day: str) -> estimate.Durations:
     return value  # type: ignore[no-any-return]
 
 
-def expected(store: Store, tx: Tx, now: float, day: str) -> list[Ticket]:
+def expected(store: Store, tx: Tx, now: float, day: str) -> Sequence[Ticket]:
     """Tickets expected later today at today's rate (worked out again every five minutes, per store)."""
     cfg = store.cfg
     closes = clock.closing_time(cfg, now)
