@@ -51,7 +51,7 @@ def _stats(values: list[float], prior: tuple[float, float]) -> tuple[float, floa
     """(mean, variance) of ``values`` drawn towards ``prior`` as if it were ``PRIOR_WEIGHT`` more samples."""
     k = PRIOR_WEIGHT
     mean = (sum(values) + k * prior[0]) / (len(values) + k)
-    spread = sum((v - mean) ** 2 for v in values)
+    spread = sum([(v - mean) ** 2 for v in values])
     return mean, (spread + k * prior[1]) / (len(values) + k - 1)
 
 
@@ -64,26 +64,29 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
     longest = {code: max(4 * target, 3600.0) for code, target in fallback.items()}
     by_service: dict[str, list[float]] = {}
     by_counter: dict[tuple[int, str], list[float]] = {}
-    # (Plain tests rather than min/max and setdefault: this runs over the whole day's slots.)
+    # (Plain tests rather than min/max and setdefault: this runs over today's and recent days' slots.)
     for service, counter, seconds in slots:
         cap = longest.get(service)
         if cap is None or seconds is None:
             continue
-        if seconds < 15.0:
-            seconds = 15.0
-        elif seconds > cap:
-            seconds = cap
         mine = by_service.get(service)
         if mine is None:
             mine = by_service[service] = []
-        if len(mine) < window:
-            mine.append(seconds)
+        theirs = None
         if counter is not None:
             theirs = by_counter.get((counter, service))
             if theirs is None:
                 theirs = by_counter[(counter, service)] = []
-            if len(theirs) < window:
-                theirs.append(seconds)
+        if len(mine) >= window and (theirs is None or len(theirs) >= window):
+            continue            # an older slot of a service and counter already learned in full
+        if seconds < 15.0:
+            seconds = 15.0
+        elif seconds > cap:
+            seconds = cap
+        if len(mine) < window:
+            mine.append(seconds)
+        if theirs is not None and len(theirs) < window:
+            theirs.append(seconds)
     per_service = {k: _stats(v, (fallback[k], (DEFAULT_CV * fallback[k]) ** 2)) for k, v in by_service.items()}
     return Durations(
         per_service=per_service,
