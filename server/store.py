@@ -404,13 +404,15 @@ class _Hall:
     def clear(self) -> None:
         """Forget everything: the next reads go to SQLite."""
         self.counters: dict[int, Counter] | None = None
-        self.tickets: dict[int, Ticket] = {}          # every ticket read or written since: the stored row
         self.daily: dict[tuple[str, str, str], int] = {}
         self.on_day(None)
 
     def on_day(self, day: str | None) -> None:
         """Keep the day's parts for ``day`` (a new business day starts them afresh)."""
         self.day = day
+        # Tickets too (every ticket read or written since, as stored): a server runs for months,
+        # and yesterday's are read again if still in hand.
+        self.tickets: dict[int, Ticket] = {}
         self.waiting: dict[int, Ticket] | None = None     # the day's waiting tickets by id
         self.in_order: list[Ticket] | None = None         # ... in issue order (issued_at, id)
         self.issued: list[tuple[float, str, str | None]] | None = None

@@ -140,6 +140,7 @@ def test_a_new_business_day_starts_the_hall_afresh(store, clock):
     queue.open_counter(store, 1, operator="a")
     clock.advance(24 * 3600)
     fresh = queue.issue_ticket(store, "EMP-1").ticket
+    assert set(store._hall.tickets) == {fresh.id}, "yesterday's tickets are not kept for months"
     assert fresh.number.endswith("001")
     with store.write() as tx:
         assert [t.id for t in tx.waiting_all(_day(store))] == [fresh.id]
