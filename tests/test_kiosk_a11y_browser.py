@@ -16,14 +16,49 @@ from test_accessibility import axe, kiosk, loaded, tap, visible  # noqa: F401  (
 pytestmark = pytest.mark.browser
 
 
-def ask_for_a_ticket_refused(page: Any) -> None:
-    """From the areas screen: ask for an employment ticket (EMP-01) and wait for the refusal's message."""
+def accessible(page: Any) -> None:
+    """Tap the start screen's accessible-mode button and wait for the mode."""
+    tap(page, "#a11yBtn")
+    page.wait_for_function("() => document.body.classList.contains('a11y')")
+
+
+def ask_for_a_ticket(page: Any) -> None:
+    """From the areas screen: ask for an employment ticket (EMP-01), as an ordinary citizen."""
     tap(page, "[data-area=employment]")
     tap(page, "#serviceList [data-service=EMP-01]")
     tap(page, "#takeBtn")
     if page.locator("#s-priority").is_visible():
         tap(page, "#priorityNo")
+
+
+def ask_for_a_ticket_refused(page: Any) -> None:
+    """From the areas screen: ask for an employment ticket (EMP-01) and wait for the refusal's message."""
+    ask_for_a_ticket(page)
     page.wait_for_selector("#modal:not([hidden])")
+
+
+class Speech:
+    """The phrases a kiosk page fetched from /kiosk/speak, in order: (text, fills, status)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.heard: list[tuple[str, dict[str, str], int]] = []
+        page.on("response", self._on_response)
+
+    def _on_response(self, resp: Any) -> None:
+        url = urlparse(resp.url)
+        if url.path == "/kiosk/speak":
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            self.heard.append((q.pop("text"), q, resp.status))
+
+    def said(self, text: str, fills: dict[str, str]) -> int:
+        """Wait for the phrase to be fetched and answered 200; its place in what was heard (each waits until the
+        one before it has been played: a long sentence takes seconds)."""
+        for _ in range(800):
+            if (text, fills, 200) in self.heard:
+                return self.heard.index((text, fills, 200))
+            self.page.wait_for_timeout(25)
+        raise AssertionError(f"{text} {fills} was not spoken; heard {self.heard}")
 
 
 def spoken(page: Any, heard: list[tuple[str, str, int]], text: str, lang: str) -> None:
@@ -58,8 +93,7 @@ def test_accessible_mode_speaks_and_passes_axe(browser, live_server, axe, screen
         page.locator("#startCenter").tap()
         spoken(page, heard, "a11y_offer", "az")
 
-        tap(page, "#a11yBtn")
-        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        accessible(page)
         assert page.get_attribute("#a11yBtn", "aria-pressed") == "true"
         spoken(page, heard, "a11y_started", "az")
         spoken(page, heard, "welcome", "az")   # the start screen's title
@@ -147,8 +181,7 @@ def test_accessible_mode_reads_a_dialogs_message(browser, live_server, axe):
         tap(page, "#modalOk")
         tap(page, "#homeBtn")
 
-        tap(page, "#a11yBtn")
-        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        accessible(page)
         tap(page, "#langBig [data-lang=en]")
         tap(page, "#startBtn")
         ask_for_a_ticket_refused(page)
@@ -170,21 +203,6 @@ def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_ser
     from config import loader
     from server.core import clock
 
-    heard: list[tuple[str, dict[str, str], int]] = []
-
-    def on_response(resp: Any) -> None:
-        url = urlparse(resp.url)
-        if url.path == "/kiosk/speak":
-            q = {k: v[0] for k, v in parse_qs(url.query).items()}
-            heard.append((q.pop("text"), q, resp.status))
-
-    def said(text: str, fills: dict[str, str]) -> None:
-        for _ in range(200):
-            if (text, fills, 200) in heard:
-                return
-            page.wait_for_timeout(25)
-        raise AssertionError(f"{text} {fills} was not spoken; heard {heard}")
-
     # The next opening the server would name late today: the next working day's opening, in center time.
     cfg = loader.load(live_server.center)
     now = time.time() + live_server.offset
@@ -196,96 +214,68 @@ def test_accessible_mode_says_the_seconds_and_the_next_opening(browser, live_ser
     closed = {"ok": False, "error": "center_closed", "message": "closed", "next_opening": opening.isoformat()}
 
     with kiosk(browser, live_server) as page:     # a page clock the test moves on
-        page.on("response", on_response)
+        speech = Speech(page)
         loaded(page)
-        tap(page, "#a11yBtn")
-        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        accessible(page)
         tap(page, "#startBtn")
         visible(page, "areas")
         page.clock.fast_forward(31_000)
         page.locator("#idleWarn").wait_for(state="visible")
-        said("idle_title", {"lang": "az"})
-        said("idle_spoken", {"lang": "az", "s": "20"})    # "Ekran 20 saniyədən sonra …"
-        said("idle_more", {"lang": "az"})
+        speech.said("idle_title", {"lang": "az"})
+        speech.said("idle_spoken", {"lang": "az", "s": "20"})    # "Ekran 20 saniyədən sonra …"
+        speech.said("idle_more", {"lang": "az"})
         tap(page, "#idleMore")
 
         page.route("**/api/tickets", lambda r: r.fulfill(status=409, json=closed))
         tap(page, "#langs [data-lang=en]")
         ask_for_a_ticket_refused(page)
         assert page.locator("#modalMore").is_visible()
-        said("err_closed", {"lang": "en"})
-        said("next_opening", {"lang": "en", "day": day, "time": opening.strftime("%H:%M")})
-        said("ok", {"lang": "en"})
-        order = [h[0] for h in heard]
+        speech.said("err_closed", {"lang": "en"})
+        speech.said("next_opening", {"lang": "en", "day": day, "time": opening.strftime("%H:%M")})
+        speech.said("ok", {"lang": "en"})
+        order = [h[0] for h in speech.heard]
         assert order.index("err_closed") < order.index("next_opening") < len(order) - order[::-1].index("ok")
         page.unroute("**/api/tickets")
-    assert all(status == 200 for _, _, status in heard), heard
+    assert all(status == 200 for _, _, status in speech.heard), speech.heard
 
 
 def test_accessible_ticket_screen_says_the_print_line_and_the_countdown(browser, live_server):
     """What the ticket screen shows under the number is said after it in the accessible mode: the print line, then
     the seconds before the screen returns to the start (the countdown, closing_in, the standard mode shows); an
     unprinted ticket's longer countdown (120 s) is said with the print failure."""
-    heard: list[tuple[str, dict[str, str], int]] = []
-
-    def on_response(resp: Any) -> None:
-        url = urlparse(resp.url)
-        if url.path == "/kiosk/speak":
-            q = {k: v[0] for k, v in parse_qs(url.query).items()}
-            heard.append((q.pop("text"), q, resp.status))
-
-    def said(text: str, fills: dict[str, str]) -> int:
-        """Wait for the phrase to be fetched and answered 200; its place in what was heard (each waits until the
-        one before it has been played: a long sentence takes seconds)."""
-        for _ in range(800):
-            if (text, fills, 200) in heard:
-                return heard.index((text, fills, 200))
-            page.wait_for_timeout(25)
-        raise AssertionError(f"{text} {fills} was not spoken; heard {heard}")
-
     def unprinted(route: Any) -> None:
         """The real answer, as if the printer had not answered at issue."""
         resp = route.fetch()
         route.fulfill(response=resp, json=dict(resp.json(), printing=False))
 
     with kiosk(browser, live_server, fake_clock=False) as page:
-        page.on("response", on_response)
+        speech = Speech(page)
         loaded(page)
-        tap(page, "#a11yBtn")
-        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        accessible(page)
         tap(page, "#langBig [data-lang=en]")
         tap(page, "#startBtn")
         visible(page, "areas")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        if page.locator("#s-priority").is_visible():
-            tap(page, "#priorityNo")
+        ask_for_a_ticket(page)
         visible(page, "ticket")
         assert "30" in page.text_content("#countdown")
         number = page.text_content("#ticketNumber")
         en = {"lang": "en"}
-        assert (said(f"number:{number}", en) < said("take_paper", en)
-                < said("idle_spoken", {"lang": "en", "s": "30"}))
+        assert (speech.said(f"number:{number}", en) < speech.said("take_paper", en)
+                < speech.said("idle_spoken", {"lang": "en", "s": "30"}))
 
         tap(page, "#doneBtn")
         visible(page, "start")
         page.route("**/api/tickets", unprinted)
-        tap(page, "#a11yBtn")
-        page.wait_for_function("() => document.body.classList.contains('a11y')")
+        accessible(page)
         tap(page, "#startBtn")
         visible(page, "areas")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        if page.locator("#s-priority").is_visible():
-            tap(page, "#priorityNo")
+        ask_for_a_ticket(page)
         visible(page, "ticket")
         az = {"lang": "az"}
-        assert (said(f"number:{page.text_content('#ticketNumber')}", az) < said("print_failed_title", az)
-                < said("print_failed", az) < said("idle_spoken", {"lang": "az", "s": "120"}))
+        assert (speech.said(f"number:{page.text_content('#ticketNumber')}", az) < speech.said("print_failed_title", az)
+                < speech.said("print_failed", az) < speech.said("idle_spoken", {"lang": "az", "s": "120"}))
         page.unroute("**/api/tickets")
-    assert all(status == 200 for _, _, status in heard), heard
+    assert all(status == 200 for _, _, status in speech.heard), speech.heard
 
 
 def test_the_standard_mode_shows_the_idle_warning_without_speaking(browser, live_server):
