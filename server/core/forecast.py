@@ -40,8 +40,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-import collections
-from collections import deque
+from collections import Counter as Tally, deque
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -77,15 +76,12 @@ class Expected(Sequence[Ticket]):
     """
 
     def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
-        made: list[Ticket | None] = list(sorted(tickets, key=_issue_order))
-        self._made = made
+        made = sorted(tickets, key=_issue_order)
+        self._made: list[Ticket | None] = list(made)
         self._kinds: list[tuple[str, str | None]] = []     # (service, priority group) of a stream's tickets
-        self.times = [t.issued_at for t in made if t is not None]
-        self.ids: Container[int] = {t.id for t in made if t is not None}
-        self.by_class: dict[Klass, list[float]] = {}
-        for t in made:
-            if t is not None:
-                self._add(t.issued_at, (t.service, t.priority, t.target_counter))
+        self.times = [t.issued_at for t in made]
+        self.ids: Container[int] = {t.id for t in made}
+        self.by_class = _by_class(self.times, [(t.service, t.priority, t.target_counter) for t in made])
         # The desks' signature (number, services, standby) -> what the play derives from it and these
         # arrivals: the same few signatures come back on every issue for minutes.
         self.desks_seen: dict[tuple[tuple[int, tuple[str, ...], bool], ...], _DeskPlan] = {}
@@ -97,20 +93,8 @@ class Expected(Sequence[Ticket]):
         self = cls()
         self.times, self._kinds, self._made = times, kinds, [None] * len(times)
         self.ids = range(EXPECTED, EXPECTED + len(times))
-        by_class = self.by_class
-        for at, (service, priority) in zip(times, kinds):     # (as _add, without a call per ticket)
-            k = (service, priority, None)
-            mine = by_class.get(k)
-            if mine is None:
-                mine = by_class[k] = []
-            mine.append(at)
+        self.by_class = _by_class(times, [(service, priority, None) for service, priority in kinds])
         return self
-
-    def _add(self, at: float, k: Klass) -> None:
-        times = self.by_class.get(k)
-        if times is None:
-            times = self.by_class[k] = []
-        times.append(at)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -147,6 +131,17 @@ class Expected(Sequence[Ticket]):
 
 #: (issue time, id): first come, first served. (A C-level key: plays sort on every issue.)
 _issue_order = attrgetter("issued_at", "id")
+
+
+def _by_class(times: Iterable[float], keys: Iterable[Klass]) -> dict[Klass, list[float]]:
+    """Class -> its tickets' issue times, in order."""
+    out: dict[Klass, list[float]] = {}
+    for at, k in zip(times, keys):
+        mine = out.get(k)
+        if mine is None:
+            mine = out[k] = []
+        mine.append(at)
+    return out
 
 
 DeskSig = tuple[tuple[int, tuple[str, ...], bool], ...]    # (number, services, standby) of each desk in play
@@ -232,7 +227,7 @@ def expected_arrivals(cfg: CenterConfig, issued: Sequence[tuple[float, str, str 
     rate = recent / window
     prior_weight = 10.0
     quotas, total_quota = _quotas(cfg)
-    counts: dict[tuple[str, str | None], float] = dict(collections.Counter(map(itemgetter(1, 2), issued)))
+    counts: dict[tuple[str, str | None], float] = dict(Tally(map(itemgetter(1, 2), issued)))
     for code, q in quotas.items():
         counts[(code, None)] = counts.get((code, None), 0.0) + prior_weight * q / total_quota
     norm = len(issued) + prior_weight
