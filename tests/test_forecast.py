@@ -347,18 +347,6 @@ def test_a_citizen_is_not_turned_away_for_citizens_only_expected(tmp_path):
 
 # --- the play's shortcuts forecast what working everything out would -------------------------
 
-@settings(max_examples=400, deadline=None)
-@given(mean=st.floats(1.0, 4 * 3600.0), cv=st.floats(0.0, 4.0), elapsed=st.floats(1e-3, 12 * 3600.0))
-def test_a_busy_counter_is_never_free_before_the_moment_the_play_first_takes(mean, cv, elapsed):
-    """The play works out a busy counter's slot end only once the counter's turn comes up, standing it
-    in the heap at ``slot_floor`` until then: were that floor later than the end, calls would change order."""
-    from server.core.forecast import slot_floor
-
-    began = NOW - elapsed
-    left, _ = remaining(mean, (cv * mean) ** 2, NOW - began)
-    assert slot_floor(NOW, began, mean) <= NOW + left
-
-
 def test_expected_arrivals_kept_for_many_plays_forecast_as_fresh_ones():
     """A play keeps what it derives from the expected arrivals and its desks on the Expected list, which
     lives for minutes: a hall that changed since (services reassigned, a counter closed, one on standby,

@@ -353,16 +353,6 @@ def break_spans(cfg: CenterConfig, number: int, now: float, today: str | None = 
     return hit
 
 
-_IN_HAND = (Status.CALLED, Status.SERVING)
-
-
-def slot_floor(now: float, began: float, mean: float) -> float:
-    """A moment no later than the end of a slot of mean ``mean`` that began at ``began`` (before ``now``)
-    as :func:`counter_available` works it out: a slot that has run a while is expected to last at least its
-    mean (less a margin for rounding)."""
-    return max(now, began + 0.999 * mean - 1.0)
-
-
 def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durations: Durations, now: float,
                       today: str, breaks: list[tuple[float, float]]) -> tuple[float, float, bool] | None:
     """(when the counter is free to call, variance of that moment, standby), or None if it will not call today."""
@@ -382,7 +372,7 @@ def counter_available(cfg: CenterConfig, c: Counter, held: Ticket | None, durati
             if b0 <= now < b1:
                 return b1, 0.0, False
         return max(c.since + p.pause_minutes * 60, now + 60), (p.pause_minutes * 60 / 3) ** 2, False
-    if held is not None and held.status in _IN_HAND:
+    if held is not None and held.status in (Status.CALLED, Status.SERVING):
         mean, var = durations.of(c.number, held.service)
         left, var_left = remaining(mean, var, now - (held.called_at or c.since))
         return now + left, var_left, False
@@ -411,7 +401,6 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
     desks: dict[int, _Desk] = {}
     heap: list[tuple[float, int]] = []
     sig: list[tuple[int, tuple[str, ...], bool]] = []
-    pending: dict[int, Ticket] = {}     # busy desks whose slot's end is not worked out yet -> their ticket
     day_breaks = _day_breaks(cfg, today)
     by_number = cfg.counters_by_number
     for c in counters:
@@ -423,17 +412,9 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         planned = day_breaks.get(number)
         breaks = planned[0] if planned is not None else []
         hand = held.get(number)
-        lazy = False
         if hand is None and live.state == CounterState.OPEN:
             # counter_available's answer for an open, free counter, without the call (every counter, every issue).
             free_at, var, standby = now, 0.0, False
-        elif (live.state == CounterState.OPEN and hand is not None and hand.status in _IN_HAND
-              and now > (began := hand.called_at or live.since)):
-            # A busy desk: when its slot ends is worked out only if the play gets that far (an issuing play
-            # mostly stops sooner). Until then it waits in the heap at a moment that cannot be later.
-            free_at, var, standby = slot_floor(now, began, durations.of(number, hand.service)[0]), 0.0, False
-            pending[number] = hand
-            lazy = True
         else:
             avail = counter_available(cfg, live, hand, durations, now, today, breaks)
             if avail is None:
@@ -442,8 +423,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
         desk = _Desk(live, free_at, var, breaks, conf.daily_limit, standby)
         if planned is not None:
             desk.b_from, desk.b_to = planned[1], planned[2]
-            if not lazy:
-                desk.free_at = desk.after_breaks(free_at)
+            desk.free_at = desk.after_breaks(free_at)
         if desk.limit and live.handled_today >= desk.limit:
             limited.add(number)
             continue
@@ -534,15 +514,6 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             break
         t_free, n = heapq.heappop(heap)
         desk = desks[n]
-        if pending and n in pending:
-            # Now its slot's end is needed: worked out as if at the start, and the desk waits its true turn
-            # (keys (time, number) are unique and this moment was no later: the same order as if known at once).
-            avail = counter_available(cfg, desk.counter, pending.pop(n), durations, now, today, desk.breaks)
-            assert avail is not None, "an open counter always becomes free"
-            desk.var = avail[1]
-            desk.free_at = desk.after_breaks(avail[0])
-            heapq.heappush(heap, (desk.free_at, n))
-            continue
         while next_coming < len(arrival_times) and arrival_times[next_coming] <= t_free:
             a = arrivals[next_coming]
             k = (a.service, a.priority, a.target_counter)
