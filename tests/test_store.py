@@ -175,3 +175,19 @@ def test_database_is_a_plain_sqlite_file(store, tmp_path):
     conn = sqlite3.connect(store.path)
     assert conn.execute("SELECT number FROM tickets").fetchone()[0] == "A-001"
     conn.close()
+
+
+def test_no_index_is_a_prefix_of_another(store):
+    # Every index costs each write of its table; one that is the start of another answers nothing the
+    # longer one does not.
+    conn = store.connection()
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        indexes = {}
+        for _, name, unique, *_ in conn.execute(f"PRAGMA index_list('{table}')"):
+            columns = tuple(r[2] for r in conn.execute(f"PRAGMA index_info('{name}')"))
+            indexes[name] = (columns, unique)
+        for a, (cols_a, unique_a) in indexes.items():
+            for b, (cols_b, _) in indexes.items():
+                if a != b and not unique_a and cols_b[:len(cols_a)] == cols_a:
+                    raise AssertionError(f"{table}: {a} {cols_a} is a prefix of {b} {cols_b}")
