@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -160,6 +159,15 @@ def _ticket(row: sqlite3.Row) -> Ticket:
 @lru_cache(maxsize=1024)
 def _services(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
+
+
+@lru_cache(maxsize=1024)
+def _services_text(services: tuple[str, ...]) -> str:
+    return json.dumps(list(services))
+
+
+#: an event's payload (json.dumps with an argument builds a new encoder on every call)
+_payload = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _counter(row: sqlite3.Row) -> Counter:
@@ -727,7 +735,7 @@ class SQLiteTx:
             "UPDATE counters SET state = ?, reason = ?, operator = ?, ticket_id = ?, since = ?, services = ?, "
             "priority_streak = ?, handled_today = ?, day = ? WHERE number = ?",
             (counter.state.value, counter.reason, counter.operator, counter.ticket_id, counter.since,
-             json.dumps(list(counter.services)), counter.priority_streak, counter.handled_today,
+             _services_text(tuple(counter.services)), counter.priority_streak, counter.handled_today,
              counter.day, counter.number),
         )
         hall = self.hall
@@ -742,9 +750,9 @@ class SQLiteTx:
         cur = self._ex(
             "INSERT INTO events (center, name, at, actor, ticket_id, counter, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (self.center, event.name, event.at, event.actor, getattr(event, "ticket_id", None),
-             getattr(event, "counter", None), json.dumps(event.record(), ensure_ascii=False)),
+             getattr(event, "counter", None), _payload(event.record())),
         )
-        stored = replace(event, seq=int(cur.lastrowid or 0))
+        stored = event.with_(seq=int(cur.lastrowid or 0))
         self.events.append(stored)
         return stored
 

@@ -418,3 +418,24 @@ def test_events_are_appended_with_increasing_sequence(store):
     assert all("actor" not in e for e in events)   # public form
     audit = store.audit()
     assert audit[0]["actor"] == "op1" and audit[0]["counter"] == 1 and audit[0]["number"] == "A-001"
+
+
+def test_every_event_logs_its_fields_in_order_and_shows_no_private_one():
+    # record()/public() read the event's __dict__ (a hot path): it must be exactly the dataclass's
+    # fields, in order, for every kind of event, and a copy with a new seq the same kind of event.
+    import dataclasses
+    import inspect
+
+    from server.core import model
+
+    kinds = [c for _, c in inspect.getmembers(model, inspect.isclass)
+             if issubclass(c, model.Event) and c is not model.Event]
+    assert len(kinds) > 10
+    for kind in kinds:
+        event = kind(at=1.5, actor="op1")
+        names = [f.name for f in dataclasses.fields(event) if f.name != "actor"]
+        assert list(event.record()) == [*names, "event"], kind
+        assert list(event.public()) == [n for n in names if n not in kind.private] + ["event"], kind
+        assert "actor" not in event.public() and not set(kind.private) & set(event.public())
+        stored = event.with_(seq=7)
+        assert type(stored) is kind and stored.seq == 7 and stored.record() == {**event.record(), "seq": 7}

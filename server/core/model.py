@@ -1,9 +1,9 @@
 """The queue's data: tickets, counters and the domain events they produce."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 
 class Status(StrEnum):
@@ -125,17 +125,24 @@ class Event:
     #: fields the event log keeps for the audit but never sends to displays and kiosks
     private: ClassVar[tuple[str, ...]] = ()
 
+    # An event's __dict__ is its fields, in field order (frozen, no other attribute): read whole, it
+    # costs a tenth of dataclasses.fields() on every event logged.
     def public(self) -> dict[str, Any]:
         """The event as sent to displays and kiosks: nothing that identifies a person."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "actor" and f.name not in self.private}
+        data = {k: v for k, v in self.__dict__.items() if k != "actor" and k not in self.private}
         data["event"] = self.name
         return data
 
     def record(self) -> dict[str, Any]:
         """The event as the log keeps it: the public form and the private fields (the actor has its own column)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "actor"}
+        data = dict(self.__dict__)
+        del data["actor"]
         data["event"] = self.name
         return data
+
+    def with_(self, **changes: Any) -> Self:
+        """A copy with some fields changed."""
+        return _changed(self, changes)
 
 
 @dataclass(frozen=True)
