@@ -541,7 +541,8 @@ class SQLiteTx:
         else:
             # Only the columns that changed: an UPDATE of every column rewrites all five of the
             # table's index entries, and a call or a finish changes three or four columns.
-            changed = tuple(c for c in _COLUMNS if getattr(old, c) != getattr(ticket, c))
+            before, after = old.__dict__, ticket.__dict__
+            changed = tuple([c for c in _COLUMNS if before[c] != after[c]])
             if changed:
                 self._ex(_update_ticket(changed), (*_column_values(ticket, changed), ticket.id))
         assert hall is not None
