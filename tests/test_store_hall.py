@@ -43,44 +43,25 @@ def test_finished_slots_break_ties_newest_ticket_first(store, clock):
 
 # --- the hall kept in memory between write transactions --------------------------------------
 
-def _fresh_reads(tx, day: str) -> dict:
-    """What a write transaction's hall reads would answer if read from SQLite now."""
-    from server.store import SQLiteTx
-
-    bare = SQLiteTx(tx.side, tx.center)          # no hall: every read is SQL
-    return _reads(bare, day)
-
-
-def _reads(tx, day: str) -> dict:
-    services = [s.code for s in tx_cfg(tx).services]
+def _reads(tx, day: str, services: list[str]) -> dict:
+    """Every answer the hall gives a write transaction, as plain values."""
     return {
         "counters": tx.counters(), "held": tx.held_tickets(), "waiting": tx.waiting_all(day),
         "waiting_some": [tx.waiting(day, services[:2], counter) for counter in (None, 1)],
+        "by_service": [tx.counters(code) for code in services],
         "issued": tx.issued_today(day), "finished": tx.count_finished(day),
         "slots": tx.finished_slots(day, None),
         "daily": [tx.daily_count(day, kind, key) for kind, key in [("center", ""), *(("service", c) for c in services)]],
     }
 
 
-_CFG: dict = {}
-
-
-def tx_cfg(tx):
-    return _CFG["cfg"]
-
-
-def test_the_hall_answers_as_sqlite_after_every_write_of_a_simulated_day(monkeypatch):
-    # A whole day (issues, calls, starts, finishes, no-shows, recalls, transfers, pauses,
-    # refusals that roll back) with, at the end of every write transaction, the hall's answers
-    # compared with SQLite's.
+@pytest.fixture
+def hall_checked(monkeypatch):
+    """At the end of every write transaction, the hall's answers compared with SQLite's; counts the checks."""
     from contextlib import contextmanager
 
-    from config import loader
-    from server.sim import day as sim_day, demand
-    from server.store import SQLiteStore
+    from server.store import SQLiteStore, SQLiteTx
 
-    cfg = loader.load("fuzuli")
-    _CFG["cfg"] = cfg
     original = SQLiteStore.write
     checked = {"n": 0}
 
@@ -90,13 +71,58 @@ def test_the_hall_answers_as_sqlite_after_every_write_of_a_simulated_day(monkeyp
             yield tx
             if tx.hall is not None and not tx.raw:
                 today = _day(self)
-                assert _reads(tx, today) == _fresh_reads(tx, today)
+                services = [s.code for s in self.cfg.services]
+                bare = SQLiteTx(tx.side, tx.center)          # no hall: every read is SQL
+                assert _reads(tx, today, services) == _reads(bare, today, services)
                 checked["n"] += 1
 
     monkeypatch.setattr(SQLiteStore, "write", write)
+    return checked
+
+
+def test_the_hall_answers_as_sqlite_after_every_write_of_a_simulated_day(hall_checked):
+    # A whole day (issues, calls, starts, finishes, no-shows, recalls, transfers, pauses,
+    # refusals that roll back) with, at the end of every write transaction, the hall's answers
+    # compared with SQLite's.
+    from config import loader
+    from server.sim import day as sim_day, demand
+
+    cfg = loader.load("fuzuli")
     r = sim_day.run_day(cfg, demand.default(cfg, 140), seed=4)
     assert r.refusals, "the day should meet refusals (a rolled-back write) too"
-    assert checked["n"] > 500
+    assert hall_checked["n"] > 500
+
+
+def test_the_hall_answers_as_sqlite_through_the_staffs_other_verbs(store, clock, hall_checked):
+    # What a simulated day does not do: a ticket called out of order, parked and taken back (also
+    # across midnight), a priority checked, a ticket cancelled by its citizen, a named transfer,
+    # a counter's services changed, yesterday's waiting tickets expired.
+    from server.core import housekeeping
+
+    tickets = [queue.issue_ticket(store, code, priority="disability" if code == "PEN-1" else None).ticket
+               for code in ("EMP-1", "EMP-1", "PEN-1", "PEN-2", "EMP-2", "PEN-2")]
+    for n in (1, 2, 3):
+        queue.open_counter(store, n, operator=f"op{n}")
+    queue.call_ticket(store, 1, tickets[1].number)
+    queue.park(store, 1)
+    queue.verify_priority(store, tickets[2].number, actor="op2")
+    queue.call_next(store, 2)
+    queue.transfer(store, 2, to_counter=3)
+    queue.cancel_ticket(store, tickets[4].token)
+    queue.assign_services(store, 1, ["EMP-2", "EMP-1"])
+    queue.return_parked(store, 1, tickets[1].number)
+    queue.start_service(store, 1)
+    queue.finish(store, 1)
+    queue.call_next(store, 1)
+    queue.park(store, 1)                       # parked at the end of the day
+    queue.call_next(store, 3)                  # and one still in hand at counter 3
+    clock.advance(23 * 3600)                   # the next morning, 09:00
+    assert housekeeping.expire_stale(store) > 0
+    queue.return_parked(store, 1, tickets[0].number)
+    fresh = queue.issue_ticket(store, "EMP-1").ticket
+    queue.finish(store, 1)
+    assert queue.call_next(store, 1).id == fresh.id
+    assert hall_checked["n"] > 15
 
 
 def test_a_write_by_another_connection_is_seen(tmp_path, cfg, clock):
