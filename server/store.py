@@ -12,6 +12,7 @@ has committed (see :class:`_Hall`).
 """
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -431,8 +432,8 @@ class _Hall:
         self.in_order: list[Ticket] | None = None         # ... in issue order (issued_at, id)
         self.issued: list[tuple[float, str, str | None]] | None = None
         self.finished: int | None = None
+        # today's finished slots, newest first: (finished_at, id, slot), kept in that order as they come
         self.slots: list[tuple[float, int, tuple[str, int | None, float]]] | None = None
-        self.slots_sorted = True
 
     def put(self, t: Ticket, *, new: bool = False) -> None:
         """Note a ticket as now stored (``new``: just inserted)."""
@@ -463,8 +464,8 @@ class _Hall:
         if self.finished is not None:
             self.finished += 1
         if self.slots is not None and t.called_at is not None and t.finished_at is not None:
-            self.slots.append((t.finished_at, t.id, (t.service, t.counter, float(t.finished_at - t.called_at))))
-            self.slots_sorted = False
+            bisect.insort(self.slots, (t.finished_at, t.id, (t.service, t.counter, float(t.finished_at - t.called_at))),
+                          key=_slot_key)
 
 
 class SQLiteTx:
@@ -654,11 +655,7 @@ class SQLiteTx:
                     "SELECT finished_at, id, service, counter, finished_at - called_at FROM tickets WHERE day = ? "
                     "AND status IN ('done', 'no_show') AND called_at IS NOT NULL AND finished_at IS NOT NULL",
                     (first_day,)).fetchall()
-                hall.slots = [(r[0], r[1], (r[2], r[3], float(r[4]))) for r in rows]
-                hall.slots_sorted = False
-            if not hall.slots_sorted:
-                hall.slots.sort(key=_slot_key)
-                hall.slots_sorted = True
+                hall.slots = sorted(((r[0], r[1], (r[2], r[3], float(r[4]))) for r in rows), key=_slot_key)
             return [slot for _, _, slot in hall.slots]
         if before_day is None:
             where, args = "day = ?", (first_day,)
