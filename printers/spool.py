@@ -49,7 +49,7 @@ class PrintJob:
     printer: str  # printer URL
     data: bytes  # the rendered ESC/POS bytes
     attempts: int  # tries before this one
-    created_at: float = 0.0  # wall-clock time the ticket was committed (0: unknown, never held)
+    created_at: float = 0.0  # when the ticket was committed, on the spool's clock (0: unknown, never held)
     name: str = ""  # the printer's name (its kiosk); "": known by its URL
 
     @property

@@ -173,6 +173,7 @@ def start_spool(store: SQLiteStore, public_url: Callable[[], str],
         backoff=(1, 2, 3), max_age=policy.print_hold_minutes * 60, gap=policy.print_backlog_seconds,
         printers={k.name: k.printer for k in store.cfg.kiosks if k.printer},
         poll_every=policy.printer_poll_seconds,
+        clock=store.clock,      # a job's age (created_at, queued_at) is on the center's clock
     )
     spool.start()
     return spool

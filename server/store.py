@@ -477,9 +477,11 @@ class SQLiteTx:
     else, and using it drops the hall after the transaction.
     """
 
-    def __init__(self, conn: sqlite3.Connection, center: str, hall: _Hall | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, center: str, hall: _Hall | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.side = conn
         self.center = center
+        self.clock = clock        # the center's clock (the store's)
         self.events: list[Event] = []
         self._ex = conn.execute
         self.hall = hall
@@ -755,9 +757,12 @@ class SQLiteTx:
         return stored
 
     def add_print_job(self, ticket_id: int, printer: str, large: bool = False) -> int:
-        now = time.time()
+        # Times shown to staff and the job's age are on the center's clock, like the audit; when to try
+        # next is the spool's schedule, on the machine's.
+        now = self.clock()
         cur = self._ex("INSERT INTO print_jobs (ticket_id, printer, status, attempts, next_try, created_at, updated_at, "
-                       "large) VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)", (ticket_id, printer, now, now, now, int(large)))
+                       "large) VALUES (?, ?, 'pending', 0, ?, ?, ?, ?)", (ticket_id, printer, time.time(), now, now,
+                                                                         int(large)))
         return int(cur.lastrowid or 0)
 
     # ratings (server.core.rating)
@@ -995,7 +1000,7 @@ class SQLiteStore:
                 if version != hall.version:
                     hall.clear()
                     hall.version = version
-                tx = SQLiteTx(conn, self.cfg.center.id, hall)
+                tx = SQLiteTx(conn, self.cfg.center.id, hall, self.clock)
                 try:
                     yield tx
                     conn.execute("COMMIT")
@@ -1302,11 +1307,11 @@ class SQLiteStore:
     # print spool (the printers package's JobQueue protocol is adapted in server.printing)
     def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
         """Pending print jobs that are due, oldest first, marked as being sent."""
-        now = time.time()
+        due, now = time.time(), self.clock()      # the spool's schedule; the center's clock for staff
         with self.write() as tx:
             rows = tx.side.execute(
                 "SELECT * FROM print_jobs WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
-                (now, limit)).fetchall()
+                (due, limit)).fetchall()
             for r in rows:
                 tx.side.execute("UPDATE print_jobs SET status = 'sending', attempts = attempts + 1, updated_at = ? "
                                 "WHERE id = ?", (now, r["id"]))
@@ -1315,10 +1320,9 @@ class SQLiteStore:
     def finish_print_job(self, job_id: int, status: str = "printed", error: str | None = None,
                          delay_s: float = 0.0) -> None:
         """Record a print job's outcome: printed, failed (staff must look) or pending again after a delay."""
-        now = time.time()
         with self.write() as tx:
             tx.side.execute("UPDATE print_jobs SET status = ?, error = ?, next_try = ?, updated_at = ? WHERE id = ?",
-                            (status, error, now + delay_s, now, job_id))
+                            (status, error, time.time() + delay_s, self.clock(), job_id))
 
     def recover_print_jobs(self) -> None:
         """At start-up, jobs left 'sending' by a crash may or may not have printed: staff must decide."""
@@ -1330,7 +1334,7 @@ class SQLiteStore:
         """Send a job again (a supervisor's reprint; held jobs too, aged from now)."""
         with self.write() as tx:
             cur = tx.side.execute("UPDATE print_jobs SET status = 'pending', next_try = 0, error = NULL, queued_at = ? "
-                                  "WHERE id = ? AND status IN ('failed', 'printed', 'held')", (time.time(), job_id))
+                                  "WHERE id = ? AND status IN ('failed', 'printed', 'held')", (self.clock(), job_id))
             return cur.rowcount == 1
 
     def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -419,3 +419,23 @@ def test_printer_times_are_the_centers_clock_like_the_audit(store, clock):
     store.set_printer_status("kiosk-1", "paper_out", "the printer is out of paper")
     row = next(p for p in store.printers() if p["url"] == "kiosk-1")
     assert row["updated_at"] == clock() and row["last_error_at"] == clock()
+
+
+def test_print_job_times_are_the_centers_clock_and_the_job_is_still_sent(store, clock):
+    """A print job's times shown beside the audit (queued, last change) are the center's clock too; when it is
+    due to be tried stays on the machine's, so a center clock behind or ahead still prints at once."""
+    from server.core import queue as core_queue
+
+    clock.advance(3 * 3600)    # the center's clock three hours off the machine's (13:00 in Baku: open)
+    issued = core_queue.issue_ticket(store, "EMP-1", kiosk="kiosk-1", printer="kiosk-1")
+    job = next(j for j in store.print_jobs() if j["number"] == issued.ticket.number)
+    assert job["created_at"] == clock() and job["updated_at"] == clock()
+    claimed = store.claim_print_jobs()
+    assert [c["id"] for c in claimed] == [job["id"]], "due at once, whatever the center's clock says"
+    clock.advance(60)
+    store.finish_print_job(job["id"], "printed")
+    job = next(j for j in store.print_jobs() if j["id"] == job["id"])
+    assert job["status"] == "printed" and job["updated_at"] == clock()
+    assert store.requeue_print_job(job["id"])
+    row = store.connection().execute("SELECT queued_at FROM print_jobs WHERE id = ?", (job["id"],)).fetchone()
+    assert row[0] == clock()
