@@ -8,9 +8,11 @@ that the kiosk needs no QR library of its own and no internet.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
+import wave
 from typing import Any
 
 import qrcode
@@ -98,9 +100,14 @@ def _catalog_phrase(key: str, lang: str) -> str | None:
 # Phrases with placeholders the kiosk may have spoken, and the query parameters that fill them. Every value
 # comes from a small set checked below, so the voice cache stays bounded: per language, idle_spoken 121
 # files (s = 0..120, or up to the ticket screen's longest countdown) and next_opening at most 9 days x the
-# center's distinct opening times (<= 7): <= 63.
-FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time")}
-FILLS = ("s", "day", "time")
+# center's distinct opening times (<= 7): <= 63. The ticket screen's boxes: ahead_spoken one file per n =
+# 1..max_ahead (the center's tickets a day: Abşeron 717, Füzuli 224), eta_spoken one per m = 1..max_minutes
+# (the longest opening day plus the closing grace: 550 for 09:00-18:00), and eta_range_spoken, whose pairs
+# would be ~max_minutes^2 / 2 files (a forecast's range has no width bound), is made of two pieces cached
+# apart (the text up to {b}, and from {b} on): 2 x max_minutes. At most max_ahead + 3 x max_minutes + 184.
+FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time"), "ahead_spoken": ("n",), "eta_spoken": ("m",),
+          "eta_range_spoken": ("a", "b")}
+FILLS = ("s", "day", "time", "n", "m", "a", "b")
 DAYS = ("today", "tomorrow", *WEEKDAYS)
 MAX_SECONDS = 120
 
@@ -109,11 +116,37 @@ def max_seconds(idle_seconds: int) -> int:
     """The most seconds idle_spoken may say: the ticket screen of an unprinted ticket stays up 4 x the kiosk's idle
     time, at least 120 s (kiosk.js's ticketSeconds), and its countdown is spoken in the accessible mode."""
     return max(MAX_SECONDS, 4 * idle_seconds)
+
+
+def max_ahead(cfg: Any) -> int:
+    """The most people ahead a ticket can have: fewer than the tickets of a day, which the services' quotas (and
+    the optional daily ceiling, when lower) limit."""
+    total = sum(s.quota for s in cfg.services)
+    return min(total, cfg.center.daily_capacity) if cfg.center.daily_capacity else total
+
+
+def max_minutes(cfg: Any) -> int:
+    """The longest wait in minutes a ticket can be told: a ticket is issued only if its service should end by
+    closing plus the grace, so no wait (nor a range's high end) outlasts the longest opening day plus the grace."""
+    spans = [(h.closes.hour * 60 + h.closes.minute) - (h.opens.hour * 60 + h.opens.minute)
+             for h in cfg.center.hours.values() if h.opens is not None and h.closes is not None]
+    return max(spans, default=0) + cfg.policy.closing_grace_minutes
+
+
+def _whole(given: dict[str, str], name: str, low: int, most: int, what: str) -> int:
+    """A fill that must be a whole number (ASCII digits) from low to most, or InvalidRequest naming it."""
+    v = given[name]
+    if not (v.isascii() and v.isdigit() and len(v) <= len(str(most)) and low <= int(v) <= most):
+        raise InvalidRequest(f"{name} must be a whole number of {what} from {low} to {most}", field=name)
+    return int(v)
+
+
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
-def _fill(text_id: str, lang: str, given: dict[str, str]) -> str:
-    """A phrase of FILLED with its placeholders filled from validated values (InvalidRequest names the bad one)."""
+def _fill(text_id: str, lang: str, given: dict[str, str]) -> list[str]:
+    """A phrase of FILLED with its placeholders filled from validated values, in the pieces it is spoken and cached
+    in (InvalidRequest names the bad value)."""
     cfg = _novbe().cfg
     texts = catalog()[lang]
     for name in FILLS:
@@ -125,7 +158,21 @@ def _fill(text_id: str, lang: str, given: dict[str, str]) -> str:
         s, most = given["s"], max_seconds(cfg.policy.kiosk_idle_seconds)
         if not (s.isascii() and s.isdigit() and len(s) <= len(str(most)) and int(s) <= most):
             raise InvalidRequest(f"s must be a whole number of seconds from 0 to {most}", field="s")
-        return str(texts["idle_spoken"]).format(s=int(s))
+        return [str(texts["idle_spoken"]).format(s=int(s))]
+    # The ticket screen's boxes: 0 people and 0 minutes have phrases of their own (ahead_none, eta_now).
+    if text_id == "ahead_spoken":
+        return [str(texts["ahead_spoken"]).format(n=_whole(given, "n", 1, max_ahead(cfg), "people"))]
+    if text_id == "eta_spoken":
+        return [str(texts["eta_spoken"]).format(m=_whole(given, "m", 1, max_minutes(cfg), "minutes"))]
+    if text_id == "eta_range_spoken":
+        most = max_minutes(cfg)
+        a = _whole(given, "a", 0, most, "minutes")
+        b = _whole(given, "b", 0, most, "minutes")
+        if b <= a + 1:   # the screen shows a range only when it is wider than a minute (kiosk.js's renderTicket)
+            raise InvalidRequest("b must be more than a + 1 (a narrower wait is eta_spoken)", field="b")
+        template = str(texts["eta_range_spoken"])
+        cut = template.index("{b}")
+        return [template[:cut].rstrip().format(a=a), template[cut:].format(b=b)]
     day, hhmm = given["day"], given["time"]
     if day not in DAYS:
         raise InvalidRequest("day must be today, tomorrow or a weekday (mon..sun)", field="day")
@@ -139,12 +186,19 @@ def _fill(text_id: str, lang: str, given: dict[str, str]) -> str:
         when = str(texts[f"{day}_at"]).format(time=spoken)
     else:
         when = str(texts["weekday_at"]).format(weekday=texts["weekdays"][WEEKDAYS.index(day)], time=spoken)
-    return str(texts["next_opening"]).format(when=when)
+    return [str(texts["next_opening"]).format(when=when)]
 
 
 def speak_text(text_id: str, lang: str, given: dict[str, str] | None = None) -> str | None:
-    """What the kiosk may say for a text id: its own catalogue (placeholders only from FILLED's checked values)
-    and the center's names, nothing else. None: not a phrase; InvalidRequest: a fill that is not allowed."""
+    """What the kiosk may say for a text id, as one text (see speak_parts)."""
+    parts = speak_parts(text_id, lang, given)
+    return " ".join(parts) if parts else None
+
+
+def speak_parts(text_id: str, lang: str, given: dict[str, str] | None = None) -> list[str] | None:
+    """What the kiosk may say for a text id, in the pieces each synthesized and cached on its own: its own catalogue
+    (placeholders only from FILLED's checked values) and the center's names, nothing else. None: not a phrase;
+    InvalidRequest: a fill that is not allowed."""
     from display import voice
 
     cfg = _novbe().cfg
@@ -155,15 +209,28 @@ def speak_text(text_id: str, lang: str, given: dict[str, str] | None = None) -> 
         name = next(iter(given))
         raise InvalidRequest(f"{name} fills nothing in this phrase", field=name)
     kind, _, code = text_id.partition(":")
+    text: str | None = None
     if not code:
-        return _catalog_phrase(text_id, lang)
-    names = {"svc": cfg.services_by_code, "area": cfg.areas_by_code, "group": cfg.groups_by_code}.get(kind)
-    if names is not None:
+        text = _catalog_phrase(text_id, lang)
+    elif kind in ("svc", "area", "group"):
+        names = {"svc": cfg.services_by_code, "area": cfg.areas_by_code, "group": cfg.groups_by_code}[kind]
         item = names.get(code)
-        return item.name.get(lang) if item is not None else None
-    if kind == "number" and _NUMBER.fullmatch(code):
-        return f"{catalog()[lang]['your_number']}: {voice.speakable_number(code, lang)}."
-    return None
+        text = item.name.get(lang) if item is not None else None
+    elif kind == "number" and _NUMBER.fullmatch(code):
+        text = f"{catalog()[lang]['your_number']}: {voice.speakable_number(code, lang)}."
+    return [text] if text else None
+
+
+def _joined(pieces: list[bytes]) -> bytes:
+    """WAV files of one voice (same rate, width and channels) as one WAV: a phrase spoken in cached pieces."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as joined:
+        for i, piece in enumerate(pieces):
+            with wave.open(io.BytesIO(piece), "rb") as w:
+                if i == 0:
+                    joined.setparams(w.getparams())
+                joined.writeframes(w.readframes(w.getnframes()))
+    return out.getvalue()
 
 
 @bp.get("/speak")
@@ -184,22 +251,25 @@ def speak() -> Any:
             raise InvalidRequest("lang must be az, ru or en", field="lang")
         text_id = request.args.get("text", "")
         given = {name: request.args.get(name, "") for name in FILLS if name in request.args}
-        text = speak_text(text_id[:80], lang, given) if len(text_id) <= 80 else None
-        if not text:
+        parts = speak_parts(text_id[:80], lang, given) if len(text_id) <= 80 else None
+        if not parts:
             raise InvalidRequest("text must be a phrase of the kiosk or a name of this center", field="text")
     except (InvalidRequest, Unauthorized) as exc:
         return error_response(exc)
-    # One file per phrase, voice and speed, beside the board's calls (its pruning does not reach here).
-    key = hashlib.sha256(json.dumps([SPEAK_CACHE_VERSION, lang, voice.SPEED, text],
-                                    ensure_ascii=False).encode()).hexdigest()[:24]
+    # One file per piece, voice and speed, beside the board's calls (its pruning does not reach here).
     folder = announcer().cache_dir / "kiosk"
-    path = folder / f"{key}.wav"
     try:
-        if not path.exists():
-            folder.mkdir(exist_ok=True)
-            voice.synthesize(text, lang, path)
-        data = path.read_bytes()
-    except (voice.SpeechError, OSError) as exc:
+        pieces = []
+        for text in parts:
+            key = hashlib.sha256(json.dumps([SPEAK_CACHE_VERSION, lang, voice.SPEED, text],
+                                            ensure_ascii=False).encode()).hexdigest()[:24]
+            path = folder / f"{key}.wav"
+            if not path.exists():
+                folder.mkdir(exist_ok=True)
+                voice.synthesize(text, lang, path)
+            pieces.append(path.read_bytes())
+        data = pieces[0] if len(pieces) == 1 else _joined(pieces)
+    except (voice.SpeechError, OSError, wave.Error) as exc:
         log.warning("kiosk speech for %r in %s failed: %s", text_id, lang, exc)
         return error_response(SpeechUnavailable(f"speech is not available: {exc}"))
     # A phrase is a few hundred kB at most: read whole, no file handle left to the response.

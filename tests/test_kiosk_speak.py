@@ -240,3 +240,105 @@ def test_the_ticket_screens_longest_countdown_is_a_phrase(tmp_path: Path, clock,
     finally:
         app.extensions["novbe"].publisher.stop()
         app.extensions["novbe"].store.close()
+
+
+# --- the ticket screen's boxes: people ahead and the wait, filled from bounded numbers ---------------------
+
+@pytest.mark.parametrize("query, lang, pieces", [
+    ("text=ahead_spoken&n=3", "az", ["Sizdən əvvəl 3 nəfər var."]),
+    ("text=ahead_spoken&n=1", "ru", ["Человек перед вами: 1."]),
+    ("text=ahead_spoken&n=100", "en", ["People ahead of you: 100."]),     # the mini center's daily ceiling
+    ("text=eta_spoken&m=12", "az", ["Təxmini gözləmə 12 dəqiqədir."]),
+    ("text=eta_spoken&m=1", "ru", ["Примерное ожидание в минутах: 1."]),
+    ("text=eta_spoken&m=730", "en", ["Estimated wait in minutes: 730."]),  # 08:00-20:00 plus 10 min grace
+    # A range is said in two pieces, each cached on its own: the text up to {b}, and from {b} on.
+    ("text=eta_range_spoken&a=5&b=30", "az", ["Təxmini gözləmə 5 ilə", "30 dəqiqə arasıdır."]),
+    ("text=eta_range_spoken&a=1&b=30", "ru", ["Примерное ожидание в минутах: от 1 до", "30."]),
+    ("text=eta_range_spoken&a=0&b=2", "en", ["Estimated wait: from 0 to", "2 minutes."]),
+])
+def test_speaks_the_ticket_boxes_from_checked_numbers_once(client, tokens, spoken, query, lang, pieces):
+    r = client.get(f"/kiosk/speak?{query}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 200, r.get_json()
+    assert r.mimetype == "audio/wav"
+    assert spoken == [(p, lang) for p in pieces]
+    # The pieces make one WAV as long as the pieces together.
+    with wave.open(io.BytesIO(r.data)) as w:
+        frames = w.getnframes()
+    assert frames > 0
+    again = client.get(f"/kiosk/speak?{query}&lang={lang}", headers=bearer(tokens["kiosk"]))
+    assert again.status_code == 200 and again.data == r.data
+    assert len(spoken) == len(pieces)
+
+
+def test_a_range_is_its_two_pieces_joined(client, tokens, spoken, tmp_path: Path):
+    """The range's WAV is the head piece's samples, then the tail piece's, in one file of the same voice."""
+    r = client.get("/kiosk/speak?text=eta_range_spoken&a=5&b=30&lang=en", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 200
+    expected = b""
+    for i, (text, lang) in enumerate(list(spoken)):   # (synthesize records here too)
+        with wave.open(str(voice.synthesize(text, lang, tmp_path / f"{i}.wav"))) as w:
+            params, expected = w.getparams(), expected + w.readframes(w.getnframes())
+    with wave.open(io.BytesIO(r.data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == params[:3]
+        assert w.readframes(w.getnframes()) == expected
+    # Another range shares a piece: only the new one is made.
+    assert client.get("/kiosk/speak?text=eta_range_spoken&a=5&b=31&lang=en",
+                      headers=bearer(tokens["kiosk"])).status_code == 200
+    assert spoken[-1] == ("31 minutes.", "en") and len(spoken) == 2 + 2 + 1
+
+
+@pytest.mark.parametrize("query, field", [
+    ("text=ahead_spoken", "n"),                                  # a placeholder left to fill
+    ("text=ahead_spoken&n=0", "n"),                              # nobody ahead is ahead_none
+    ("text=ahead_spoken&n=101", "n"),                            # beyond the day's tickets (daily_capacity 100)
+    ("text=ahead_spoken&n=-3", "n"),
+    ("text=ahead_spoken&n=3.0", "n"),
+    ("text=ahead_spoken&n=%D9%A3", "n"),                         # an Arabic-Indic digit
+    ("text=ahead_spoken&n=" + "1" * 400, "n"),
+    ("text=ahead_spoken&n=3&m=5", "m"),                          # a fill the phrase does not take
+    ("text=eta_spoken&m=0", "m"),                                # no wait is eta_now
+    ("text=eta_spoken&m=731", "m"),                              # beyond the longest day plus the grace
+    ("text=eta_spoken&m=soon", "m"),
+    ("text=eta_spoken&n=5", "n"),
+    ("text=eta_range_spoken&a=5", "b"),
+    ("text=eta_range_spoken&b=30", "a"),
+    ("text=eta_range_spoken&a=30&b=5", "b"),                     # low above high
+    ("text=eta_range_spoken&a=5&b=6", "b"),                      # the screen shows eta, not a range, for 5-6
+    ("text=eta_range_spoken&a=5&b=731", "b"),
+    ("text=eta_range_spoken&a=x&b=30", "a"),
+    ("text=eta_range_spoken&a=5&b=30&m=12", "m"),
+    ("text=ahead&n=3", "n"),                                     # the shown (abbreviated) text is not filled
+    ("text=eta_range&a=5&b=30", "a"),
+])
+def test_refuses_ticket_box_fills_outside_the_checked_set_without_speaking(client, tokens, spoken, query, field):
+    r = client.get(f"/kiosk/speak?{query}&lang=ru", headers=bearer(tokens["kiosk"]))
+    assert r.status_code == 400
+    assert r.get_json() == {"ok": False, "error": "invalid_request", "message": r.get_json()["message"], "field": field}
+    assert spoken == []
+
+
+def test_ticket_box_pieces_are_bounded(app):
+    """Every value the route accepts for the boxes, in every language: max_ahead + 3 x max_minutes pieces each."""
+    from kiosk import views
+
+    cfg = app.extensions["novbe"].cfg
+    most_ahead, most_minutes = views.max_ahead(cfg), views.max_minutes(cfg)
+    assert (most_ahead, most_minutes) == (100, 12 * 60 + 10)
+    pieces: set[str] = set()
+    with app.test_request_context():
+        for lang in ("az", "ru", "en"):
+            for n in range(1, most_ahead + 1):
+                pieces.update(views.speak_parts("ahead_spoken", lang, {"n": str(n)}) or [])
+            for m in range(1, most_minutes + 1):
+                pieces.update(views.speak_parts("eta_spoken", lang, {"m": str(m)}) or [])
+            for a in range(0, most_minutes - 1):   # every head and every tail, without the ~266,000 pairs
+                pieces.update(views.speak_parts("eta_range_spoken", lang, {"a": str(a), "b": str(a + 2)}) or [])
+    assert len(pieces) <= 3 * (most_ahead + 3 * most_minutes)
+
+
+def test_the_ahead_bound_follows_the_quotas_without_a_ceiling():
+    """Without daily_capacity, people ahead are bounded by the sum of the services' quotas (155 in the mini center)."""
+    from kiosk import views
+
+    cfg = mini_config(center__daily_capacity=None)
+    assert views.max_ahead(cfg) == 50 + 5 + 50 + 50

@@ -544,7 +544,8 @@
       state.stack = [];
       show("ticket", false);
       startTicketCountdown();
-      if (state.a11y) for (const id of ticketSaid()) sayAfter(id);   // after the number the screen's title says
+      // After the number the screen's title says: people ahead and the wait, then the print line and the countdown.
+      if (state.a11y) for (const id of [...boxesSaid(), ...ticketSaid()]) sayAfter(id);
       requestRefresh();
       return;
     }
@@ -578,10 +579,9 @@
     $("ticketNumber").textContent = k.number;
     $("ticketService").textContent = svc ? nm(svc.name) : k.service_name;
     $("ticketArea").textContent = [area ? nm(area.name) : "", hallName(area)].filter(Boolean).join(" · ");
-    $("ticketAhead").textContent = k.ahead > 0 ? t("ahead", { n: k.ahead }) : t("ahead_none");
-    // The forecast's range when it is wider than a minute; "soon" only when a counter is free now.
-    $("ticketEta").textContent = k.eta_high > k.eta_low + 1 ? t("eta_range", { a: k.eta_low, b: k.eta_high })
-      : k.eta_minutes > 0 ? t("eta", { m: k.eta_minutes }) : t("eta_now");
+    const [ahead, eta] = ticketBoxes(k);
+    $("ticketAhead").textContent = t(ahead[0], ahead[1]);
+    $("ticketEta").textContent = t(eta[0], eta[1]);
     const group = k.priorityGroup && state.data ? state.data.priority_groups.find((g) => g.code === k.priorityGroup) : null;
     $("ticketPriority").hidden = !group;
     $("ticketPriority").textContent = group ? t("priority_mark", { group: nm(group.name) }) : "";
@@ -599,6 +599,19 @@
     updateCountdown();
   }
 
+  /** The ticket's two boxes under the number as [catalogue key, values]: people ahead, and the wait (the forecast's
+      range when it is wider than a minute; "soon" only when a counter is free now). Shown and, in the accessible
+      mode, said (boxesSaid): one choice for both, so the screen and the voice say the same. */
+  function ticketBoxes(k) {
+    return [k.ahead > 0 ? ["ahead", { n: k.ahead }] : ["ahead_none"],
+      k.eta_high > k.eta_low + 1 ? ["eta_range", { a: k.eta_low, b: k.eta_high }]
+        : k.eta_minutes > 0 ? ["eta", { m: k.eta_minutes }] : ["eta_now"]];
+  }
+  /** The boxes as phrases: the shown texts abbreviate (чел., мин), so a filled box is said by its _spoken twin,
+      the numbers filled by the server from checked bounds. */
+  function boxesSaid() {
+    return state.ticket ? ticketBoxes(state.ticket).map(([key, vars]) => (vars ? phrase(key + "_spoken", vars) : key)) : [];
+  }
   let countdownEnd = 0, countdownTimer = null;
   function ticketSeconds() {
     // A ticket that did not print stays up much longer: the citizen may need to copy or photograph it.
@@ -651,8 +664,8 @@
   }
 
   // --- the accessible mode: high contrast, large text, spoken guidance ------------------------
-  // Phrases come from /kiosk/speak by id (the kiosk's catalogue and the center's names only; the idle seconds and
-  // the next opening filled by the server from checked values), spoken by the server's espeak-ng voices through
+  // Phrases come from /kiosk/speak by id (the kiosk's catalogue and the center's names only; the idle seconds, the
+  // next opening, people ahead and the wait filled by the server from checked values), spoken by the server's espeak-ng voices through
   // this kiosk's speaker; each file is fetched once per language.
   const player = new Audio();
   const sounds = new Map();
@@ -663,7 +676,8 @@
       search: "search_title", info: state.service ? "svc:" + state.service.code : null, priority: "priority_title",
       ticket: k ? "number:" + k.number : null }[state.screen] || null;
   }
-  /** A phrase with placeholders, filled by the server from a checked set only (seconds, a day key, an opening time). */
+  /** A phrase with placeholders, filled by the server from a checked set only (seconds, a day key, an opening time,
+      people ahead, minutes). */
   function phrase(id, fills) { return id + "?" + new URLSearchParams(fills).toString(); }
   /** The next opening ("2026-11-25T09:00:00+04:00", center time) as a phrase: today, tomorrow or a weekday, and its time. */
   function openingPhrase(iso) {
