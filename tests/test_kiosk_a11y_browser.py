@@ -278,6 +278,55 @@ def test_accessible_ticket_screen_says_the_print_line_and_the_countdown(browser,
     assert all(status == 200 for _, _, status in speech.heard), speech.heard
 
 
+def test_accessible_ticket_screen_says_people_ahead_and_the_wait(browser, live_server, screenshot_dir: Path):
+    """The two boxes under the number are said after it, as they show (their spoken twins: the shown texts
+    abbreviate), with the values the boxes show, before the print line and the countdown: a range in ru, nobody
+    ahead and a single figure in az."""
+    def waits(**fields: object) -> Any:
+        def handler(route: Any) -> None:
+            """The real answer, with the forecast's figures the test needs."""
+            resp = route.fetch()
+            route.fulfill(response=resp, json=dict(resp.json(), **fields))
+        return handler
+
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        speech = Speech(page)
+        loaded(page)
+        page.route("**/api/tickets", waits(ahead=3, eta_minutes=12, eta_low=5, eta_high=30))
+        accessible(page)
+        tap(page, "#langBig [data-lang=ru]")
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        ask_for_a_ticket(page)
+        visible(page, "ticket")
+        assert page.text_content("#ticketAhead") == "Перед вами: 3 чел."
+        assert page.text_content("#ticketEta") == "Примерное ожидание: 5–30 мин"
+        ru = {"lang": "ru"}
+        assert (speech.said(f"number:{page.text_content('#ticketNumber')}", ru)
+                < speech.said("ahead_spoken", {"lang": "ru", "n": "3"})
+                < speech.said("eta_range_spoken", {"lang": "ru", "a": "5", "b": "30"})
+                < speech.said("take_paper", ru) < speech.said("idle_spoken", {"lang": "ru", "s": "30"}))
+        page.unroute("**/api/tickets")
+
+        tap(page, "#doneBtn")
+        visible(page, "start")
+        page.route("**/api/tickets", waits(ahead=0, eta_minutes=7, eta_low=6, eta_high=7))
+        accessible(page)
+        tap(page, "#startBtn")
+        visible(page, "areas")
+        ask_for_a_ticket(page)
+        visible(page, "ticket")
+        assert page.text_content("#ticketAhead") == "Sizdən əvvəl heç kim yoxdur"
+        assert page.text_content("#ticketEta") == "Təxmini gözləmə: 7 dəqiqə"
+        az = {"lang": "az"}
+        assert (speech.said(f"number:{page.text_content('#ticketNumber')}", az) < speech.said("ahead_none", az)
+                < speech.said("eta_spoken", {"lang": "az", "m": "7"})
+                < speech.said("take_paper", az) < speech.said("idle_spoken", {"lang": "az", "s": "30"}))
+        page.screenshot(path=str(screenshot_dir / "kiosk-a11y-ticket-wait-az.png"))
+        page.unroute("**/api/tickets")
+    assert all(status == 200 for _, _, status in speech.heard), speech.heard
+
+
 def test_the_standard_mode_shows_the_idle_warning_without_speaking(browser, live_server):
     """Speech is the accessible mode's: in the standard mode the idle warning is shown, and the kiosk stays silent
     (a hall of kiosks would otherwise call after every citizen who walked away)."""
