@@ -101,10 +101,11 @@ def _catalog_phrase(key: str, lang: str) -> str | None:
 # comes from a small set checked below, so the voice cache stays bounded: per language, idle_spoken 121
 # files (s = 0..120, or up to the ticket screen's longest countdown) and next_opening at most 9 days x the
 # center's distinct opening times (<= 7): <= 63. The ticket screen's boxes: ahead_spoken one file per n =
-# 1..max_ahead (the center's tickets a day: Abşeron 717, Füzuli 224), eta_spoken one per m = 1..max_minutes
+# 1..max_ahead (the center's tickets a day: Abşeron 1152, Füzuli 224), eta_spoken one per m = 1..max_minutes
 # (the longest opening day plus the closing grace: 550 for 09:00-18:00), and eta_range_spoken, whose pairs
 # would be ~max_minutes^2 / 2 files (a forecast's range has no width bound), is made of two pieces cached
-# apart (the text up to {b}, and from {b} on): 2 x max_minutes. At most max_ahead + 3 x max_minutes + 184.
+# apart (the text up to {b}, and from {b} on): 2 x max_minutes. At most max_ahead + 3 x max_minutes + 184
+# (Abşeron: 2,986 files of ~0.1 MB, if every value were ever asked for; a day asks for a few hundred).
 FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time"), "ahead_spoken": ("n",), "eta_spoken": ("m",),
           "eta_range_spoken": ("a", "b")}
 FILLS = ("s", "day", "time", "n", "m", "a", "b")

@@ -220,7 +220,8 @@ PAGES: dict[str, dict[str, Any]] = {
     "/kiosk/speak": {"get": {
         "summary": "One phrase of the kiosk's accessible mode spoken by espeak-ng, as WAV (kiosk device token): a "
                    "phrase of the kiosk's catalogue, a name of this center (svc:, area:, group:) or a ticket number "
-                   "(number:A-015); idle_spoken takes s, next_opening takes day and time, nothing else is filled",
+                   "(number:A-015); idle_spoken takes s, next_opening takes day and time, ahead_spoken takes n, "
+                   "eta_spoken takes m, eta_range_spoken takes a and b, nothing else is filled",
         "tags": ["kiosk"],
         "security": [{"device": []}],
         "parameters": [
@@ -237,6 +238,21 @@ PAGES: dict[str, dict[str, Any]] = {
             {"name": "time", "in": "query", "required": False,
              "description": "for next_opening: one of the center's opening times",
              "schema": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["09:00"]}},
+            {"name": "n", "in": "query", "required": False,
+             "description": "people ahead, for ahead_spoken: at most the center's tickets a day (the services' "
+                            "quotas, or center.daily_capacity when lower)",
+             "schema": {"type": "integer", "minimum": 1}},
+            {"name": "m", "in": "query", "required": False,
+             "description": "minutes, for eta_spoken: at most the longest opening day plus "
+                            "policy.closing_grace_minutes",
+             "schema": {"type": "integer", "minimum": 1}},
+            {"name": "a", "in": "query", "required": False,
+             "description": "the wait range's low end in minutes, for eta_range_spoken (same bound as m)",
+             "schema": {"type": "integer", "minimum": 0}},
+            {"name": "b", "in": "query", "required": False,
+             "description": "the wait range's high end in minutes, for eta_range_spoken: more than a + 1 (same "
+                            "bound as m)",
+             "schema": {"type": "integer", "minimum": 2}},
         ],
         "responses": {
             "200": {"description": "the phrase", "content": {"audio/wav": {
