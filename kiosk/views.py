@@ -128,7 +128,9 @@ def max_ahead(cfg: Any) -> int:
 
 def max_minutes(cfg: Any) -> int:
     """The longest wait in minutes a ticket can be told: a ticket is issued only if its service should end by
-    closing plus the grace, so no wait (nor a range's high end) outlasts the longest opening day plus the grace."""
+    closing plus the grace, so no wait outlasts the longest opening day plus the grace; nor does a range's high end
+    (one sigma) while policy.closing_confidence asks for more than one sigma (>= 0.85; 0.95 by default). Beyond it
+    the phrase is refused and the kiosk, which skips a phrase it cannot fetch, only shows the figure."""
     spans = [(h.closes.hour * 60 + h.closes.minute) - (h.opens.hour * 60 + h.opens.minute)
              for h in cfg.center.hours.values() if h.opens is not None and h.closes is not None]
     return max(spans, default=0) + cfg.policy.closing_grace_minutes
