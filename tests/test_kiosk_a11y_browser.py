@@ -31,6 +31,17 @@ def ask_for_a_ticket(page: Any) -> None:
         tap(page, "#priorityNo")
 
 
+def accessible_ticket(page: Any, lang: str | None = None) -> None:
+    """From the start screen: the accessible mode (in ``lang``, if given), an ordinary EMP-01 ticket, its screen."""
+    accessible(page)
+    if lang is not None:
+        tap(page, f"#langBig [data-lang={lang}]")
+    tap(page, "#startBtn")
+    visible(page, "areas")
+    ask_for_a_ticket(page)
+    visible(page, "ticket")
+
+
 def ask_for_a_ticket_refused(page: Any) -> None:
     """From the areas screen: ask for an employment ticket (EMP-01) and wait for the refusal's message."""
     ask_for_a_ticket(page)
@@ -251,12 +262,7 @@ def test_accessible_ticket_screen_says_the_print_line_and_the_countdown(browser,
     with kiosk(browser, live_server, fake_clock=False) as page:
         speech = Speech(page)
         loaded(page)
-        accessible(page)
-        tap(page, "#langBig [data-lang=en]")
-        tap(page, "#startBtn")
-        visible(page, "areas")
-        ask_for_a_ticket(page)
-        visible(page, "ticket")
+        accessible_ticket(page, "en")
         assert "30" in page.text_content("#countdown")
         number = page.text_content("#ticketNumber")
         en = {"lang": "en"}
@@ -266,11 +272,7 @@ def test_accessible_ticket_screen_says_the_print_line_and_the_countdown(browser,
         tap(page, "#doneBtn")
         visible(page, "start")
         page.route("**/api/tickets", unprinted)
-        accessible(page)
-        tap(page, "#startBtn")
-        visible(page, "areas")
-        ask_for_a_ticket(page)
-        visible(page, "ticket")
+        accessible_ticket(page)
         az = {"lang": "az"}
         assert (speech.said(f"number:{page.text_content('#ticketNumber')}", az) < speech.said("print_failed_title", az)
                 < speech.said("print_failed", az) < speech.said("idle_spoken", {"lang": "az", "s": "120"}))
@@ -293,12 +295,7 @@ def test_accessible_ticket_screen_says_people_ahead_and_the_wait(browser, live_s
         speech = Speech(page)
         loaded(page)
         page.route("**/api/tickets", waits(ahead=3, eta_minutes=12, eta_low=5, eta_high=30))
-        accessible(page)
-        tap(page, "#langBig [data-lang=ru]")
-        tap(page, "#startBtn")
-        visible(page, "areas")
-        ask_for_a_ticket(page)
-        visible(page, "ticket")
+        accessible_ticket(page, "ru")
         assert page.text_content("#ticketAhead") == "Перед вами: 3 чел."
         assert page.text_content("#ticketEta") == "Примерное ожидание: 5–30 мин"
         ru = {"lang": "ru"}
@@ -311,11 +308,7 @@ def test_accessible_ticket_screen_says_people_ahead_and_the_wait(browser, live_s
         tap(page, "#doneBtn")
         visible(page, "start")
         page.route("**/api/tickets", waits(ahead=0, eta_minutes=7, eta_low=6, eta_high=7))
-        accessible(page)
-        tap(page, "#startBtn")
-        visible(page, "areas")
-        ask_for_a_ticket(page)
-        visible(page, "ticket")
+        accessible_ticket(page)
         assert page.text_content("#ticketAhead") == "Sizdən əvvəl heç kim yoxdur"
         assert page.text_content("#ticketEta") == "Təxmini gözləmə: 7 dəqiqə"
         az = {"lang": "az"}
