@@ -345,22 +345,6 @@ def run_once(args: argparse.Namespace, counts: list[int]) -> list[dict[str, Any]
     return results
 
 
-def wait_healthy(server: Any) -> None:
-    """Wait until the server answers /api/health (as tests/live.py does)."""
-    import requests
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"server exited: {server.log.read_text()[-2000:]}")
-        try:
-            if requests.get(server.url + "/api/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise RuntimeError(f"server did not start: {server.log.read_text()[-2000:]}")
-
-
 def traced_server(tmp: Path, env: dict[str, str]) -> Any:
     """A LiveServer whose ``novbe`` runs under bench/serve_traced.py."""
     import subprocess
@@ -379,7 +363,7 @@ def traced_server(tmp: Path, env: dict[str, str]) -> Any:
                     [sys.executable, str(ROOT / "bench" / "serve_traced.py"), "run", "--config", self.center,
                      "--db", str(self.db), "--port", str(self.port)],
                     cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT)
-            wait_healthy(self)
+            self.wait_healthy()
             return self
 
     return Traced(tmp, center=CENTER, env=env)

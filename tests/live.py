@@ -80,13 +80,19 @@ class LiveServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "run", "--config", self.center, "--db", str(self.db),
                  "--port", str(self.port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self) -> None:
+        """Wait until the started server answers /api/health (RuntimeError with its log's tail if it does not)."""
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
                 if requests.get(self.url + "/api/health", timeout=1).ok:
-                    return self
+                    return
             except requests.RequestException:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
