@@ -422,6 +422,11 @@ class _Hall:
         self.daily: dict[tuple[str, str, str], int] = {}
         self.on_day(None)
 
+    def at(self, day: str) -> None:
+        """Hold ``day``'s parts from now on (those of another day are dropped)."""
+        if day != self.day:
+            self.on_day(day)
+
     def on_day(self, day: str | None) -> None:
         """Keep the day's parts for ``day`` (a new business day starts them afresh)."""
         self.day = day
@@ -578,8 +583,7 @@ class SQLiteTx:
         hall = self.hall
         if hall is None:
             return None
-        if hall.day != day:
-            hall.on_day(day)
+        hall.at(day)
         if hall.waiting is None:
             hall.waiting = {t.id: t for t in self._waiting_all(day)}
             hall.in_order = None
@@ -650,8 +654,7 @@ class SQLiteTx:
         args: tuple[str, ...]
         hall = self.hall
         if before_day is None and hall is not None:
-            if hall.day != first_day:
-                hall.on_day(first_day)
+            hall.at(first_day)
             if hall.slots is None:
                 rows = self._ex(
                     "SELECT finished_at, id, service, counter, finished_at - called_at FROM tickets WHERE day = ? "
@@ -672,8 +675,7 @@ class SQLiteTx:
     def issued_today(self, day: str) -> list[tuple[float, str, str | None]]:
         hall = self.hall
         if hall is not None:
-            if hall.day != day:
-                hall.on_day(day)
+            hall.at(day)
             if hall.issued is not None:
                 return list(hall.issued)
         # In issue order: the expected arrivals' classes take turns in the order they first appear.
@@ -687,8 +689,7 @@ class SQLiteTx:
     def count_finished(self, day: str) -> int:
         hall = self.hall
         if hall is not None:
-            if hall.day != day:
-                hall.on_day(day)
+            hall.at(day)
             if hall.finished is not None:
                 return hall.finished
         n = int(self._ex("SELECT count(*) FROM tickets WHERE day = ? AND status IN ('done', 'no_show')",
