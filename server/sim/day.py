@@ -75,6 +75,9 @@ class Desk:
     opened: float = 0.0
     breaks: list[tuple[float, float]] = field(default_factory=list)
     limit_at: float | None = None   # when it had handled its daily_limit (its operator then takes nobody more)
+    services: tuple[str, ...] = ()
+    handled: int = 0
+    limit: int = 0                  # its daily_limit (0: none)
 
 
 @dataclass
@@ -164,7 +167,11 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         order += 1
         heapq.heappush(events, (at, order, kind, data))
 
-    desks = {n: Desk(n, breaks=_spans(cfg, n, day)) for n in staffed}
+    desks = {n: Desk(n, breaks=_spans(cfg, n, day), services=tuple(cfg.counters_by_number[n].services),
+                     limit=cfg.counters_by_number[n].daily_limit or 0) for n in staffed}
+    # How many tickets of each service wait: what the counter screen shows its operator, who
+    # presses "next" only when one of theirs waits (or when at the day's limit, to be told so).
+    waiting_n: dict[str, int] = dict.fromkeys(served_by, 0)
     told: dict[int, Told] = {}
     refusals: list[tuple[float, str, str]] = []
     for n, desk in desks.items():
@@ -230,6 +237,11 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
         """An idle desk calls its next ticket; True if it called one."""
         if desk.state != "idle":
             return False
+        if not (desk.limit and desk.handled >= desk.limit) and not any(waiting_n.get(s) for s in desk.services):
+            if t >= closes:
+                queue.close_counter(store, desk.number, actor="sim")
+                desk.state = "done"
+            return False
         try:
             ticket = queue.call_next(store, desk.number, actor="sim")
         except NoTicketsWaiting:
@@ -241,6 +253,8 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             desk.state, desk.limit_at = "done", t
             return False
         desk.state, desk.since = "busy", t
+        desk.handled += 1
+        waiting_n[ticket.service] -= 1
         record = told.get(ticket.id)
         if record is not None and record.called is None:
             record.called = t
@@ -278,6 +292,7 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
             try:
                 got = queue.issue_ticket(store, a.service, priority=a.priority, kiosk="sim")
                 place[got.ticket.id] = index
+                waiting_n[a.service] = waiting_n.get(a.service, 0) + 1
                 told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
                                            got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
                 poke(a.service, t)
@@ -311,6 +326,7 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                 [c for c in served_by if c != service]
             target = chance(tid).choice(choices)
             queue.transfer(store, n, service=target, actor="sim")
+            waiting_n[target] = waiting_n.get(target, 0) + 1
             free(desks[n], t)
             poke(target, t)     # the operators serving it see the transferred citizen waiting
         elif kind == "recall":
