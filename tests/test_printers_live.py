@@ -169,3 +169,42 @@ def test_supervisor_view_shows_each_printer_state_and_last_error(
     finally:
         context.close()
     assert requests.get(server.url + "/api/health", timeout=5).ok
+
+
+# Until server/store.py's print_jobs() reads the ticket's kiosk (`t.number, t.kiosk`), a job names only its address.
+@pytest.mark.xfail(strict=True, reason="store.print_jobs() does not return the ticket's kiosk yet (lead's change)")
+def test_each_print_job_names_its_kiosk_though_the_kiosks_share_an_address(
+    browser: Any, live_server: Any, screenshot_dir: Path,
+) -> None:
+    from live import PASSWORDS
+
+    server = live_server   # Abşeron: kiosk-1, kiosk-2 and kiosk-3 all print to dummy://
+    numbers = {}
+    for kiosk in ("kiosk-1", "kiosk-2", "kiosk-3"):
+        r = server.issue("EMP-01", kiosk=kiosk)
+        assert r.status_code == 201, r.text
+        numbers[kiosk] = r.json()["number"]
+    with server.login("boss") as s:
+        jobs = s.get(server.url + "/api/print-jobs", timeout=5).json()["jobs"]
+    assert {j["number"]: (j.get("kiosk"), j["printer"]) for j in jobs} == {
+        n: (k, "dummy://") for k, n in numbers.items()}
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/counter/supervisor")
+        page.locator("#login-form").wait_for()
+        page.fill("#login-form input[name=username]", "boss")
+        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
+        page.click("#login-form button[type=submit]")
+        page.locator("button[data-tab=printers]").click()
+        table = page.locator("#tab-printers table.print-jobs")
+        table.locator("tbody tr").nth(2).wait_for(timeout=10000)
+        assert [t.strip() for t in table.locator("thead th").all_text_contents()[:5]] == ["Vaxt", "Bilet", "Terminal (printer)", "Vəziyyət",
+                                                                   "Xəta"]
+        for kiosk, number in numbers.items():
+            cell = table.locator("tbody tr", has_text=number).locator(".jkiosk")
+            assert cell.locator("b").inner_text() == kiosk and "dummy://" in cell.inner_text()
+        page.wait_for_timeout(100)
+        page.screenshot(path=str(screenshot_dir / "supervisor_print_jobs_az.png"))
+    finally:
+        context.close()

@@ -137,7 +137,8 @@
           ${t.priority ? `<br><span class="prio-mark">★ ${N.esc(N.groupName(t.priority))}</span>` : ""}</span>
           <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span></li>`).join("")}</ul>`
       : `<p class="muted">${N.esc(N.t("none"))}</p>`;
-    // Printers and print jobs.
+    // Printers and print jobs. A job names its ticket's kiosk first: kiosks may share a printer address
+    // (the shipped centers' dummy://), and the address stays beside it for whoever fixes the printer.
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
     $("tab-printers").innerHTML = `
       <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
@@ -145,8 +146,11 @@
         <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
-      <table class="grid"><tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
-        <td>${N.esc(N.fmtClock(j.created_at))}</td><td><b>${N.esc(j.number)}</b></td><td>${N.esc(j.printer)}</td>
+      <table class="grid print-jobs">${jobs.length ? `<thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_ticket"))}</th>
+        <th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th><th>${N.esc(N.t("col_error"))}</th><th></th></tr></thead>` : ""}
+        <tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
+        <td class="n">${N.esc(N.fmtClock(j.created_at))}</td><td class="n"><b>${N.esc(j.number)}</b></td>
+        <td class="jkiosk">${j.kiosk ? `<b>${N.esc(j.kiosk)}</b> <span class="muted">${N.esc(j.printer)}</span>` : N.esc(j.printer)}</td>
         <td class="jstate" data-status="${N.esc(j.status)}">${N.esc(named("job_", j.status))}${j.attempts > 1 ? ` <small class="muted">${N.esc(N.t("job_attempts", { n: j.attempts }))}</small>` : ""}</td><td class="err">${N.esc(j.error || "")}</td>
         <td>${j.status === "failed" || j.status === "printed" || j.status === "held" ? `<button type="button" class="btn tiny" data-reprint="${j.id}"
           aria-label="${N.esc(N.t("reprint_label", { n: j.number }))}">${N.esc(N.t("reprint"))}</button>` : ""}</td></tr>`).join("")
