@@ -11,8 +11,12 @@ import hashlib
 import io
 import json
 import logging
+import math
 import re
+import threading
 import wave
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import qrcode
@@ -25,7 +29,10 @@ from server import api
 from server.device_health import heartbeat_seconds, page_version
 from server.core.errors import InvalidRequest, SpeechUnavailable, Unauthorized, UnknownTicket
 
+from kiosk.voice_cache import DEFAULT_BUDGET_MB, VoiceCache
+
 log = logging.getLogger(__name__)
+_voice_cache_lock = threading.Lock()
 
 LANGS = ("az", "ru", "en")
 
@@ -105,7 +112,8 @@ def _catalog_phrase(key: str, lang: str) -> str | None:
 # (the longest opening day plus the closing grace: 550 for 09:00-18:00), and eta_range_spoken, whose pairs
 # would be ~max_minutes^2 / 2 files (a forecast's range has no width bound), is made of two pieces cached
 # apart (the text up to {b}, and from {b} on): 2 x max_minutes. At most max_ahead + 3 x max_minutes + 184
-# (Abşeron: 2,986 files of ~0.1 MB, if every value were ever asked for; a day asks for a few hundred).
+# (Abşeron: 2,986 files of ~0.15 MB, if every value were ever asked for; a day asks for a few hundred). The folder
+# is also kept within a byte budget, least recently used out first (kiosk/voice_cache.py).
 FILLED = {"idle_spoken": ("s",), "next_opening": ("day", "time"), "ahead_spoken": ("n",), "eta_spoken": ("m",),
           "eta_range_spoken": ("a", "b")}
 FILLS = ("s", "day", "time", "n", "m", "a", "b")
@@ -236,6 +244,25 @@ def _joined(pieces: list[bytes]) -> bytes:
     return out.getvalue()
 
 
+def voice_cache(folder: Path) -> VoiceCache:
+    """The app's one kiosk phrase cache, made on first use (budget: NOVBE_KIOSK_VOICE_CACHE_MB, default 256)."""
+    ext = current_app.extensions
+    with _voice_cache_lock:
+        found = ext.get("novbe-kiosk-voice")
+        if found is None:
+            raw = current_app.config.get("KIOSK_VOICE_CACHE_MB", DEFAULT_BUDGET_MB)
+            try:
+                mb = float(raw)
+                if not (mb > 0 and math.isfinite(mb)):
+                    raise ValueError(raw)
+            except (TypeError, ValueError):
+                log.warning("NOVBE_KIOSK_VOICE_CACHE_MB=%r is not a positive number of megabytes; using %d",
+                            raw, DEFAULT_BUDGET_MB)
+                mb = DEFAULT_BUDGET_MB
+            found = ext["novbe-kiosk-voice"] = VoiceCache(folder, int(mb * 1_000_000))
+    return found  # type: ignore[no-any-return]
+
+
 @bp.get("/speak")
 def speak() -> Any:
     """One phrase of the accessible mode as WAV (kiosk device token; catalogue and center names only)."""
@@ -259,18 +286,15 @@ def speak() -> Any:
             raise InvalidRequest("text must be a phrase of the kiosk or a name of this center", field="text")
     except (InvalidRequest, Unauthorized) as exc:
         return error_response(exc)
-    # One file per piece, voice and speed, beside the board's calls (its pruning does not reach here).
-    folder = announcer().cache_dir / "kiosk"
+    # One file per piece, voice and speed, beside the board's calls (its pruning does not reach here: the
+    # kiosk's folder has its own byte budget).
+    cache = voice_cache(announcer().cache_dir / "kiosk")
     try:
         pieces = []
         for text in parts:
             key = hashlib.sha256(json.dumps([SPEAK_CACHE_VERSION, lang, voice.SPEED, text],
                                             ensure_ascii=False).encode()).hexdigest()[:24]
-            path = folder / f"{key}.wav"
-            if not path.exists():
-                folder.mkdir(exist_ok=True)
-                voice.synthesize(text, lang, path)
-            pieces.append(path.read_bytes())
+            pieces.append(cache.read(key, partial(voice.synthesize, text, lang)))
         data = pieces[0] if len(pieces) == 1 else _joined(pieces)
     except (voice.SpeechError, OSError, wave.Error) as exc:
         log.warning("kiosk speech for %r in %s failed: %s", text_id, lang, exc)

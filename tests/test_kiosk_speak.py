@@ -344,3 +344,113 @@ def test_the_ahead_bound_follows_the_quotas_without_a_ceiling():
 
     cfg = mini_config(center__daily_capacity=None)
     assert views.max_ahead(cfg) == 50 + 5 + 50 + 50
+
+
+# --- the phrase cache's byte budget (kiosk/voice_cache.py) ---------------------------------------------------
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.glob("*.wav"))
+
+
+def test_the_phrase_cache_keeps_within_its_budget_the_least_recently_used_out_first(tmp_path: Path, clock, spoken):
+    """Many values asked (as a long-running server would see): the folder never holds more than the budget, the
+    phrase the kiosk keeps using stays cached (spoken once), and an evicted one is simply spoken again."""
+    from server import auth
+    from server.app import create_app
+
+    budget_mb = 0.5   # a handful of ~0.1 MB phrases
+    app = create_app({"CENTER_CONFIG": mini_config(), "DATABASE": str(tmp_path / "novbe.db"), "CLOCK": clock,
+                      "START_DEVICES": False, "TESTING": True, "RATELIMIT_ENABLED": False,
+                      "VOICE_CACHE": str(tmp_path / "voice"), "KIOSK_VOICE_CACHE_MB": budget_mb})
+    try:
+        client = app.test_client()
+        kiosk = bearer(auth.add_device(app.extensions["novbe"].store, "kiosk", "kiosk-1"))
+        folder = tmp_path / "voice" / "kiosk"
+        welcome = client.get("/kiosk/speak?text=welcome&lang=az", headers=kiosk)
+        assert welcome.status_code == 200
+        for m in range(1, 25):
+            r = client.get(f"/kiosk/speak?text=eta_spoken&m={m}&lang=az", headers=kiosk)
+            assert r.status_code == 200 and r.data[:4] == b"RIFF"
+            assert _folder_bytes(folder) <= budget_mb * 1_000_000
+            again = client.get("/kiosk/speak?text=welcome&lang=az", headers=kiosk)   # in use all day: kept
+            assert again.status_code == 200 and again.data == welcome.data
+        assert len(list(folder.glob("*.wav"))) < 25   # without the budget, all 25 would be there
+        assert len([t for t, _ in spoken if t == "Xoş gəlmisiniz!"]) == 1
+        # The first wait asked went out long ago: asked again, it is spoken again, same as before.
+        made = len(spoken)
+        first = client.get("/kiosk/speak?text=eta_spoken&m=1&lang=az", headers=kiosk)
+        assert first.status_code == 200 and len(spoken) == made + 1
+    finally:
+        app.extensions["novbe"].publisher.stop()
+        app.extensions["novbe"].store.close()
+
+
+def _written(content: bytes):
+    def make(path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)   # whole or not at all, as voice.synthesize writes
+    return make
+
+
+def test_a_phrase_being_read_is_read_whole_though_evicted_meanwhile(tmp_path: Path):
+    """A request holding a phrase while others push it out of the folder still reads all of it."""
+    from kiosk.voice_cache import VoiceCache
+
+    cache = VoiceCache(tmp_path, budget=3_000)
+    with cache.open("held", _written(b"H" * 1_000)) as f:
+        assert f.read(10) == b"H" * 10
+        for i in range(5):   # 5 kB more of newer phrases: "held", the least recently used, goes
+            assert cache.read(f"other{i}", _written(bytes([i]) * 1_000)) == bytes([i]) * 1_000
+        assert not (tmp_path / "held.wav").exists() and cache.total() <= 3_000
+        assert f.read() == b"H" * 990
+    assert sorted(p.stem for p in tmp_path.glob("*.wav")) == ["other2", "other3", "other4"]
+
+
+def test_the_order_of_use_and_the_budget_survive_a_restart(tmp_path: Path):
+    """A new server counts the files an earlier one left, by their last use, and keeps to its own budget."""
+    from kiosk.voice_cache import VoiceCache
+
+    before = VoiceCache(tmp_path, budget=10_000)
+    for key in ("a", "b", "c", "d"):
+        before.read(key, _written(key.encode() * 1_000))
+    assert before.read("a", _written(b"never made")) == b"a" * 1_000   # a used again: now the newest
+    after = VoiceCache(tmp_path, budget=2_500)
+    assert after.total() == 2_000
+    assert sorted(p.stem for p in tmp_path.glob("*.wav")) == ["a", "d"]
+
+
+def test_many_requests_at_once_each_read_their_own_phrase_whole(tmp_path: Path):
+    """Threads asking and making phrases against a budget of a few files: no reader ever misses its file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kiosk.voice_cache import VoiceCache
+
+    cache = VoiceCache(tmp_path, budget=5 * 2_000)
+
+    def ask(i: int) -> bool:
+        key = f"k{(i * 7919) % 40}"
+        return cache.read(key, _written(key.encode().ljust(2_000, b"."))) == key.encode().ljust(2_000, b".")
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(ask, range(4_000)))
+    assert cache.total() == _folder_bytes(tmp_path) <= 5 * 2_000
+
+
+@pytest.mark.parametrize("setting, budget", [(None, 256_000_000), (64, 64_000_000), ("0.5", 500_000),
+                                             ("lots", 256_000_000), (0, 256_000_000), (-3, 256_000_000),
+                                             ("inf", 256_000_000), ("nan", 256_000_000)])
+def test_the_budget_setting(tmp_path: Path, clock, setting, budget):
+    """NOVBE_KIOSK_VOICE_CACHE_MB in megabytes; anything but a positive number keeps the default (with a warning)."""
+    from kiosk.views import voice_cache
+    from server.app import create_app
+
+    extra = {} if setting is None else {"KIOSK_VOICE_CACHE_MB": setting}
+    app = create_app({"CENTER_CONFIG": mini_config(), "DATABASE": str(tmp_path / "novbe.db"), "CLOCK": clock,
+                      "START_DEVICES": False, "TESTING": True, **extra})
+    try:
+        with app.app_context():
+            assert voice_cache(tmp_path / "kiosk").budget == budget
+    finally:
+        app.extensions["novbe"].publisher.stop()
+        app.extensions["novbe"].store.close()
