@@ -147,7 +147,8 @@
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
       <table class="grid print-jobs">${jobs.length ? `<thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_ticket"))}</th>
-        <th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th><th>${N.esc(N.t("col_error"))}</th><th></th></tr></thead>` : ""}
+        <th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th><th>${N.esc(N.t("col_error"))}</th>
+        <th><span class="sr-only">${N.esc(N.t("col_actions"))}</span></th></tr></thead>` : ""}
         <tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
         <td class="n">${N.esc(N.fmtClock(j.created_at))}</td><td class="n"><b>${N.esc(j.number)}</b></td>
         <td class="jkiosk">${j.kiosk ? `<b>${N.esc(j.kiosk)}</b> <span class="muted">${N.esc(j.printer)}</span>` : N.esc(j.printer)}</td>
