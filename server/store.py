@@ -1339,9 +1339,9 @@ class SQLiteStore:
             return cur.rowcount == 1
 
     def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Recent print jobs with their ticket number, newest first."""
+        """Recent print jobs with their ticket number and kiosk, newest first."""
         rows = self._query(
-            "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number "
+            "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number, t.kiosk "
             "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
 

@@ -171,8 +171,6 @@ def test_supervisor_view_shows_each_printer_state_and_last_error(
     assert requests.get(server.url + "/api/health", timeout=5).ok
 
 
-# Until server/store.py's print_jobs() reads the ticket's kiosk (`t.number, t.kiosk`), a job names only its address.
-@pytest.mark.xfail(strict=True, reason="store.print_jobs() does not return the ticket's kiosk yet (lead's change)")
 def test_each_print_job_names_its_kiosk_though_the_kiosks_share_an_address(
     browser: Any, live_server: Any, screenshot_dir: Path,
 ) -> None:
