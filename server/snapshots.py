@@ -10,7 +10,7 @@ from typing import Any
 from config.schema import CenterConfig
 from server.core import clock, housekeeping
 from server.core.model import Status, Ticket
-from server.core.queue import cached_forecast, live_counters, service_outlook, service_waits, wait_of
+from server.core.queue import Wait, cached_forecast, live_counters, service_outlook, service_waits, wait_of
 from server.device_health import printer_rows
 from server.store import SQLiteStore
 
@@ -94,17 +94,25 @@ def display(store: SQLiteStore) -> dict[str, Any]:
             held = tx.get_ticket(ticket_id)
             if held is not None:
                 current[ticket_id] = held
-        # The hall forecast's answer for the board: minutes until each area's last waiting
-        # citizen is called (None where no counter will call them today).
+        # The hall forecast's answer for the board: each area's last waiting citizen (the one
+        # called last) with the wait their own ticket and status page show, central figure and
+        # range (None where no counter will call one of them today).
         fc = cached_forecast(store, tx, now, day)
-        area_wait: dict[str, int | None] = {}
+        last: dict[str, tuple[Ticket, Wait] | None] = {}
         for t in tx.waiting_all(day):
             svc = cfg.services_by_code.get(t.service)
             if svc is None:
                 continue
-            w = wait_of(fc, t.id).eta_minutes
-            prev = area_wait.get(svc.area, 0)
-            area_wait[svc.area] = None if w is None or prev is None else max(prev, w)
+            w = wait_of(fc, t.id)
+            prev = last.get(svc.area, (t, w))
+            if w.at is None or prev is None:
+                last[svc.area] = None
+            elif prev[1].at is None or w.at >= prev[1].at:
+                last[svc.area] = (t, w)
+        area_wait = {a: None if v is None else v[1].eta_minutes for a, v in last.items()}
+        area_last = {a: None if v is None else {"number": v[0].number, "eta_minutes": v[1].eta_minutes,
+                                                "eta_low": v[1].low, "eta_high": v[1].high}
+                     for a, v in last.items()}
     per_area: dict[str, int] = {a.code: 0 for a in cfg.areas}
     for code, n in waiting.items():
         svc = cfg.services_by_code.get(code)
@@ -116,6 +124,7 @@ def display(store: SQLiteStore) -> dict[str, Any]:
                   if t.status in (Status.CALLED, Status.SERVING)],
         "history": [_call(cfg, t) for t in calls],
         "waiting": per_area, "waiting_services": waiting, "area_wait_minutes": area_wait,
+        "area_last_waiting": area_last,
         "counters": [{"number": c.number, "state": c.state.value,
                       "ticket": current[c.ticket_id].number if c.ticket_id in current else None}
                      for c in counters],

@@ -368,11 +368,21 @@ def test_a_burst_is_announced_in_order_without_the_calls_that_ended(browser: Any
         boss.close()
 
 
+def shown_wait(status: dict[str, Any]) -> str:
+    """A waiting ticket's forecast as the board words it: the range its ticket and status page show, else "~N"."""
+    low, high, central = status["eta_low"], status["eta_high"], status["eta_minutes"]
+    return f"{low}–{high} dəq" if high > low + 1 else f"~{central} dəq" if central > 0 else "indi"
+
+
 def test_area_waits_show_the_forecast(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
     boss = live_server.login("boss")
     try:
         open_counters(live_server, boss, 1)
-        issue(live_server, "EMP-01", 5)
+        tokens = []
+        for _ in range(5):
+            r = live_server.issue("EMP-01")
+            assert r.status_code == 201, r.text
+            tokens.append(r.json()["token"])
         with board_page(browser, live_server, "hall-1") as board:
             page = board.page
             snap = requests.get(live_server.url + "/api/display/snapshot", timeout=5,
@@ -382,7 +392,15 @@ def test_area_waits_show_the_forecast(browser: Any, live_server: Any, screenshot
             tile = page.locator("#waiting [data-area=employment]")
             assert tile.locator(".area-count").text_content() == "5"
             assert tile.locator(".area-wait").get_attribute("data-minutes") == str(minutes)
-            assert tile.locator(".area-wait").text_content() == f"≤ {minutes} dəq"
+            # The figure is the area's last waiting ticket's forecast, worded as that ticket's status
+            # page words it (an estimate, never "≤"): the same numbers at the same moment.
+            statuses = [requests.get(f"{live_server.url}/api/status/{t}", timeout=5).json() for t in tokens]
+            last = max(statuses, key=lambda s: (s["eta_at"], s["number"]))
+            shown = tile.locator(".area-wait").text_content() or ""
+            assert shown == shown_wait(last), (shown, last)
+            assert "≤" not in shown
+            assert tile.locator(".area-wait").get_attribute("data-number") == last["number"]
+            assert last["eta_minutes"] == minutes
             # An area nobody waits in shows no wait at all.
             assert page.locator("#waiting [data-area=pension] .area-wait").text_content() == ""
             page.screenshot(path=str(screenshot_dir / "display-area-waits.png"))

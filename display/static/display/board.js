@@ -64,7 +64,7 @@
     filter: { counters: [], areas: [], recent: 8, single_counter: null },
     calls: [],                // tickets now called to a counter on this board, newest first
     waiting: {},              // area -> waiting tickets (whole center)
-    areaWait: {},             // area -> minutes until its last waiting citizen is called (null: no counter)
+    areaLast: {},             // area -> its last waiting ticket's forecast {number, eta_minutes, eta_low, eta_high} (null: no counter)
     counters: {},             // number -> {state, ticket}
     flashSeconds: 8,
     clockOffset: 0            // center clock minus this PC's clock, in ms
@@ -150,7 +150,7 @@
     }
     state.waiting = {};
     Object.keys(snap.waiting || {}).forEach(function (k) { state.waiting[k] = snap.waiting[k]; });
-    state.areaWait = snap.area_wait_minutes || {};
+    state.areaLast = snap.area_last_waiting || {};
     state.counters = {};
     (snap.counters || []).forEach(function (c) { state.counters[c.number] = { state: c.state, ticket: c.ticket }; });
     state.calls = (snap.calls || [])
@@ -500,14 +500,19 @@
       text(tile.children[0], named(state.areaNames[code]) || code);
       setLang(tile.children[0], langOf(state.areaNames[code]));
       text(tile.children[1], String(n));
-      // The forecast: minutes until this area's last waiting citizen is called; null when no
-      // counter serving it is open (or will be before closing).
-      var wait = n > 0 && code in state.areaWait ? state.areaWait[code] : undefined;
+      // The forecast of the area's last waiting citizen, worded as their own ticket and status
+      // page word it (a range when it is wider than a minute, else "~N"): it is an estimate, not
+      // a bound. null when no counter serving the area is open (or will be before closing).
+      var last = n > 0 && code in state.areaLast ? state.areaLast[code] : undefined;
+      var wait = last ? last.eta_minutes : last;
+      var range = last && last.eta_high > last.eta_low + 1;
       var w = tile.children[2];
       w.dataset.minutes = wait === undefined ? "" : wait === null ? "none" : String(wait);
+      w.dataset.number = last ? last.number : "";
       w.classList.toggle("no-counter", wait === null);
-      var words = wait === null ? WAIT_WORDS.none : wait < 1 ? WAIT_WORDS.now : WAIT_WORDS.min;
-      text(w, wait === undefined ? "" : wait === null || wait < 1 ? named(words) : "≤ " + wait + " " + named(words));
+      var words = wait === null ? WAIT_WORDS.none : wait < 1 && !range ? WAIT_WORDS.now : WAIT_WORDS.min;
+      text(w, wait === undefined ? "" : range ? last.eta_low + "–" + last.eta_high + " " + named(words)
+        : wait === null || wait < 1 ? named(words) : "~" + wait + " " + named(words));
       setLang(w, langOf(words));
     });
     fitAreaNames(grid);
