@@ -224,3 +224,60 @@ def test_reports_page_over_a_seeded_month(browser: Any, seeded: LiveServer, scre
     page.screenshot(path=str(screenshot_dir / "reports-print.png"), full_page=True)
     assert errors == []
     context.close()
+
+
+def test_reports_page_fits_a_1366_screen(browser: Any, seeded: LiveServer, screenshot_dir: Path) -> None:
+    """A 500-character comment wraps, the labels and the table fit, dates read dd.mm.yyyy, units are upright."""
+    staff = seeded.login("boss")
+    staff.post(f"{seeded.url}/api/counters/1/open", timeout=5).raise_for_status()   # a counter open: tickets issued
+    token = serve_one(seeded, staff)
+    staff.post(f"{seeded.url}/api/counters/1/finish", json={}, timeout=5).raise_for_status()
+    long_comment = "ş" * 250 + "Ə" * 250     # 500 characters and no space: the widest a citizen can send
+    r = requests.post(f"{seeded.url}/api/status/{token}/rating",
+                      json={"score": 1, "reason": "long-wait", "comment": long_comment}, timeout=5)
+    assert r.status_code == 201 or r.ok, r.text
+    context = browser.new_context(viewport=DESKTOP, locale="az-AZ")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{seeded.url}/counter/reports")
+    log_in(page, "boss")
+    page.locator("#rp-view").wait_for()
+    page.locator("[data-preset=year]").click()
+    page.wait_for_function("() => document.querySelectorAll('#rp-table tbody tr').length > 4", timeout=10000)
+    page.locator("#comments td.comment", has_text="şşş").first.wait_for()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"]
+    page.screenshot(path=str(screenshot_dir / "reports-fit-az.png"), full_page=True)
+    for lang in ("az", "ru", "en"):
+        page.click(f".lang button[data-lang={lang}]")
+        wrap = page.evaluate("() => { const w = document.querySelector('#rp-table').parentElement;"
+                             " return [w.scrollWidth, w.clientWidth]; }")
+        assert wrap[0] <= wrap[1], (lang, wrap)      # every column seen without scrolling sideways
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"], lang
+    page.click(".lang button[data-lang=az]")
+    # each service label of the group chart fits the room Chart.js gives its axis (no clipping on the left)
+    fit = page.evaluate("""() => {
+        const c = Chart.getChart(document.getElementById('chart-group')), y = c.scales.y, ctx = c.ctx;
+        ctx.save(); ctx.font = Chart.helpers.toFont(y.options.ticks.font).string;
+        const widths = y.ticks.map(t => ctx.measureText(t.label).width); ctx.restore();
+        return {left: y.left, room: y.width, widths, labels: y.ticks.map(t => t.label), full: c.data.labels};
+    }""")
+    assert fit["left"] >= 0 and max(fit["widths"]) <= fit["room"], fit
+    assert any(label.endswith("…") for label in fit["labels"]) and not any("…" in x for x in fit["full"]), fit
+    # the right axes carry their unit on each tick, no sideways title
+    trend = page.evaluate("""() => { const c = Chart.getChart(document.getElementById('chart-trend'));
+        return [c.scales.y1.options.title.display, c.scales.y1.ticks.map(t => t.label),
+                c.scales.y2.options.title.display, c.scales.y2.ticks.map(t => t.label)]; }""")
+    assert trend[0] is False and trend[2] is False, trend
+    assert all(t.endswith(" dəq") for t in trend[1]) and all(t.endswith("%") for t in trend[3]), trend
+    # dates as the page writes them (dd.mm.yyyy), not the browser's 11/01/2026
+    iso = page.input_value("input[name=from]")
+    assert page.input_value("#typed-from") == f"{iso[8:10]}.{iso[5:7]}.{iso[:4]}"
+    page.fill("#typed-from", "31.02.2026")
+    assert page.evaluate("() => document.getElementById('typed-from').validationMessage").startswith(
+        "Tarixi gün.ay.il kimi yazın")
+    page.fill("#typed-from", "05.11.2025")
+    assert page.input_value("input[name=from]") == "2025-11-05"
+    assert page.evaluate("() => document.getElementById('typed-from').validity.valid")
+    assert errors == []
+    context.close()

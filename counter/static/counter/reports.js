@@ -47,6 +47,36 @@
     else if (name === "year") a = new Date(today.getFullYear() - 1, today.getMonth(), today.getDate() + 1);
     form.from.value = iso(a);
     form.to.value = iso(b);
+    showDates();
+  }
+
+  /* The dates are typed and shown as dd.mm.yyyy (Azerbaijan's way, in all three languages): the browser's
+     own date field would write them in the browser's language (measured: Chromium's 11/01/2026 whatever
+     the page's lang or navigator.language), so it is kept only as the calendar picker, out of sight. */
+  const dmy = (s) => (s ? `${s.slice(8, 10)}.${s.slice(5, 7)}.${s.slice(0, 4)}` : "");
+  function fromTyped(text) {
+    const m = /^\s*(\d{1,2})[.\/-](\d{1,2})[.\/-](\d{4})\s*$/.exec(text);
+    if (!m) return null;
+    const d = new Date(+m[3], +m[2] - 1, +m[1]);
+    return d.getDate() === +m[1] && d.getMonth() === +m[2] - 1 ? iso(d) : null;
+  }
+  function showDates() {
+    for (const el of form.querySelectorAll("input[data-date]")) {
+      el.value = dmy(form[el.dataset.date].value);
+      el.setCustomValidity("");
+    }
+  }
+  function typed(el) {
+    const value = fromTyped(el.value);
+    if (value) form[el.dataset.date].value = value;
+    // the browser then refuses the form with this text, in the page's language (no browser-English tooltip)
+    el.setCustomValidity(value ? "" : N.t("rp_date_invalid", { example: dmy(BOOT.today) }));
+  }
+  function pickLabels() {
+    form.querySelectorAll("[data-pick]").forEach((b) => {
+      b.title = N.t("rp_pick_date");
+      b.setAttribute("aria-label", `${N.t("rp_pick_date")}: ${N.t(b.dataset.pick === "from" ? "rp_from" : "rp_to")}`);
+    });
   }
 
   function query(extra) {
@@ -123,7 +153,7 @@
     const head = [N.t("rp_key"), ...FIGS.map((f) => N.t("rp_" + f))];
     table.querySelector("thead").innerHTML = `<tr>${head.map((h, i) => `<th${i ? ' class="n"' : ""}>${N.esc(h)}</th>`).join("")}</tr>`;
     const line = (row, name, cls) => `<tr class="${cls || ""}">
-      <th scope="row">${N.esc(name)}</th>${FIGS.map((f) => `<td class="n">${N.esc(cell(f, row[f]))}</td>`).join("")}</tr>`;
+      <th scope="row" title="${N.esc(name)}">${N.esc(name)}</th>${FIGS.map((f) => `<td class="n">${N.esc(cell(f, row[f]))}</td>`).join("")}</tr>`;
     const miss = (r) => r.within_target != null && r.within_target < BOOT.target_share;
     table.querySelector("tbody").innerHTML = body.rows.length
       ? body.rows.map((r) => line(r, label(data.by, r), miss(r) ? "miss" : "")).join("")
@@ -163,7 +193,7 @@
       <th>${N.esc(N.t("rp_comment"))}</th></tr></thead><tbody>${rows.map((c) => `<tr><td>${N.esc(c.day)}</td>
       <td>${N.esc(c.service_name ? `${c.service} · ${N.name(c.service_name)}` : c.service || "")}</td><td class="n">${c.score}</td>
       <td>${N.esc(c.reason_name ? N.name(c.reason_name) : c.reason || "")}</td>
-      <td>${N.esc(c.comment || "")}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${N.esc(N.t("rp_no_data"))}</p>`;
+      <td class="comment">${N.esc(c.comment || "")}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${N.esc(N.t("rp_no_data"))}</p>`;
   }
 
   function chart(id, config) {
@@ -192,11 +222,32 @@
         maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
         scales: {
           y: { beginAtZero: true, title: { display: true, text: N.t("rp_served") } },
-          y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: N.t("rp_minutes") } },
-          y2: { min: 0, max: 100, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "%" } },
+          // The right axes say their unit on every tick: a title there is drawn turned on its side
+          // (a short word such as "dəq" then reads as something else).
+          y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false },
+                ticks: { callback: (v) => `${v} ${N.t("rp_minutes")}` } },
+          y2: { min: 0, max: 100, position: "right", grid: { drawOnChartArea: false }, ticks: { callback: (v) => `${v}%` } },
         },
       },
     });
+  }
+
+  /* A category label cut with "…" to at most 45 % of the chart's width: Chart.js gives the label axis
+     no more than half of it and draws a longer label past the canvas's left edge. The tooltip keeps
+     the whole label. Called by Chart.js with the scale as ``this``. */
+  function fitLabel(value) {
+    const text = this.getLabelForValue(value);
+    const room = this.chart.width * 0.45;
+    const ctx = this.ctx;
+    ctx.save();
+    ctx.font = Chart.helpers.toFont(this.options.ticks.font).string;
+    let cut = text;
+    if (ctx.measureText(cut).width > room) {
+      while (cut.length > 1 && ctx.measureText(cut + "…").width > room) cut = cut.slice(0, -1);
+      cut = cut.trimEnd() + "…";
+    }
+    ctx.restore();
+    return cut;
   }
 
   function drawGroups() {
@@ -214,7 +265,10 @@
       },
       options: {
         maintainAspectRatio: false, indexAxis: by === "hour" || by === "day" ? "x" : "y",
-        scales: { [by === "hour" || by === "day" ? "y" : "x"]: { min: 0, max: 100 } },
+        scales: {
+          [by === "hour" || by === "day" ? "y" : "x"]: { min: 0, max: 100 },
+          ...(by === "hour" || by === "day" ? {} : { y: { ticks: { callback: fitLabel } } }),
+        },
       },
     });
   }
@@ -225,6 +279,13 @@
   }
 
   form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  form.querySelectorAll("input[data-date]").forEach((el) => el.addEventListener("input", () => typed(el)));
+  form.querySelectorAll("input[type=date]").forEach((el) => el.addEventListener("change", showDates));
+  form.querySelectorAll("[data-pick]").forEach((b) => b.addEventListener("click", () => {
+    try { form[b.dataset.pick].showPicker(); } catch (e) { form.querySelector(`[data-date=${b.dataset.pick}]`).focus(); }
+  }));
+  pickLabels();
+  N.onLang.push(pickLabels);
   form.by.addEventListener("change", () => load());
   form.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => { preset(b.dataset.preset); load(); }));
   $("print").addEventListener("click", () => window.print());
