@@ -56,7 +56,9 @@ def admin() -> Any:
     # The page's data (no inline script under the CSP): what it needs to name devices and build their addresses.
     boot = {"kiosks": [k.name for k in cfg.kiosks], "boards": [b.name for b in cfg.boards],
             "counters": [c.number for c in cfg.counters], "base_url": current_app.config.get("PUBLIC_URL")
-            or cfg.center.base_url or None}
+            or cfg.center.base_url or None,
+            # the server's own rules, so that the form refuses exactly what the server would
+            "username_pattern": auth.USERNAME_JS, "password_min": auth.PASSWORD_MIN}
     return render_template("counter/admin.html", center=_center(), page="admin", boot=boot)
 
 

@@ -42,6 +42,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import secrets
 import stat
 import time
@@ -105,9 +106,22 @@ def _check_role(role: str) -> None:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
 
 
+#: The one rule for a staff user name, kept by the API, ``novbe user add`` and the admin page: 1-64
+#: letters or digits of any alphabet ("ləman", "Лейла"), "-", "_" or "." (``\w`` is str.isalnum()
+#: plus "_"). The page checks USERNAME_JS, the same rule in JavaScript (a test compares the two).
+USERNAME_RE = re.compile(r"[\w.-]{1,64}")
+USERNAME_JS = r"^[\p{L}\p{N}_.\-]{1,64}$"
+PASSWORD_MIN = 8
+
+
+def valid_username(username: str) -> bool:
+    """Whether ``username`` follows the user-name rule (:data:`USERNAME_RE`)."""
+    return USERNAME_RE.fullmatch(username) is not None
+
+
 def _check_password(password: str) -> None:
-    if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+    if len(password) < PASSWORD_MIN:
+        raise ValueError(f"a password needs at least {PASSWORD_MIN} characters")
 
 
 def add_user(store: SQLiteStore, username: str, password: str, role: str, *, actor: str | None = None,
@@ -118,7 +132,7 @@ def add_user(store: SQLiteStore, username: str, password: str, role: str, *, act
     ``only_new`` refuses an existing name (UserExists) instead of resetting that account.
     """
     _check_role(role)
-    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if not valid_username(username):
         raise ValueError("a username is 1-64 letters, digits, '-', '_' or '.'")
     _check_password(password)
 

@@ -433,3 +433,51 @@ def test_supervisor_view_speaks_the_operators_language(browser: Any, live_server
         expect(row).to_contain_text("перерыв: Обеденный перерыв")
         expect(page.locator("#who")).to_have_text("boss · Супервайзер")
     boss.close()
+
+
+# Names the one user-name rule takes and refuses: every alphabet's letters and digits, "-", "_", ".".
+NAME_SAMPLES = ["ləman", "Ləman", "İlqar", "Лейла", "op-3", "a.b_c", "x" * 64, "x" * 65, "Ləman Əliyeva", "ləman@dost",
+                "", "a/b", "tab\there", "e\u0301", "²", "李", "😀", "ş" * 64]
+
+
+@pytest.mark.browser
+def test_the_admin_form_follows_the_servers_user_name_rule(browser: Any, live_server: Any,
+                                                            screenshot_dir: Path) -> None:
+    url = live_server.url
+    with staff_page(browser, url + "/counter/admin", "admin") as page:
+        page.locator("#users tr[data-user=op1]").wait_for()
+        # the page's rule and the server's agree on every sample
+        page_says = page.evaluate("""(names) => { const re = new RegExp(JSON.parse(
+            document.getElementById('admin-boot').textContent).username_pattern, 'u');
+            return names.map(n => re.test(n)); }""", NAME_SAMPLES)
+        assert page_says == [auth.valid_username(n) for n in NAME_SAMPLES], list(zip(NAME_SAMPLES, page_says))
+        form = page.locator("#user-form")
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "/api/users" in r.url else None)
+        # refused with the rule in the page's language, nothing sent, no browser-English bubble
+        form.locator("input[name=username]").fill("Ləman Əliyeva")
+        form.locator("input[name=password]").fill("123")
+        form.locator("button[type=submit]").click()
+        error = page.locator("#user-error")
+        expect(error).to_have_text("İstifadəçi adında yalnız hərflər (istənilən əlifbadan, məs. ləman), rəqəmlər və "
+                                   "- _ . ola bilər, boşluqsuz, ən çox 64 simvol")
+        assert "match" not in page.evaluate("() => document.querySelector('#user-form [name=username]').validationMessage")
+        page.screenshot(path=str(screenshot_dir / "admin_name_refused_az.png"))
+        # the same refusal in Russian, then the short password in English
+        page.locator(".lang [data-lang=ru]").click()
+        expect(error).to_have_text("Имя пользователя: только буквы (любого алфавита, напр. ləman), цифры и - _ . без "
+                                   "пробелов, не более 64 символов")
+        form.locator("input[name=username]").fill("ləman")
+        page.locator(".lang [data-lang=en]").click()
+        form.locator("button[type=submit]").click()
+        expect(error).to_have_text("A password needs at least 8 characters")
+        assert posts == []
+        page.locator(".lang [data-lang=az]").click()
+        # the Azerbaijani name goes through the form, and ləman can log in
+        form.locator("input[name=password]").fill("ləman-parol-1")
+        expect(error).to_have_text("")
+        form.locator("button[type=submit]").click()
+        page.locator('#users tr[data-user="ləman"]').wait_for()
+        assert len(posts) == 1
+        assert requests.post(url + "/api/login", json={"username": "ləman", "password": "ləman-parol-1"}, timeout=5).ok
+        page.screenshot(path=str(screenshot_dir / "admin_name_accepted_az.png"))

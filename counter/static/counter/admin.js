@@ -149,7 +149,28 @@
   const userForm = $("user-form");
   userForm.querySelector("[data-generate]").addEventListener("click", () => {
     userForm.password.value = generatePassword();
+    checkUser();
   });
+  /* The server's rules for a name and a password (from the page's boot data), checked as one types: a
+     refusal is explained in the page's language, under the form and in the browser's bubble, instead of
+     the browser's own English "Please match the requested format". */
+  const USERNAME = new RegExp(BOOT.username_pattern, "u");
+  const userError = $("user-error");
+  function checkUser() {
+    const name = userForm.username.value.trim(), pw = userForm.password.value;
+    userForm.username.setCustomValidity(!name ? N.t("adm_username_empty") : USERNAME.test(name) ? "" : N.t("adm_username_rule"));
+    userForm.password.setCustomValidity(pw.length >= BOOT.password_min ? "" : N.t("adm_password_short", { n: BOOT.password_min }));
+    if (userError.textContent && userForm.checkValidity()) userError.textContent = "";
+  }
+  for (const input of [userForm.username, userForm.password]) {
+    input.addEventListener("input", checkUser);
+    // the first control refused says why (the browser fires "invalid" at each one, in order)
+    input.addEventListener("invalid", () => {
+      if (input === userForm.querySelector(":invalid")) userError.textContent = input.validationMessage;
+    });
+  }
+  N.onLang.push(() => { checkUser(); if (userError.textContent) userForm.checkValidity(); });
+  checkUser();
   userForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const username = userForm.username.value.trim();
@@ -159,6 +180,8 @@
       await N.api("POST", "/api/users", { username, password: userForm.password.value, role: userForm.role.value, only_new: true });
       N.toast(N.t("adm_user_created", { u: username }), "ok");
       userForm.reset();
+      checkUser();
+      userError.textContent = "";
     } catch (e) {
       N.showError(e);
     } finally {
