@@ -248,7 +248,10 @@
       list.innerHTML = PAUSE_PRESETS.map((k) =>
         `<button type="button" class="btn preset" data-reason="${N.esc(window.NOVBE_TEXTS.az[k])}">${N.esc(N.t(k))}</button>`).join("");
       const input = dlg.querySelector("input[name=reason]");
+      const error = document.getElementById("pause-error");
       input.value = "";
+      error.textContent = "";
+      input.oninput = () => { error.textContent = ""; };
       N.applyI18n(dlg);
       return new Promise((resolve) => {
         let answer = null;
@@ -258,7 +261,10 @@
         };
         dlg.querySelector("form").onsubmit = (ev) => {
           ev.preventDefault();
-          if (input.value.trim()) { answer = input.value.trim(); dlg.close(); }
+          if (input.value.trim()) { answer = input.value.trim(); dlg.close(); return; }
+          // "Pause" with no reason: say what is missing rather than do nothing
+          error.textContent = N.t("pause_reason_missing");
+          input.focus();
         };
         dlg.querySelector("[data-cancel]").onclick = () => dlg.close();
         whenClosed(dlg, () => resolve(answer));

