@@ -74,6 +74,7 @@ class TicketView:
     counter_area: str | None = None
     eta_low: int = 0            # the forecast's range; printed when it is wider than a minute
     eta_high: int = 0
+    no_counter: bool = False    # only a counter that has not opened yet serves it: no wait to print
     large_number: bool = False  # the accessible kiosk mode: the number drawn twice as tall
 
 
@@ -299,6 +300,8 @@ def render_ticket(printer: Any, ticket: TicketView, *, paper: str = "80mm") -> N
         _line(printer, page, label("wait_range", a=ticket.eta_low, b=ticket.eta_high))
     elif ticket.eta_minutes > 0:
         _line(printer, page, label("wait", m=ticket.eta_minutes))
+    elif ticket.no_counter:
+        _line(printer, page, label("wait_no_counter"))
     if ticket.priority:
         _line(printer, page, label("priority", group=ticket.priority), bold=True, invert=True)
     printer.ln()

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from printers import PrintJob, Spool, TicketView, render_bytes
 from server.core import queue
-from server.core.model import Ticket
+from server.core.model import Status, Ticket
 from server.core.errors import QueueError, StorageError
 from server.store import SQLiteStore
 
@@ -73,9 +73,11 @@ class StoreJobs:
         t = t or self.store.print_job_ticket(job_id)
         if t is None:
             return None
+        no_counter = False
         try:
             pos = queue.position(self.store, t.token)
             ahead, eta, low, high = pos.ahead, pos.eta_minutes or 0, pos.eta_low or 0, pos.eta_high or 0
+            no_counter = pos.eta_minutes is None and pos.ticket.status == Status.WAITING
         except QueueError:
             ahead, eta, low, high = 0, 0, 0, 0
         svc = cfg.services_by_code[t.service]
@@ -87,7 +89,7 @@ class StoreJobs:
             status_url=f"{self.public_url().rstrip('/')}/t/{t.token}",
             footer=cfg.center.footer.get(t.lang) if cfg.center.footer else "", lang=t.lang,
             counter_area=cfg.areas_by_code[svc.area].name.get(t.lang),
-            large_number=self.store.print_job_large(job_id),
+            large_number=self.store.print_job_large(job_id), no_counter=no_counter,
         )
 
     # --- JobQueue ---------------------------------------------------------------

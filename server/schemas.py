@@ -85,9 +85,11 @@ class TicketIssuedResponse(BaseModel):
     service: str
     service_name: str
     ahead: int = Field(description="tickets the forecast calls before this one at the counters that can serve it")
-    eta_minutes: int = Field(description="forecast wait, the central figure, in minutes")
-    eta_low: int = Field(description="low end of the forecast wait range, minutes")
-    eta_high: int = Field(description="high end of the forecast wait range, minutes")
+    eta_minutes: int | None = Field(description="forecast wait, the central figure, in minutes; null when only a "
+                                                "counter that has not opened yet serves it (the citizen is told "
+                                                "\"waiting for a counter to open\")")
+    eta_low: int = Field(description="low end of the forecast wait range, minutes (0 when eta_minutes is null)")
+    eta_high: int = Field(description="high end of the forecast wait range, minutes (0 when eta_minutes is null)")
     eta_at: str | None = Field(description="forecast call time, center time, ISO 8601")
     status_url: str
     issued_at: str = Field(description="center time, ISO 8601")
@@ -105,7 +107,7 @@ class TicketStatusResponse(BaseModel):
     counter: int | None
     ahead: int
     eta_minutes: int | None = Field(description="forecast wait in minutes; null when no counter will call it "
-                                                "today as things stand")
+                                                "today as things stand, or only one that has not opened yet")
     eta_low: int | None = None
     eta_high: int | None = None
     eta_at: str | None = Field(default=None, description="forecast call time, center time, ISO 8601")

@@ -53,7 +53,8 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
                 "name": _names(s.name), "description": _names(s.description),
                 "documents": [_names(d) for d in s.documents], "priority_groups": list(s.priority_groups),
                 "remaining": left, "waiting": waiting.get(s.code, 0),
-                "wait_minutes": w.eta_minutes if w and w.eta_minutes is not None else 0,
+                # null: only a counter that has not opened yet serves it (or none today): no figure to show
+                "wait_minutes": w.eta_minutes if w else 0,
                 "wait_low": w.low if w else None, "wait_high": w.high if w else None,
                 "target_wait": s.target_wait, "available": reason is None, "unavailable": reason,
             }

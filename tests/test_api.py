@@ -47,10 +47,11 @@ def test_services_list_has_capacity_and_wait(client):
     r = client.get("/api/services?lang=az")
     assert r.status_code == 200
     emp2 = next(s for s in r.json["services"] if s["code"] == "EMP-2")
-    # No counter is open yet at 10:00: a new ticket waits for one to open (policy.late_open_minutes),
-    # it is not told "0 min".
-    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] == 15
-    assert emp2["wait_low"] <= 15 <= emp2["wait_high"] and emp2["available"] is True and emp2["unavailable"] is None
+    # No counter is open yet at 10:00, two hours after opening: a new ticket waits for one to open
+    # (policy.late_open_minutes) and may be issued, but is told neither "0 min" nor a guess that moves on
+    # with the clock.
+    assert emp2["remaining"] == 5 and emp2["waiting"] == 0 and emp2["wait_minutes"] is None
+    assert emp2["available"] is True and emp2["unavailable"] is None
     assert emp2["name"] == {"az": "Vakansiyalar", "ru": "Вакансии", "en": "Vacancies"}
     assert client.get("/api/services?lang=xx").status_code == 400
 
@@ -60,13 +61,37 @@ def test_issue_contract(app, client):
     assert r.status_code == 201, r.json
     body = r.json
     assert body["number"] == "Ə-001" and body["service"] == "PEN-1"
-    assert body["ahead"] == 0 and body["eta_minutes"] == 15      # nobody ahead, but no counter open yet
-    assert body["eta_low"] <= 15 <= body["eta_high"] and body["eta_at"].endswith("+04:00")
+    # Nobody ahead, but no counter is open yet, two hours after opening: no figure.
+    assert body["ahead"] == 0 and body["eta_minutes"] is None and body["eta_at"] is None
     assert body["status_url"].startswith("http://novbe.local/t/") and "Ə" not in body["status_url"]
     status = client.get("/api/status/" + body["status_url"].rsplit("/", 1)[1])
     assert status.json["number"] == "Ə-001" and status.json["status"] == "waiting"
     again = client.post("/api/tickets", json={"service": "PEN-1"}, headers=kiosk(app))
     assert again.json["number"] == "Ə-002" and again.json["ahead"] == 1
+    # Counter 2 (PEN-1 first) opens: now there is a wait to tell, from now.
+    h = login(client, "op1")
+    assert client.post("/api/counters/2/open", headers=h).status_code == 200
+    third = client.post("/api/tickets", json={"service": "PEN-1"}, headers=kiosk(app)).json
+    assert third["ahead"] == 2 and third["eta_minutes"] >= 15 and third["eta_at"].endswith("+04:00")
+    assert third["eta_low"] <= third["eta_minutes"] <= third["eta_high"]
+
+
+def test_a_service_no_open_counter_serves_is_never_told_a_wait_that_moves_on_with_the_clock(app, client, clock):
+    """Found by trying it: a ticket of a service whose counters never opened read "about 15 minutes" at
+    10:03 and still "1-30 minutes" at 17:44: the play took the unopened counter to open 15 minutes from
+    *now*, every time it was asked."""
+    body = client.post("/api/tickets", json={"service": "PEN-2"}, headers=kiosk(app)).json
+    token = body["status_url"].rsplit("/", 1)[1]
+    assert body["eta_minutes"] is None
+    h = login(client, "op1")
+    assert client.post("/api/counters/1/open", headers=h).status_code == 200     # EMP only
+    start = clock.now
+    for hours in (1, 4, 7.5):
+        clock.now = start + hours * 3600
+        status = client.get(f"/api/status/{token}").json
+        assert status["status"] == "waiting" and status["eta_minutes"] is None and status["eta_at"] is None
+        pen2 = next(s for s in client.get("/api/services").json["services"] if s["code"] == "PEN-2")
+        assert pen2["wait_minutes"] is None
 
 
 def test_capacity_reached_is_409_with_code(app, client):

@@ -77,6 +77,11 @@ def test_a_counter_not_yet_opened_is_a_standby_for_what_nobody_else_serves():
     fc = play(cfg, NOW, desks, {}, waiting, FIXED, today=DAY)
     assert [fc.calls[i].counter for i in (1, 2, 3)] == [1, 1, 3]
     assert fc.calls[2].at == NOW + 10 * MIN and fc.calls[3].at == NOW + 15 * MIN
+    # "15 minutes from now" holds at every moment it is asked: the standby's call is marked, and the
+    # citizen is told "waiting for a counter to open", not a time (queue.wait_of).
+    assert fc.calls[3].standby and not fc.calls[1].standby and not fc.calls[2].standby
+    assert queue.wait_of(fc, 3).eta_minutes is None and queue.wait_of(fc, 3).at is None
+    assert queue.wait_of(fc, 2).eta_minutes == 10
 
 
 def test_a_named_transfer_waits_for_its_counter():

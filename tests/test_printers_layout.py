@@ -128,6 +128,16 @@ def test_russian_line_stays_text_in_cp866() -> None:
     assert "Примерное ожидание: ~12 мин." in render_text(data)
 
 
+def test_a_ticket_no_open_counter_serves_prints_why_there_is_no_wait() -> None:
+    # Only a counter that has not opened serves the service: no figure, the reason instead (az has ə: an image).
+    data = render_bytes(ticket(lang="ru", eta_minutes=0, no_counter=True), profile="TM-T88V")
+    assert "Ожидание: ждём открытия окна" in render_text(data)
+    assert "Примерное ожидание" not in render_text(data)
+    assert "Ожидание: ждём" not in render_text(render_bytes(ticket(lang="ru"), profile="TM-T88V"))
+    en = render_text(render_bytes(ticket(lang="en", eta_minutes=0, no_counter=True), profile="TM-T88V"))
+    assert "Wait: until a counter opens" in en
+
+
 def test_azerbaijani_letters_without_schwa_stay_text_in_cp857() -> None:
     data = render_bytes(ticket(), profile="TM-T88V")
     encoded = TURKISH_LIKE.encode("cp857")

@@ -15,7 +15,9 @@ It plays the real routing forward in time (pure Python, no store):
      ``policy.late_open_minutes`` after opening. Later it is a *standby* counter: taken to
      open ``late_open_minutes`` from now, and only for tickets that no open counter can
      serve (so an unstaffed desk neither makes the others' waits look short nor leaves a
-     citizen of its services without an answer).
+     citizen of its services without a place). Its calls are marked ``standby``: that
+     guess moves on with the clock, so a citizen is told "waiting for a counter to open",
+     never a time.
 2. The counter that is free first (ties: the lower number) asks ``routing.pick_next`` for
    its next ticket among those still waiting, as of that moment, with its priority streak
    and its count of calls today as they will be then. Nothing eligible, or its daily limit
@@ -266,6 +268,9 @@ class Call:
     sigma: float         # seconds: the spread of ``at``
     ends: float          # when its slot is expected to end (for capacity)
     ends_sigma: float = 0.0   # seconds: the spread of ``ends``
+    # Called by a counter that has not opened though it was due (a standby): when is unknown, so the
+    # citizen is told "waiting for a counter to open", not the play's guess (which moves on with the clock).
+    standby: bool = False
 
 
 @dataclass(frozen=True)
@@ -533,7 +538,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             mean, var = durations.of(n, pick.service)
             ahead = ahead_of(pick)
             calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
-                                  math.sqrt(desk.var + var))
+                                  math.sqrt(desk.var + var), desk.standby)
         if pick is None:
             if not coming:
                 continue
@@ -553,7 +558,7 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
                     ghosts_left -= 1
                 ahead = ahead_of(pick)
                 calls[pick.id] = Call(pick.id, t_free, n, ahead, math.sqrt(desk.var), t_free + mean,
-                                      math.sqrt(desk.var + var))
+                                      math.sqrt(desk.var + var), desk.standby)
             called_at_counter[n] = called_at_counter.get(n, 0) + 1
         c = desk.counter
         streak = c.priority_streak + 1 if pick.priority else 0

@@ -104,7 +104,7 @@ class Issued:
 
     ticket: Ticket
     ahead: int
-    eta_minutes: int
+    eta_minutes: int | None         # None: only a counter that has not opened yet serves it
     seq: int
     eta_low: int = 0
     eta_high: int = 0

@@ -175,6 +175,8 @@ def wait_of(fc: forecast.Forecast, ticket_id: int) -> Wait:
     call = fc.calls.get(ticket_id)
     if call is None:
         return Wait(ahead=0, eta_minutes=None)
+    if call.standby:        # only a counter that has not opened serves it: when is not known
+        return Wait(ahead=call.ahead, eta_minutes=None)
     central, low, high = estimate.minutes_range(call.at - fc.now, call.sigma)
     return Wait(ahead=call.ahead, eta_minutes=central, low=low, high=high, at=call.at)
 
@@ -364,7 +366,7 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
                                            service=draft.service, priority=r.priority is not None))
             if r.printer:
                 tx.add_print_job(ticket.id, r.printer, large=r.large_print)
-            out[i] = Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes or 0, seq=event.seq,
+            out[i] = Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes, seq=event.seq,
                             eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
     return out  # type: ignore[return-value]
 
@@ -698,7 +700,7 @@ class Position:
 
     ticket: Ticket
     ahead: int
-    eta_minutes: int | None    # None: no counter will call it today as things stand
+    eta_minutes: int | None    # None: no counter will call it today as things stand, or only one not yet open
     expired: bool = False      # still "waiting" from an earlier business day: never to be called
     eta_low: int | None = None
     eta_high: int | None = None

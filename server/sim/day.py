@@ -57,7 +57,7 @@ class Told:
     group: str
     issued: float
     ahead: int
-    eta_minutes: int
+    eta_minutes: int | None          # None: told "waiting for a counter to open" (no figure to judge)
     eta_high: int = 0                # the top of the range the citizen was shown
     called: float | None = None
 
@@ -294,7 +294,7 @@ def run_day(cfg: CenterConfig, demand: Demand, seed: int, *, day: date = date(20
                 place[got.ticket.id] = index
                 waiting_n[a.service] = waiting_n.get(a.service, 0) + 1
                 told[got.ticket.id] = Told(got.ticket.id, a.service, a.priority or "ordinary", t, got.ahead,
-                                           got.eta_minutes, getattr(got, "eta_high", got.eta_minutes))
+                                           got.eta_minutes, got.eta_high)
                 poke(a.service, t)
             except CapacityReached as exc:
                 refusals.append((t, a.service, str(exc.details.get("scope"))))

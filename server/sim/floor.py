@@ -59,7 +59,7 @@ def sample(cfg: CenterConfig, demand: Demand, seed: int, *, citizens: int = 30, 
             mine = next((t for t in day.told if t.ticket_id == told.ticket_id), None)
             if mine is not None and mine.called is not None:
                 waits.append((mine.called - mine.issued) / 60)
-        if waits:
+        if waits and told.eta_minutes is not None:
             out.append(Sampled(seed, told.ticket_id, float(told.eta_minutes), tuple(waits)))
         if progress:
             progress(i + 1, len(picks))

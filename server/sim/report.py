@@ -31,6 +31,8 @@ def summarise(cfg: CenterConfig, days: Sequence[DayResult]) -> dict[str, Any]:
             target = cfg.services_by_code[t.service].target_wait
             groups.setdefault(t.group, []).append((wait, target))
             groups.setdefault("all", []).append((wait, target))
+            if t.eta_minutes is None:
+                continue                # no figure was told
             err = wait - t.eta_minutes
             errors.append(err)
             if err > 10:
