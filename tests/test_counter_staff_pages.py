@@ -59,3 +59,25 @@ def test_pause_without_a_reason_says_what_is_missing(browser: Any, live_server: 
     page.locator(".ticket.paused", has_text="Təlim").wait_for()
     assert errors == []
     context.close()
+
+
+def test_a_throttled_login_says_how_long_and_lets_in_after(browser: Any, live_server: Any,
+                                                           screenshot_dir: Path) -> None:
+    context, page, errors = staff_page(browser, live_server.url + "/counter/")
+    message, button = page.locator("#login-error"), page.locator("#login-form button[type=submit]")
+    for _ in range(3):     # three wrong passwords are free (auth.PAIR_FREE)
+        log_in(page, "op1", "wrong-password")
+        expect(message).to_have_text("İstifadəçi adı və ya şifrə yanlışdır")
+        expect(button).to_be_enabled()
+    log_in(page, "op1", "wrong-password")
+    expect(message).to_have_text("Çox yanlış cəhd: 2 saniyədən sonra yenidən yoxlayın")
+    assert button.is_disabled()
+    page.screenshot(path=str(screenshot_dir / "login-throttled-az.png"))
+    page.locator(".lang button[data-lang=en]").click()
+    expect(message).to_have_text("Too many wrong attempts: try again in 1 s")     # counted down, in the new language
+    expect(button).to_be_enabled(timeout=3000)
+    expect(message).to_have_text("")
+    log_in(page, "op1")
+    page.locator("#picker").wait_for()
+    assert errors == []
+    context.close()

@@ -383,20 +383,43 @@
   N.loginForm = function (then) {
     const form = document.getElementById("login-form");
     const msg = document.getElementById("login-error");
+    const btn = form.querySelector("button[type=submit]");
+    let until = 0, timer = null;
+    /* Throttled (429 with retry_after): the seconds left, counted down, and the button held until then. */
+    function waitShown() {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left > 0) {
+        msg.textContent = N.t("login_wait", { s: left });
+        btn.disabled = true;
+        return;
+      }
+      clearInterval(timer);
+      timer = null;
+      msg.textContent = "";
+      btn.disabled = false;
+    }
+    N.onLang.push(() => { if (timer) waitShown(); });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      if (timer) return;
       msg.textContent = "";
       delete msg.dataset.i18n;   // a session-ended notice goes with the next attempt
-      const btn = form.querySelector("button[type=submit]");
       btn.disabled = true;
       try {
         await N.login(form.username.value.trim(), form.password.value);
         form.password.value = "";
         then();
       } catch (e) {
+        const retry = Number(e.body && e.body.retry_after);
+        if (e.status === 429 && retry > 0) {
+          until = Date.now() + retry * 1000;
+          timer = setInterval(waitShown, 250);
+          waitShown();
+          return;
+        }
         msg.textContent = e.code === "unauthorized" ? N.t("wrong_login") : N.errorText(e) + (N.errorDetail(e) ? " — " + N.errorDetail(e) : "");
       } finally {
-        btn.disabled = false;
+        if (!timer) btn.disabled = false;
       }
     });
   };
