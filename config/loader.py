@@ -55,7 +55,13 @@ def load(name_or_path: str | Path | None = None) -> CenterConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
-    return parse(raw, source=str(path))
+    cfg = parse(raw, source=str(path))
+    # A center file is chosen by its name (--config lankaran) but the database, its backups and lock are
+    # named by [center] id: a copy that kept the shipped id would run on that center's database.
+    if path.resolve().parent == CENTERS_DIR.resolve() and cfg.center.id != path.stem:
+        raise ConfigError(f"{path}: [center] id is {cfg.center.id!r} but the file is {path.name}: give the center "
+                          f"its own id (id = \"{path.stem}\") and name; its database is named by the id")
+    return cfg
 
 
 def parse(raw: dict[str, Any], *, source: str = "<config>") -> CenterConfig:

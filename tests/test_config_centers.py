@@ -250,3 +250,16 @@ def test_bad_opening_hours_are_explained(tmp_path: Path) -> None:
 def test_unknown_center_name_suggests_a_known_one() -> None:
     with pytest.raises(ConfigError, match="did you mean 'fuzuli'"):
         loader.load("fuzuly")
+
+
+def test_a_copied_center_file_must_have_its_own_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by following docs/install.md: a copy of fuzuli.toml that kept id = "fuzuli" ran on instance/fuzuli.db."""
+    shipped = loader.resolve("fuzuli").read_text(encoding="utf-8")
+    monkeypatch.setattr(loader, "CENTERS_DIR", tmp_path)
+    copy = tmp_path / "lankaran.toml"
+    copy.write_text(shipped, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        loader.load("lankaran")
+    assert "id is 'fuzuli' but the file is lankaran.toml" in str(exc.value)
+    copy.write_text(shipped.replace('id = "fuzuli"', 'id = "lankaran"', 1), encoding="utf-8")
+    assert loader.load("lankaran").center.id == "lankaran"
