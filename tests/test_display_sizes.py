@@ -376,3 +376,52 @@ def test_a_four_digit_ticket_fits(browser: Any, live_server: Any) -> None:
         assert found["min"] >= DIGITS_MIN_PX, found
     finally:
         context.close()
+
+
+# The ink of an element's text against the box that is highlighted behind it: the text's baseline
+# from a Range over it (its top is the font's ascent above the baseline), the ink's extent from
+# canvas measureText in the element's rendered font (cedillas of Ş and Ç hang below the baseline).
+INK_IN_BOX_JS = """([selector, boxSelector]) => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  return Array.from(document.querySelectorAll(selector)).filter(e => e.checkVisibility()).map(e => {
+    const cs = getComputedStyle(e);
+    ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const m = ctx.measureText(e.textContent);
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    const r = range.getBoundingClientRect();
+    const baseline = r.top + m.fontBoundingBoxAscent;
+    const box = e.closest(boxSelector).getBoundingClientRect();
+    return {text: e.textContent, inkTop: baseline - m.actualBoundingBoxAscent,
+            inkBottom: baseline + m.actualBoundingBoxDescent, boxTop: box.top, boxBottom: box.bottom,
+            contentHeight: r.height, fontHeight: m.fontBoundingBoxAscent + m.fontBoundingBoxDescent};
+  });
+}"""
+
+
+@pytest.mark.parametrize("viewport", [FULL_HD, {"width": 1366, "height": 768}], ids=["1920x1080", "1366x768"])
+def test_cedillas_sit_inside_the_highlighted_rows(browser: Any, live_server: Any, screenshot_dir: Path,
+                                                  viewport: dict[str, int]) -> None:
+    """The cedilla of "Ş-001" and "Ç-002" is inside the amber row and panel, not below it on the dark background."""
+    # Reduced motion keeps a new call amber (no blink), so the crop shows the highlight.
+    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
+    try:
+        page = open_board(context, live_server, "hall-2")
+        for number, counter in (("Ç-002", 29), ("Ş-001", 30)):
+            page.evaluate("""([number, counter]) => novbeBoard.receive('ticket-called', {seq: novbeBoard.state.seq + 1,
+                               number, counter, service: 'VEM-01', at: Date.now() / 1000})""", [number, counter])
+            page.locator(f"#calls li.flash[data-number='{number}']").wait_for(timeout=5_000)
+        page.locator("#hero.flash[data-number='Ş-001']").wait_for(timeout=5_000)
+        where = f"{viewport['width']}x{viewport['height']}"
+        found = page.evaluate(INK_IN_BOX_JS, ["#calls li .n", "li"]) + page.evaluate(INK_IN_BOX_JS, ["#hero-number", ".hero"])
+        assert {f["text"] for f in found} == {"Ş-001", "Ç-002"}
+        for f in found:
+            # The Range's height is the font's ascent + descent: the baseline read from it is true.
+            assert abs(f["contentHeight"] - f["fontHeight"]) < 1.5, f
+            assert f["inkTop"] >= f["boxTop"] and f["inkBottom"] <= f["boxBottom"] - 1, (where, f)
+        check_fit(page, f"hall-2 with Ş-001 at {where}")
+        row = page.locator("#calls li[data-number='Ş-001']").bounding_box()
+        page.screenshot(path=str(screenshot_dir / f"board-cedilla-{where}.png"),
+                        clip={"x": row["x"], "y": row["y"] - 20, "width": row["width"], "height": row["height"] + 40})
+    finally:
+        context.close()
