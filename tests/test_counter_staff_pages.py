@@ -81,3 +81,53 @@ def test_a_throttled_login_says_how_long_and_lets_in_after(browser: Any, live_se
     page.locator("#picker").wait_for()
     assert errors == []
     context.close()
+
+
+def test_a_logged_out_or_blocked_screen_shows_no_counter(browser: Any, live_server: Any,
+                                                         screenshot_dir: Path) -> None:
+    context, page, errors = staff_page(browser, live_server.url + "/counter/")
+    admin = live_server.login("admin")
+    for how in ("logout", "disabled"):
+        log_in(page, "op1")
+        open_counter(page)
+        expect(page.locator("#counter-title")).to_contain_text("Masa 1")
+        if how == "logout":
+            page.click("#logout")
+        else:
+            admin.patch(f"{live_server.url}/api/users/op1", json={"disabled": True}, timeout=5).raise_for_status()
+        page.locator("#login-view").wait_for()
+        expect(page.locator("#counter-title")).to_have_text("")
+        assert "Açıq" not in page.locator("header.top").inner_text(), how
+        assert "Masa 1" not in page.title() and page.locator("#desk-announce").text_content() == ""
+        page.screenshot(path=str(screenshot_dir / f"counter-after-{how}-az.png"))
+        if how == "disabled":
+            expect(page.locator("#login-error")).not_to_be_empty()
+    admin.patch(f"{live_server.url}/api/users/op1", json={"disabled": False}, timeout=5).raise_for_status()
+    assert errors == []
+    context.close()
+
+
+def test_the_live_region_and_the_center_name_follow_the_language(browser: Any, live_server: Any,
+                                                                 screenshot_dir: Path) -> None:
+    import i18n
+    from config import loader
+
+    cfg = loader.load("absheron")
+    context, page, errors = staff_page(browser, live_server.url + "/counter/")
+    log_in(page, "op1")
+    open_counter(page)
+    number = live_server.issue("EMP-01").json()["number"]
+    page.locator(f"#waiting li[data-number='{number}']").wait_for(timeout=5000)
+    page.keyboard.press("F2")
+    page.locator("#current-number", has_text=number).wait_for()
+    service = {s.code: s for s in cfg.services}["EMP-01"]
+    said = page.locator("#desk-announce")
+    for lang in ("az", "en", "ru"):
+        if lang != "az":
+            page.click(f".lang button[data-lang={lang}]")
+        want = i18n.text("staff", "announce_called", lang).replace("{n}", number).replace("{svc}", service.name.get(lang))
+        expect(said).to_have_text(want)
+        expect(page.locator("header .center")).to_have_text(cfg.center.name.get(lang))
+    page.screenshot(path=str(screenshot_dir / "counter-called-ru.png"))
+    assert errors == []
+    context.close()

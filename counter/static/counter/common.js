@@ -34,6 +34,8 @@
       el.placeholder = N.t(el.dataset.i18nPlaceholder);
     });
     document.documentElement.lang = N.lang;
+    // the center's name in the page's language where the center file gives one
+    document.querySelectorAll("[data-names]").forEach((el) => { el.textContent = N.name(JSON.parse(el.dataset.names)); });
     document.querySelectorAll(".lang button").forEach((b) => b.classList.toggle("on", b.dataset.lang === N.lang));
   };
   /* Pause reasons are kept as the Azerbaijani text of the preset chosen (or as typed): a preset's

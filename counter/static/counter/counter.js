@@ -23,6 +23,15 @@
   function show(view) {
     const was = ["login-view", "picker-view", "desk-view"].find((v) => !$(v).hidden);
     for (const v of ["login-view", "picker-view", "desk-view"]) $(v).hidden = v !== view;
+    if (view === "login-view") {
+      // Logged out (or blocked): nothing of the last session's counter stays on the screen or in the live region.
+      $("counter-title").textContent = "";
+      $("desk-heading").textContent = "";
+      $("desk-announce").textContent = "";
+      lastSaid = null;
+      announced = undefined;
+      document.title = N.t("login_title") + " — Növbə";
+    }
     // A view that appears takes the focus (a hidden form's autofocus does nothing): staff start typing at once.
     if (view === "login-view" && was !== view) $("login-form").username.focus();
   }
@@ -139,6 +148,10 @@
 
   // The live region says which number was called (and called again): the operator need not look.
   let announced;   // undefined until the desk is first drawn: what was in hand then is not news
+  let lastSaid = null;   // what the live region says ([key, values]): said again in a language chosen later
+  function say() {
+    $("desk-announce").textContent = lastSaid ? N.t(lastSaid[0], lastSaid[1]) : "";
+  }
   function announce(c) {
     const t = c.ticket;
     const now = t && t.status === "called" ? `${c.number}:${t.number}:${t.recalls}` : null;
@@ -146,8 +159,8 @@
     const first = announced === undefined;
     announced = now;
     if (!now || first) return;
-    $("desk-announce").textContent = N.t(t.recalls ? "announce_recalled" : "announce_called",
-      { n: t.number, svc: N.serviceName(t.service, t.service_name) });
+    lastSaid = [t.recalls ? "announce_recalled" : "announce_called", { n: t.number, svc: N.serviceName(t.service, t.service_name) }];
+    say();
   }
 
   $("picker").addEventListener("click", (ev) => {
@@ -187,8 +200,17 @@
   };
   N.live.onSnapshot.push(render);
   N.onLang.push(render);
+  N.onLang.push(() => {
+    // the service's name too is given again in the new language
+    if (!lastSaid || !N.live.snap) return;
+    const c = N.live.snap.counters.find((x) => x.number === chosen);
+    const t = c && c.ticket;
+    if (t && t.number === lastSaid[1].n) lastSaid[1].svc = N.serviceName(t.service, t.service_name);
+    say();
+  });
   N.onLoggedOut.push(() => {
     N.user = null;
+    N.live.snap = null;
     if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
     N.showUser();
     show("login-view");
