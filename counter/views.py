@@ -43,7 +43,10 @@ def supervisor() -> Any:
     user = auth.current_user()
     if user is not None and not auth.role_at_least(user["role"], "supervisor"):
         return _not_allowed(user, "not_allowed_text")
-    return render_template("counter/supervisor.html", center=_center(), page="supervisor")
+    cfg = current_app.extensions["novbe"].cfg
+    # the kiosks that have a printer: the printers tile counts them all, those not heard from yet too
+    boot = {"kiosk_printers": [k.name for k in cfg.kiosks if k.printer]}
+    return render_template("counter/supervisor.html", center=_center(), page="supervisor", boot=boot)
 
 
 @bp.get("/admin")

@@ -4,6 +4,7 @@
 
 (function () {
   const N = window.Novbe;
+  const KIOSK_PRINTERS = JSON.parse(document.getElementById("supervisor-boot").textContent).kiosk_printers;
   const $ = (id) => document.getElementById(id);
   let selected = Number(sessionStorage.getItem("novbe.sup.counter")) || null;
   let tab = "queues";
@@ -72,7 +73,9 @@
 
   function drawCounters(snap) {
     $("counters").querySelector("tbody").innerHTML = snap.counters.map((c) => {
-      const limit = c.daily_limit ? `${c.handled_today}/${c.daily_limit}` : `${c.handled_today}`;
+      // a counter with no daily limit (daily_limit = 0 in the center file) shows "/—", named in its title
+      const limit = `${c.handled_today}/${c.daily_limit || "—"}`;
+      const limitTitle = `${N.t("daily_limit")}: ${c.daily_limit || N.t("no_limit")}`;
       const full = c.daily_limit && c.handled_today >= c.daily_limit;
       return `<tr data-counter="${c.number}" tabindex="0" aria-current="${c.number === selected ? "true" : "false"}" class="${c.number === selected ? "sel" : ""} st-${c.state}">
         <td><b>${N.esc(N.counterName(c))}</b></td>
@@ -81,7 +84,7 @@
         <td class="now">${nowCell(c)}</td>
         <td class="today"><span title="${N.esc(N.t("served"))}">✓${c.served}</span> <span title="${N.esc(N.t("no_shows"))}">✗${c.no_show}</span>
           <span title="${N.esc(N.t("avg_service"))}">⌀${c.avg_service_minutes == null ? "—" : c.avg_service_minutes}</span>
-          <span class="${full ? "alert" : ""}" title="${N.esc(N.t("daily_limit"))}">${limit}</span></td>
+          <span class="limit ${full ? "alert" : ""}" title="${N.esc(limitTitle)}">${limit}</span></td>
         <td class="q">${c.waiting}</td></tr>`;
     }).join("");
   }
@@ -90,7 +93,12 @@
     const tot = snap.totals;
     const over = snap.waiting.filter((t) => t.over_target).length;
     const bad = (snap.printers || []).filter((p) => p.state && p.state !== "ok" && p.state !== "online").length;
+    // Counted over the kiosks that have a printer: one not heard from yet is not working as far as we know.
+    const kiosks = Math.max(KIOSK_PRINTERS.length, (snap.printers || []).length);
+    const unheard = KIOSK_PRINTERS.filter((k) => !(snap.printers || []).some((p) => p.name === k)).length;
     const failed = (snap.print_jobs || []).filter((j) => j.status === "failed" || j.status === "held").length;
+    const printNotes = [unheard ? N.t("printers_unheard", { n: unheard }) : "", failed ? N.t("print_failed_n", { n: failed }) : ""]
+      .filter(Boolean).join(" · ");
     $("totals").innerHTML = `
       <span class="tl">${N.esc(N.t("totals"))}</span>
       <div class="fig"><b>${tot.issued}</b><span>${N.esc(N.t("issued"))}</span></div>
@@ -99,7 +107,7 @@
       <div class="fig"><b>${tot.no_show}</b><span>${N.esc(N.t("no_shows"))}</span></div>
       <div class="fig"><b>${tot.cancelled}</b><span>${N.esc(N.t("cancelled"))}</span></div>
       <div class="fig ${over ? "alert" : ""}"><b>${over}</b><span>${N.esc(N.t("over_target"))}</span></div>
-      <div class="fig ${bad || failed ? "alert" : ""}"><b>${(snap.printers || []).length - bad}/${(snap.printers || []).length}</b><span>${N.esc(N.t("printers"))}${failed ? " · ✗" + failed : ""}</span></div>`;
+      <div class="fig ${bad || failed ? "alert" : ""}" id="tot-printers"><b>${(snap.printers || []).length - bad}/${kiosks}</b><span>${N.esc(N.t("printers_tile"))}</span>${printNotes ? `<small>${N.esc(printNotes)}</small>` : ""}</div>`;
     $("over-count").textContent = over ? String(over) : "";
   }
 
@@ -144,6 +152,8 @@
       <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
         <td><b>${N.esc(p.name)}</b> <span class="muted">${N.esc(p.url)}</span></td><td class="pstate" data-state="${N.esc(p.state)}">${N.esc(named("printer_state_", p.state))}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
         <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
+        + KIOSK_PRINTERS.filter((k) => !printers.some((p) => p.name === k)).map((k) => `<tr class="unheard" data-kiosk="${N.esc(k)}">
+          <td><b>${N.esc(k)}</b></td><td class="pstate muted" colspan="4">${N.esc(N.t("printer_not_heard"))}</td></tr>`).join("")
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>
       <h3>${N.esc(N.t("print_jobs"))}</h3>
       <table class="grid print-jobs">${jobs.length ? `<thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_ticket"))}</th>
