@@ -19,6 +19,12 @@
   // more time. A service's information (the documents to bring) is read slowly: three times as long.
   const WARN_SECONDS = 20;
   const INFO_IDLE_FACTOR = 3;
+  // After every change of what the screen shows, taps are ignored this long: the second tap of a double tap
+  // (measured here: Chromium pairs two touch taps 318 ms apart into a dblclick, not 396 ms; Windows' default double-click
+  // time is 500 ms; a touch's own click comes 1-16 ms after it, so ghost clicks need less)
+  // or a touch driver's ghost click would otherwise land on whatever the new screen has at that place, e.g. a
+  // priority group under "get the ticket". Nobody reads a new screen and chooses on it in half a second.
+  const TAP_GUARD_MS = 500;
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -196,11 +202,28 @@
     }
   }
 
+  // --- the tap guard -------------------------------------------------------------------------
+  // A transparent shield over everything for TAP_GUARD_MS after each change of view (a screen, a message, the idle
+  // warning): a tap in that time lands on it and does nothing. viewSeq counts the views, so that one view can ask
+  // for at most one ticket, whatever reaches its buttons.
+  let viewSeq = 0, guardTimer = null;
+  function guardTaps() {
+    viewSeq++;
+    $("tapShield").hidden = false;
+    clearTimeout(guardTimer);
+    guardTimer = setTimeout(() => { $("tapShield").hidden = true; }, TAP_GUARD_MS);
+  }
+  // The shield keeps the focus where the new view put it and swallows the touch's own mouse events and click.
+  $("tapShield").addEventListener("touchstart", (e) => e.preventDefault(), { passive: false });
+  $("tapShield").addEventListener("mousedown", (e) => e.preventDefault());
+  $("tapShield").addEventListener("click", (e) => { e.preventDefault(); e.stopPropagation(); });
+
   // --- navigation ----------------------------------------------------------------------------
   const SCREENS = ["start", "areas", "services", "search", "info", "priority", "ticket", "setup"];
   function show(name, push) {
     if (push && state.screen && state.screen !== name) state.stack.push(state.screen);
     state.screen = name;
+    guardTaps();
     for (const s of SCREENS) $("s-" + s).hidden = s !== name;
     document.body.dataset.screen = name;
     const nav = !["start", "ticket", "setup"].includes(name);
@@ -253,6 +276,7 @@
   function showIdleWarning() {
     warnEnd = Date.now() + WARN_SECONDS * 1000;
     $("idleWarn").hidden = false;
+    guardTaps();
     setInert();
     updateIdleWarning();
     clearInterval(warnTimer);
@@ -269,6 +293,7 @@
     clearInterval(warnTimer); warnTimer = null;
     if ($("idleWarn").hidden) return;
     $("idleWarn").hidden = true;
+    guardTaps();
     setInert();
     restoreFocus();
   }
@@ -517,9 +542,12 @@
     }, nm(g.name))));
   }
 
+  let issuedIn = -1;
   async function issue(priority) {
     const s = state.service;
-    if (!s || state.busy) return;
+    // One request per view: a second tap (or a click that got past the shield) on the same screen asks for nothing.
+    if (!s || state.busy || issuedIn === viewSeq) return;
+    issuedIn = viewSeq;
     state.busy = true;
     $("busy").hidden = false;
     setInert();
@@ -648,6 +676,7 @@
     $("modalMore").hidden = !more;
     $("modal").dataset.kind = kind || "";
     $("modal").hidden = false;
+    guardTaps();
     setInert();
     $("modalOk").focus();
     // The accessible mode reads the whole message, then its button (the focus alone would read only "OK").
@@ -657,6 +686,7 @@
   function closeModal() {
     if ($("modal").hidden) return;
     $("modal").hidden = true;
+    guardTaps();
     setInert();
     const after = modalAfter; modalAfter = null;
     if (after) after();
@@ -751,7 +781,7 @@
   document.addEventListener("pointerdown", (e) => {
     pointerAt = Date.now();
     // The mode is offered aloud to whoever touches the start screen outside its buttons.
-    if (!state.a11y && state.screen === "start" && !e.target.closest("button")) say(["a11y_offer"]);
+    if (!state.a11y && state.screen === "start" && !e.target.closest("button, #tapShield")) say(["a11y_offer"]);
   }, true);
   document.addEventListener("click", (e) => {
     const b = e.target.closest ? e.target.closest("[data-say]") : null;
