@@ -176,7 +176,7 @@ def test_kiosk_full_service(browser, live_server, screenshot_dir):
 
         # Once the kiosk hears from the server again, the service shows as full, disabled, with the reason.
         page.unroute("**/api/services")
-        page.wait_for_selector("#takeBtn:disabled", timeout=15000)
+        page.wait_for_selector("#takeBtn[aria-disabled=true]", timeout=15000)
         tap(page, "#backBtn")
         card = page.locator(f"#serviceList [data-service={service}]")
         assert card.is_disabled()

@@ -38,3 +38,67 @@ def test_a_service_that_cannot_end_by_closing_says_so_with_the_next_chance(brows
         assert "Bugünkü növbə iş vaxtının sonuna qədər tamamlanmayacaq. Növbəti qəbul" in text
         card.scroll_into_view_if_needed()
         shot(page, screenshot_dir, "kiosk_az_closing_refusal")
+
+
+def _opening_fills(next_opening: str, day: str) -> dict[str, str]:
+    """The next_opening phrase's fills for the API's next opening ("2026-12-01T09:00:00+04:00") seen on ``day``."""
+    from datetime import date
+    when = date.fromisoformat(next_opening[:10])
+    gap = (when - date.fromisoformat(day)).days
+    name = "today" if gap == 0 else "tomorrow" if gap == 1 else ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[when.weekday()]
+    return {"day": name, "time": next_opening[11:16]}
+
+
+
+def test_a_refused_service_says_why_when_tapped_in_the_accessible_mode(browser, late_server, screenshot_dir):
+    from test_kiosk_a11y_browser import Speech, accessible
+
+    data = requests.get(late_server.url + "/api/services", timeout=5).json()
+    late = next(s for s in data["services"] if s["unavailable"] == "closing")
+    sent: list[str] = []
+    with kiosk_page(browser, late_server, token="kiosk-1") as page:
+        page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+        speech = Speech(page)
+        wait_loaded(page)
+        accessible(page)
+        tap(page, "#startBtn")
+        tap(page, f"[data-area={late['area']}]")
+        card = page.locator(f"#serviceList [data-service={late['code']}]")
+        card.wait_for()
+        # Announced as unavailable, yet reachable: no disabled attribute, in the tab order.
+        assert card.get_attribute("aria-disabled") == "true" and card.get_attribute("disabled") is None
+        assert card.evaluate("b => b.tabIndex") == 0
+        card.scroll_into_view_if_needed()
+        page.wait_for_timeout(700)                      # past the tap guard: a deliberate tap
+        box = card.bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # Its name, why, and the next chance, in that order, from the catalogue and checked values.
+        name = speech.said(f"svc:{late['code']}", {"lang": "az"})
+        why = speech.said("err_closing", {"lang": "az"})
+        nxt = speech.said("next_opening", {**_opening_fills(data["next_opening"], data["day"]), "lang": "az"})
+        assert name < why < nxt
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => document.body.dataset.screen") == "services"   # nothing opened...
+        assert sent == []                                                          # ...nothing issued
+        shot(page, screenshot_dir, "kiosk_az_a11y_refused_service_tapped")
+
+
+def test_a_refused_service_does_nothing_when_tapped_in_the_standard_mode(browser, late_server):
+    data = requests.get(late_server.url + "/api/services", timeout=5).json()
+    late = next(s for s in data["services"] if s["unavailable"] == "closing")
+    with kiosk_page(browser, late_server, token="kiosk-1") as page:
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.method == "POST" or "/kiosk/speak" in r.url else None)
+        wait_loaded(page)
+        tap(page, "#startBtn")
+        tap(page, f"[data-area={late['area']}]")
+        card = page.locator(f"#serviceList [data-service={late['code']}]")
+        card.wait_for()
+        card.scroll_into_view_if_needed()
+        page.wait_for_timeout(700)
+        box = card.bounding_box()
+        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(600)
+        assert page.evaluate("() => document.body.dataset.screen") == "services"
+        assert sent == []                                   # no ticket, and the standard mode stays silent
+        assert "Növbəti qəbul" in card.inner_text()         # the card shows why, as before

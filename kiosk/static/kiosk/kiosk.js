@@ -404,18 +404,26 @@
     }));
   }
 
+  /** Why a service cannot be taken now, as catalogue keys: the reason, then the next chance when there is one. */
+  function unavailableKeys(s) {
+    const d = state.data;
+    if (!d) return ["err_unavailable"];
+    if (!d.open) return ["closed_now", "next"];
+    if (s.remaining <= 0) return ["full_today", "next"];
+    // Counter time: why issuing would refuse this service now, and the next chance.
+    const why = { closing: "err_closing", counters: "err_counters_full", unstaffed: "err_unstaffed" }[s.unavailable];
+    return why ? [why, "next"] : ["not_available"];
+  }
+  /** The refusal as shown: one sentence and the next chance ("next" is dropped when the server knows none). */
   function unavailableReason(s) {
     const d = state.data;
-    if (!d) return t("err_unavailable");
-    if (!d.open) return t("closed_now") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
-    const next = d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "";
-    if (s.remaining <= 0) return t("full_today") + next;
-    // Counter time: why issuing would refuse this service now, and the next chance.
-    const withNext = (text) => text.replace(/\.\s*$/, "") + next;    // one full stop, not two
-    if (s.unavailable === "closing") return withNext(t("err_closing"));
-    if (s.unavailable === "counters") return withNext(t("err_counters_full"));
-    if (s.unavailable === "unstaffed") return withNext(t("err_unstaffed"));
-    return t("not_available");
+    return unavailableKeys(s).map((k) => k !== "next" ? t(k).replace(/\.\s*$/, "")   // one full stop, not two
+      : d && d.next_opening ? t("next_opening", { when: when(d.next_opening) }) : null).filter(Boolean).join(". ");
+  }
+  /** The refusal as the accessible mode says it: the same keys, the next chance as a phrase the server fills. */
+  function unavailableSaid(s) {
+    const d = state.data;
+    return unavailableKeys(s).map((k) => (k === "next" ? openingPhrase(d && d.next_opening) : k)).filter(Boolean);
   }
 
   function serviceCard(s, withArea) {
@@ -424,10 +432,12 @@
       el("span", { class: "chip" }, t("remaining", { n: s.remaining })),
       el("span", { class: "chip" }, t("waiting", { n: s.waiting })),
       el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
+    // A refused service stays reachable (aria-disabled, not disabled): a tap or the keyboard's focus on it says,
+    // in the accessible mode, its name, why it cannot be taken and the next chance; it opens nothing.
     return el("button", {
       type: "button", class: "card service" + (s.available ? "" : " disabled"), "data-service": s.code,
-      "data-say": "svc:" + s.code,
-      disabled: !s.available, "aria-disabled": s.available ? "false" : "true",
+      "data-say": "svc:" + s.code, "data-say-all": s.available ? null : ["svc:" + s.code, ...unavailableSaid(s)].join("|"),
+      "aria-disabled": s.available ? "false" : "true",
       on: () => { if (s.available) { state.service = s; go("info"); } },
     },
       withArea && area ? el("span", { class: "area-label" }, s.letter + " · " + nm(area.name)) : null,
@@ -517,7 +527,10 @@
       el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
     $("infoUnavailable").hidden = !!s.available;
     $("infoUnavailable").textContent = s.available ? "" : unavailableReason(s);
-    $("takeBtn").disabled = !s.available;
+    // Reachable when refused too (see serviceCard): the accessible mode says why.
+    $("takeBtn").setAttribute("aria-disabled", s.available ? "false" : "true");
+    if (s.available) delete $("takeBtn").dataset.sayAll;
+    else $("takeBtn").dataset.sayAll = ["take", ...unavailableSaid(s)].join("|");
   }
 
   /** The priority group everyone served in this service's area belongs to (e.g. the şəhid families' and
@@ -764,7 +777,8 @@
   player.addEventListener("ended", () => playNext());
   function sayNode(node) {
     const b = node && node.closest ? node.closest("[data-say]") : null;
-    if (b) say([b.dataset.say], b.dataset.sayLang);
+    // data-say-all: several phrases ("|" never occurs in a phrase id), e.g. a refused service and why.
+    if (b) say(b.dataset.sayAll ? b.dataset.sayAll.split("|") : [b.dataset.say], b.dataset.sayLang);
   }
   function setA11y(on) {
     state.a11y = !!on;
