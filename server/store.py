@@ -832,6 +832,12 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"cannot create the folder of {self.path}: {exc.strerror or exc}") from exc
+        try:
+            # The database holds staff password hashes: a new one is made readable by its owner only
+            # (SQLite gives its -wal and -shm files the database's mode), whatever the umask.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError:
+            pass                # there already, or not writable: opening it says what is wrong
         with self._borrow() as conn, self._faults():
             self.version = migrate(conn)
         self._seed_counters()

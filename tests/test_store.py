@@ -124,11 +124,20 @@ def _big_config():
 def test_sigkill_in_the_middle_of_issuing_leaves_no_gap_or_duplicate(tmp_path, clock):
     path = str(tmp_path / "kill.db")
     SQLiteStore(path, _big_config(), clock=clock).close()
+    def issued() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT count(*) FROM tickets").fetchone()[0])
+
     for round_ in range(3):
         ctx = _clean_context()
         p = ctx.Process(target=_issue_forever, args=(path,))
         p.start()
-        time.sleep(0.4 + 0.1 * round_)
+        # Killed while issuing: once it has issued a few more (starting a process takes long on a busy
+        # machine, so a fixed sleep could kill it before its first ticket), a little later each round.
+        before, deadline = issued(), time.monotonic() + 60
+        while issued() < before + 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.05 * round_)
         os.kill(p.pid, signal.SIGKILL)
         p.join()
     store = SQLiteStore(path, _big_config(), clock=clock)
@@ -191,3 +200,24 @@ def test_no_index_is_a_prefix_of_another(store):
             for b, (cols_b, _) in indexes.items():
                 if a != b and not unique_a and cols_b[:len(cols_a)] == cols_a:
                     raise AssertionError(f"{table}: {a} {cols_a} is a prefix of {b} {cols_b}")
+
+
+def test_a_new_database_and_its_wal_are_readable_by_their_owner_only(tmp_path, cfg, clock):
+    """Found by trying `make run`: the database (staff password hashes) was 0644 under a usual umask."""
+    import os
+    import stat
+
+    from server.store import SQLiteStore
+
+    old = os.umask(0o022)
+    try:
+        s = SQLiteStore(tmp_path / "new.db", cfg, clock=clock)
+        with s.write() as tx:
+            tx.bump_daily("2026-11-24", "center", "")
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("new.db")]
+        assert {p.name for p in files} >= {"new.db", "new.db-wal", "new.db-shm"}
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), \
+            {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+        s.close()
+    finally:
+        os.umask(old)
