@@ -145,6 +145,11 @@ def _register_clients(app: Flask) -> None:
 
         return render_template("index.html", center=app.extensions["novbe"].cfg.center, front=i18n.section("front"))
 
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """The app's icon, served by the center itself: browsers ask for it on every page (a 404 is a console error)."""
+        return app.send_static_file("icon.ico")
+
 
 # One policy for every response: no inline script or style anywhere (pages keep their scripts in
 # static files and pass server data in <script type="application/json"> blocks, which are not
