@@ -102,3 +102,70 @@ def test_a_refused_service_does_nothing_when_tapped_in_the_standard_mode(browser
         assert page.evaluate("() => document.body.dataset.screen") == "services"
         assert sent == []                                   # no ticket, and the standard mode stays silent
         assert "Növbəti qəbul" in card.inner_text()         # the card shows why, as before
+
+
+START_NOTICE = {
+    "az": ("Bu gün artıq bilet verilmir. Bütün xidmətlər üzrə növbə iş vaxtının sonuna qədər doludur. Növbəti qəbul: ",
+           "Bu gün bilet yalnız bəzi xidmətlər üzrə verilir: digərləri üçün bugünkü növbə doludur. Növbəti qəbul: "),
+    "ru": ("Сегодня талоны больше не выдаются. Очередь на все услуги заполнена до конца рабочего дня. Следующий приём: ",
+           "Сегодня талоны выдаются только на некоторые услуги: на остальные очередь на сегодня заполнена. Следующий приём: "),
+    "en": ("No more tickets are issued today. Every service's queue is full until closing time. Next opening: ",
+           "Today tickets are issued for some services only: the others are full for today. Next opening: "),
+}
+
+
+def test_the_start_screen_says_when_the_day_is_full(browser, late_server, screenshot_dir):
+    """At 17:50 every service is refused (closing): the start screen says so, why and the next chance, in the
+    citizen's language, and the accessible mode says it after the welcome."""
+    from test_kiosk_a11y_browser import Speech, accessible
+
+    data = requests.get(late_server.url + "/api/services", timeout=5).json()
+    assert data["open"] and all(s["unavailable"] == "closing" for s in data["services"])
+    with kiosk_page(browser, late_server, token="kiosk-1") as page:
+        speech = Speech(page)
+        wait_loaded(page)
+        note = page.locator("#closedNote")
+        note.wait_for()
+        for lang in ("ru", "en", "az"):
+            tap(page, f"#langBig [data-lang={lang}]")
+            assert note.inner_text().startswith(START_NOTICE[lang][0]), note.inner_text()
+            assert note.inner_text().endswith("09:00")
+            if lang == "az":
+                shot(page, screenshot_dir, "kiosk_az_start_day_full")
+        assert note.get_attribute("data-kind") == "none"
+        # The areas screen carries it too.
+        tap(page, "#startBtn")
+        assert page.locator("#closedNoteAreas").inner_text() == note.inner_text()
+        tap(page, "#homeBtn")
+        accessible(page)
+        fills = {**_opening_fills(data["next_opening"], data["day"]), "lang": "az"}
+        order = [speech.said(text, f) for text, f in (("welcome", {"lang": "az"}), ("day_none", {"lang": "az"}),
+                                                       ("day_none_closing", {"lang": "az"}), ("next_opening", fills))]
+        assert order == sorted(order)
+        shot(page, screenshot_dir, "kiosk_az_a11y_start_day_full")
+
+
+@pytest.fixture
+def nearly_full_server(tmp_path):
+    server = LiveServer(tmp_path, center="fuzuli")
+    server.offset = open_hours_offset("fuzuli", 17) + 20 * 60       # 17:20: most services cannot end by 18:00
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_start_screen_says_when_the_day_is_nearly_full(browser, nearly_full_server, screenshot_dir):
+    services = requests.get(nearly_full_server.url + "/api/services", timeout=5).json()["services"]
+    refused = [s for s in services if not s["available"]]
+    assert 0 < len(services) - len(refused) and len(refused) * 2 >= len(services)
+    with kiosk_page(browser, nearly_full_server, token="kiosk-1") as page:
+        wait_loaded(page)
+        note = page.locator("#closedNote")
+        note.wait_for()
+        assert note.get_attribute("data-kind") == "few"
+        assert note.inner_text().startswith(START_NOTICE["az"][1]), note.inner_text()
+        shot(page, screenshot_dir, "kiosk_az_start_day_nearly_full")
+        tap(page, "#langBig [data-lang=ru]")
+        assert note.inner_text().startswith(START_NOTICE["ru"][1])
+        tap(page, "#langBig [data-lang=en]")
+        assert note.inner_text().startswith(START_NOTICE["en"][1])

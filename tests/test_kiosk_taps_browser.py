@@ -62,6 +62,7 @@ def test_a_double_tap_on_take_shows_the_priority_question_and_issues_nothing(bro
     with kiosk_page(browser, live_server) as page:
         sent = posts(page)
         wait_loaded(page)
+        assert page.locator("#closedNote").is_hidden()     # 10:00, every service open: the start screen says nothing
         to_pension_info(page)
         settle(page)
         # The layout's own safeguard: no priority group sits under "get the ticket".

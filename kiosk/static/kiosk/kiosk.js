@@ -368,26 +368,54 @@
     fill($("langBig"), LANGS.map((l) => btn(l, "large", I18N[l].lang_name)));
   }
 
-  function closedText() {
+  /** What the start (and areas) screen says before anyone walks through it, as catalogue keys ("next" the next
+      chance) and a kind: "closed" at night; "none" when issuing would refuse every service of this kiosk now (with
+      the reason when they all share one); "few" when at least half are refused because the day is full (counter
+      time, limits, quotas: not merely a counter that is not open yet). From GET /api/services only. */
+  function dayNotice() {
     const d = state.data;
-    if (!d || d.open) return null;
-    return t("closed_now") + (d.next_opening ? ". " + t("next_opening", { when: when(d.next_opening) }) : "");
+    if (!d) return null;
+    if (!d.open) return { kind: "closed", keys: ["closed_now", "next"] };
+    const svcs = d.services || [];
+    if (!svcs.length) return null;
+    const refused = svcs.filter((s) => !s.available);
+    if (refused.length === svcs.length) {
+      const why = new Set(refused.map((s) => (s.remaining <= 0 ? "full" : s.unavailable)));
+      const only = why.size === 1 ? { closing: "day_none_closing", counters: "day_none_full", full: "day_none_full",
+        unstaffed: "day_none_unstaffed" }[[...why][0]] : null;
+      return { kind: "none", keys: ["day_none", only, "next"].filter(Boolean) };
+    }
+    const full = refused.filter((s) => s.remaining <= 0 || s.unavailable === "closing" || s.unavailable === "counters");
+    if (full.length * 2 >= svcs.length) return { kind: "few", keys: ["day_few", "next"] };
+    return null;
+  }
+  function noticeText(n) {
+    const d = state.data;
+    return n.keys.map((k) => (k !== "next" ? t(k).replace(/\.\s*$/, "")
+      : d.next_opening ? t("next_opening", { when: when(d.next_opening) }) : null)).filter(Boolean).join(". ");
+  }
+  function noticeSaid(n) {
+    if (!n) return [];
+    const next = openingPhrase(state.data.next_opening);
+    return n.keys.map((k) => (k === "next" ? next : k)).filter(Boolean);
+  }
+  function renderNotice(node) {
+    const n = dayNotice();
+    node.hidden = !n;
+    node.dataset.kind = n ? n.kind : "";
+    node.textContent = n ? noticeText(n) : "";
   }
 
   function renderStart() {
     $("startCenter").textContent = BOOT.center[state.lang] || BOOT.center.az;
-    const closed = closedText();
-    $("closedNote").hidden = !closed;
-    $("closedNote").textContent = closed || "";
+    renderNotice($("closedNote"));
   }
 
   function servicesOf(area) { return state.data ? state.data.services.filter((s) => s.area === area) : []; }
   function areaByCode(code) { return state.data ? state.data.areas.find((a) => a.code === code) : null; }
 
   function renderAreas() {
-    const closed = closedText();
-    $("closedNoteAreas").hidden = !closed;
-    $("closedNoteAreas").textContent = closed || "";
+    renderNotice($("closedNoteAreas"));
     if (!state.data) { fill($("areaList"), el("p", { class: "desc" }, t("err_unavailable"))); return; }
     fill($("areaList"), state.data.areas.map((a) => {
       const svcs = servicesOf(a.code);
@@ -808,7 +836,7 @@
   });
   $("a11yBtn").addEventListener("click", () => {
     setA11y(!state.a11y);
-    if (state.a11y) say(["a11y_started", "welcome"]);
+    if (state.a11y) say(["a11y_started", "welcome", ...noticeSaid(dayNotice())]);   // and why no ticket, if so
   });
 
   // --- wiring -------------------------------------------------------------------------------
