@@ -166,10 +166,10 @@ def test_reports_period_picker_by_keyboard(browser, server, axe):
         page.wait_for_function("() => document.body.dataset.loaded")
         page.focus("[data-preset=today]")
         order = []
-        for _ in range(24):   # a date field is three stops (day, month, year)
+        for _ in range(24):   # a date is typed (dd.mm.yyyy) with its calendar button beside it
             order.append(focused(page) or page.evaluate("() => document.activeElement.dataset.preset || ''"))
             page.keyboard.press("Tab")
-        wanted = ["input[name=from]", "input[name=to]", "select[name=by]", "#dl-csv", "#dl-xlsx", "#print"]
+        wanted = ["#typed-from", "#typed-to", "select[name=by]", "#dl-csv", "#dl-xlsx", "#print"]
         for sel in wanted:
             assert sel in order, (sel, order)
         page.focus("[data-preset=week]")
