@@ -149,7 +149,9 @@
     // (the shipped centers' dummy://), and the address stays beside it for whoever fixes the printer.
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
     $("tab-printers").innerHTML = `
-      <table class="grid"><tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
+      <table class="grid printers"><thead><tr><th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th>
+        <th>${N.esc(N.t("col_details"))}</th><th>${N.esc(N.t("col_last_seen"))}</th><th>${N.esc(N.t("col_error"))}</th></tr></thead>
+      <tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
         <td><b>${N.esc(p.name)}</b> <span class="muted">${N.esc(p.url)}</span></td><td class="pstate" data-state="${N.esc(p.state)}">${N.esc(named("printer_state_", p.state))}</td><td>${N.esc(p.detail || "")}</td><td>${N.esc(N.fmtClock(p.updated_at))}</td>
         <td class="err last-error">${p.last_error ? `${N.esc(N.fmtClock(p.last_error_at))} ${N.esc(p.last_error)}` : ""}</td></tr>`).join("")
         + KIOSK_PRINTERS.filter((k) => !printers.some((p) => p.name === k)).map((k) => `<tr class="unheard" data-kiosk="${N.esc(k)}">
