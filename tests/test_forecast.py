@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BAKU, Clock, mini_config
-from server.core import errors, queue, routing
+from server.core import errors, estimate, queue, routing
 from server.core.estimate import Durations, remaining
 from server.core.forecast import play
 from server.core.model import Counter, CounterState, Status, Ticket
@@ -244,6 +244,43 @@ def test_an_expected_priority_arrival_goes_before_an_ordinary_ticket():
     assert alone.calls[2].at == NOW + 10 * MIN
     assert told.calls[2].at == NOW + 20 * MIN          # the 10:05 priority citizen is called at 10:10
     assert (1 << 59) not in told.calls and told.calls[2].ahead == 1     # expected people are not "ahead"
+
+
+
+def test_an_expected_citizen_who_goes_first_widens_the_range_by_a_whole_slot():
+    """Expected citizens come as a Poisson count: the one expected at 10:05 may not come, or two may, so the
+    ticket behind it is called 10 minutes early or late as often as not (a slot's mean, with fixed slots)."""
+    cfg = mini_config()
+    c = counter(1, ("EMP-1",))
+    waiting = [ticket(1, "EMP-1", ago=MIN), ticket(2, "EMP-1")]
+    coming = [Ticket(id=(1 << 59), token="", day=DAY, letter="", seq_no=0, number="", service="EMP-1",
+                     original_service="EMP-1", status=Status.WAITING, issued_at=NOW + 5 * MIN, priority="disability")]
+    alone = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY)
+    told = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY, arrivals=coming)
+    assert alone.calls[2].sigma == 0.0                 # fixed slots, nobody expected: no doubt
+    assert told.calls[2].at == NOW + 20 * MIN
+    assert told.calls[2].sigma == pytest.approx(10 * MIN)
+    assert told.calls[2].ends_sigma == pytest.approx(10 * MIN)
+
+
+def test_a_learned_mean_that_is_off_moves_every_slot_of_its_service_alike():
+    """Slots of 10 ± 5 minutes learned from 6 (the configured figure counting 3 more): the mean itself is off by
+    about 5 / 3 minutes, the same for each slot, so the j-th slot ahead adds j² times its variance, not j."""
+    cfg = mini_config()
+    v = 300.0 ** 2
+    learned = Durations(per_service={"EMP-1": (600.0, v)}, samples={"EMP-1": 6})
+    assert learned.mean_var(1, "EMP-1") == pytest.approx(v / 9)
+    waiting = [ticket(1, "EMP-1", ago=3 * MIN), ticket(2, "EMP-1", ago=2 * MIN), ticket(3, "EMP-1", ago=MIN)]
+    fc = play(cfg, NOW, [counter(1, ("EMP-1",))], {}, waiting, learned, today=DAY)
+    assert [fc.calls[i].at - NOW for i in (1, 2, 3)] == [0.0, 10 * MIN, 20 * MIN]
+    assert fc.calls[1].sigma == 0.0
+    assert fc.calls[2].sigma ** 2 == pytest.approx(v + v / 9)
+    assert fc.calls[3].sigma ** 2 == pytest.approx(2 * v + 4 * v / 9)
+    # learn() counts what each figure was learned from.
+    slots = [("EMP-1", 1, 500.0), ("EMP-1", 2, 700.0), ("PEN-1", 1, 900.0)]
+    d = estimate.learn(cfg, slots)
+    assert d.samples == {"EMP-1": 2, "PEN-1": 1} and d.counter_samples == {}
+    assert d.mean_var(1, "EMP-1") == pytest.approx(d.of(1, "EMP-1")[1] / 5)
 
 
 # --- issuing together: kiosks racing share one play ----------------------------------------

@@ -34,6 +34,12 @@ class Durations:
     per_service: dict[str, tuple[float, float]] = field(default_factory=dict)
     per_counter: dict[tuple[int, str], tuple[float, float]] = field(default_factory=dict)
     fallback: dict[str, float] = field(default_factory=dict)
+    # How many slots each figure was learned from (none: the configured figure alone).
+    samples: dict[str, int] = field(default_factory=dict)
+    counter_samples: dict[tuple[int, str], int] = field(default_factory=dict)
+    # (counter, service) -> slot(): every play asks for every ticket it places, and the figures stand for minutes.
+    _slots: dict[tuple[int, str], tuple[float, float, float]] = field(default_factory=dict, compare=False,
+                                                                      repr=False)
 
     def of(self, counter: int, service: str) -> tuple[float, float]:
         """(mean, variance) of a slot for ``service`` at ``counter``."""
@@ -45,6 +51,25 @@ class Durations:
             return hit
         mean = self.fallback.get(service, 600.0)
         return mean, (DEFAULT_CV * mean) ** 2
+
+    def mean_var(self, counter: int, service: str) -> float:
+        """The variance of the learned mean slot itself (how far the figure may be off): a slot's variance over
+        the slots it was learned from, the configured figure counting as ``PRIOR_WEIGHT`` more."""
+        hit = self.per_counter.get((counter, service))
+        if hit is not None:
+            return hit[1] / (self.counter_samples.get((counter, service), 0) + PRIOR_WEIGHT)
+        return self.of(counter, service)[1] / (self.samples.get(service, 0) + PRIOR_WEIGHT)
+
+    def slot(self, counter: int, service: str) -> tuple[float, float, float]:
+        """(mean, variance, variance of the mean) of a slot for ``service`` at ``counter``: :meth:`of` and
+        :meth:`mean_var` together, remembered."""
+        key = (counter, service)
+        hit = self._slots.get(key)
+        if hit is None:
+            if len(self._slots) > 4096:
+                self._slots.clear()
+            hit = self._slots[key] = (*self.of(counter, service), self.mean_var(counter, service))
+        return hit
 
 
 def _stats(values: list[float], prior: tuple[float, float]) -> tuple[float, float]:
@@ -88,10 +113,13 @@ def learn(cfg: CenterConfig, slots: Iterable[tuple[str, int | None, float]]) -> 
         if theirs is not None and len(theirs) < window:
             theirs.append(seconds)
     per_service = {k: _stats(v, (fallback[k], (DEFAULT_CV * fallback[k]) ** 2)) for k, v in by_service.items()}
+    own = {k: v for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES}
     return Durations(
         per_service=per_service,
-        per_counter={k: _stats(v, per_service[k[1]]) for k, v in by_counter.items() if len(v) >= MIN_COUNTER_SAMPLES},
+        per_counter={k: _stats(v, per_service[k[1]]) for k, v in own.items()},
         fallback=fallback,
+        samples={k: len(v) for k, v in by_service.items()},
+        counter_samples={k: len(v) for k, v in own.items()},
     )
 
 

@@ -27,7 +27,12 @@ It plays the real routing forward in time (pure Python, no store):
 4. "People ahead" of a ticket: the tickets called before it at the counters that can serve
    it, of any service.
 5. The spread: each slot adds its variance to its counter's timeline, so a ticket's range
-   widens with the number of slots ahead of it on the counter that takes it.
+   widens with the number of slots ahead of it on the counter that takes it. Two more
+   sources widen it with the horizon: an expected citizen may not come, or two may (a
+   Poisson count: each adds its slot's mean squared as well as its variance), and the
+   learned mean slot may itself be off, by the same amount for every slot of the service
+   (:meth:`server.core.estimate.Durations.mean_var`), so ``c`` slots of it are off by ``c``
+   times as much.
 
 *Ghost* tickets ask "when would a new ticket of this service be called?": routing sees
 them like real ones, but picking a ghost records the moment and does not occupy the
@@ -304,6 +309,7 @@ class _Desk:
     # The earliest start and the latest end of its breaks: a moment outside them needs no look at each.
     b_from: float = math.inf
     b_to: float = -math.inf
+    load: dict[str, int] = field(default_factory=dict)    # service -> slots of it played on this desk
 
     def after_breaks(self, t: float) -> float:
         if not self.b_from <= t < self.b_to:
@@ -551,8 +557,9 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
                     heapq.heappush(heap, (desk.after_breaks(later[i]), n))
             continue
         take(pick)
-        mean, var = durations.of(n, pick.service)
-        if pick.id not in expected_ids:     # an expected citizen takes the counter, is nobody's "ahead" yet
+        mean, var, mean_var = durations.slot(n, pick.service)
+        is_expected = pick.id in expected_ids
+        if not is_expected:     # an expected citizen takes the counter, is nobody's "ahead" yet
             if not only_ghosts or pick.id in watched:   # the issuing path needs only its own tickets' calls
                 if only_ghosts:
                     ghosts_left -= 1
@@ -567,7 +574,15 @@ def play(cfg: CenterConfig, now: float, counters: Sequence[Counter], held: dict[
             # (Routing reads only the streak; the day's count is kept on the desk.)
             desk.counter = Counter(c.number, c.state, c.reason, c.operator, c.ticket_id, c.since, c.services,
                                    streak, c.handled_today, c.day)
-        desk.var += var
+        # The spread of the desk's timeline (see the module's docstring, 5): each slot's own variance; an
+        # expected citizen's count too (a Poisson count of mean c with slots of (mean, var) varies by
+        # c (mean² + var), a compound Poisson sum, so each one the desk takes adds mean², not nought); and the
+        # learned mean's own error, the same for every slot of the service, so c slots of it are off by c
+        # times it: going from c to c + 1 adds (2c + 1) times its variance.
+        load = desk.load
+        c_s = load.get(pick.service, 0)
+        load[pick.service] = c_s + 1
+        desk.var += var + (2 * c_s + 1) * mean_var + (mean * mean if is_expected else 0.0)
         desk.calls += 1
         if desk.limit and desk.counter.handled_today + desk.calls >= desk.limit:
             limited.add(n)
