@@ -7,7 +7,8 @@ tickets (today's first, then earlier days' within ``policy.history_days``); a co
 enough of its own data for a service uses its own mean. With no data, a service's
 configured ``target_minutes`` stands in, with a spread of half of it; what is learned is drawn
 towards that figure as if it were ``PRIOR_WEIGHT`` more samples (a counter's own figure, towards
-the service's), so a few slots seen early in the day do not decide the rest of it.
+the service's), so a few slots seen early in the day do not decide the rest of it. How far a
+learned figure may itself be off (:meth:`Durations.mean_var`) widens the forecast's range.
 """
 from __future__ import annotations
 
