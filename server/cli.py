@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -261,6 +262,14 @@ def _start_report(cfg: Any, store: Any, made: dict[str, Any], public: str, sourc
     novbe = _novbe_command()
     where = (f" --config {config}" if config else "") + (f" --db {db}" if db else "")
     lines.append(f"Staff accounts: {novbe} user add NAME --role operator{where}   (all commands: {novbe} --help)")
+    try:
+        offset = float(os.environ.get("NOVBE_CLOCK_OFFSET") or 0)
+    except ValueError:
+        offset = 0.0
+    if offset:      # a demo or test clock: say so, or the hall's times look wrong to whoever reads them
+        shifted = datetime.fromtimestamp(time.time() + offset, cfg.tz).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"Clock shifted by NOVBE_CLOCK_OFFSET={offset:g} s: the center's time reads {shifted} "
+                     f"(commands run outside this server keep the real time)")
     return lines, warning
 
 
@@ -344,7 +353,7 @@ def write_first_password(path: Path, password: str, public: str) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(f"# Növbə: the first admin account, made {time.strftime('%Y-%m-%d %H:%M')}. Log in at "
+        f.write(f"# Növbə: the first admin account, made {time.strftime('%Y-%m-%d %H:%M %z')}. Log in at "
                 f"{public}/counter/, write the password down, then delete this file.\nadmin {password}\n")
     os.replace(tmp, path)
     return path
@@ -489,7 +498,6 @@ def user_enable(name: str, config: str | None, db: str | None) -> None:
 @db_option
 def user_list(config: str | None, db: str | None) -> None:
     """List the staff accounts with their roles and whether they are disabled."""
-    from datetime import datetime
 
     users = _store(config, db).users()
     for u in users:
@@ -528,8 +536,6 @@ def device_add(kind: str, name: str, config: str | None, db: str | None) -> None
 @db_option
 def device_list(config: str | None, db: str | None) -> None:
     """List the center file's kiosks and boards and every device holding a token, with its state."""
-    from datetime import datetime
-
     from server import auth
 
     cfg = _load(config)

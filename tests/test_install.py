@@ -122,6 +122,11 @@ def test_fresh_clone_make_run_on_a_port_for_fuzuli(tmp_path: Path) -> None:
         password = re.search(r"First admin account: admin / (\S+) ", line_with(report, "First admin account")).group(1)
         secret_file = clone / "instance" / "fuzuli.db.admin-password"
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        # The database holds the staff password hashes: its owner's only too (it was 0644 under make run).
+        assert stat.S_IMODE((clone / "instance" / "fuzuli.db").stat().st_mode) == 0o600
+        # A shifted clock is said, or a demo's times look wrong to whoever reads them.
+        assert line_with(report, "Clock shifted by NOVBE_CLOCK_OFFSET=").endswith(
+            "(commands run outside this server keep the real time)")
         assert f"admin {password}\n" in secret_file.read_text(encoding="utf-8")
         url = f"http://127.0.0.1:{port}"
         kiosk = re.fullmatch(rf"kiosk kiosk-1: {url}/kiosk/\?token=(k_\S+)", line_with(report, "kiosk kiosk-1")).group(1)
