@@ -454,12 +454,18 @@
     return unavailableKeys(s).map((k) => (k === "next" ? openingPhrase(d && d.next_opening) : k)).filter(Boolean);
   }
 
+  /** A service's wait chip: the forecast for a new ticket; null when only a counter that has not opened yet serves
+      it (no figure: it would move on with the clock), 0 when a counter is free now. */
+  function waitChip(s) {
+    return s.wait_minutes === null ? t("wait_no_counter") : s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes })
+      : t("wait_none");
+  }
   function serviceCard(s, withArea) {
     const area = areaByCode(s.area);
     const facts = el("span", { class: "facts" },
       el("span", { class: "chip" }, t("remaining", { n: s.remaining })),
       el("span", { class: "chip" }, t("waiting", { n: s.waiting })),
-      el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
+      el("span", { class: "chip" }, waitChip(s)));
     // A refused service stays reachable (aria-disabled, not disabled): a tap or the keyboard's focus on it says,
     // in the accessible mode, its name, why it cannot be taken and the next chance; it opens nothing.
     return el("button", {
@@ -552,7 +558,7 @@
     fill($("infoFacts"),
       el("span", { class: "chip" }, t("remaining", { n: s.remaining })),
       el("span", { class: "chip" }, t("waiting", { n: s.waiting })),
-      el("span", { class: "chip" }, s.wait_minutes > 0 ? t("wait", { m: s.wait_minutes }) : t("wait_none")));
+      el("span", { class: "chip" }, waitChip(s)));
     $("infoUnavailable").hidden = !!s.available;
     $("infoUnavailable").textContent = s.available ? "" : unavailableReason(s);
     // Reachable when refused too (see serviceCard): the accessible mode says why.

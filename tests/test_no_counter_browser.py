@@ -1,0 +1,72 @@
+""""Waiting for a counter to open" wherever a citizen or the supervisor would otherwise see a wait the system does
+not know: a service (or ticket) that only a counter which has not opened, though it was due, serves has no forecast
+figure (the API's nulls), and the kiosk, the ticket screen, the hall board and the supervisor say so instead of
+"no wait" / "soon" / "~0" (headless Chromium at real sizes against a real server at 10:00, every counter closed)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from test_kiosk_browser import kiosk_page, shot, tap, wait_loaded
+
+pytestmark = pytest.mark.browser
+
+CHIP = {"az": "Masanın açılması gözlənilir", "ru": "Ожидается открытие окна", "en": "Waiting for a counter to open"}
+
+
+def service(server: Any, code: str) -> dict[str, Any]:
+    """The service as GET /api/services gives it now."""
+    body = requests.get(server.url + "/api/services", timeout=5).json()
+    return next(s for s in body["services"] if s["code"] == code)
+
+
+def open_counter(server: Any, number: int) -> None:
+    with server.login("op1") as op:
+        op.post(f"{server.url}/api/counters/{number}/open", timeout=5).raise_for_status()
+
+
+def inside(page: Any, inner: Any, outer: Any) -> bool:
+    """Whether ``inner`` lies within ``outer`` on the screen and its text is not cut."""
+    a, b = inner.bounding_box(), outer.bounding_box()
+    cut = inner.evaluate("e => e.scrollWidth > e.clientWidth + 1")
+    return (not cut and a["x"] >= b["x"] - 0.5 and a["x"] + a["width"] <= b["x"] + b["width"] + 0.5
+            and a["y"] + a["height"] <= b["y"] + b["height"] + 0.5)
+
+
+def test_the_service_chips_say_a_counter_is_awaited_not_no_wait(browser: Any, live_server: Any,
+                                                                  screenshot_dir: Path) -> None:
+    """EMP-01 at 10:00 with every counter closed: wait_minutes null, still available; the list's and the information
+    screen's chip say a counter is awaited, in az, ru and en. Once counter 1 opens (free: 0 min) it is "no wait"."""
+    s = service(live_server, "EMP-01")
+    assert s["wait_minutes"] is None and s["available"] is True
+    with kiosk_page(browser, live_server) as page:
+        for lang in ("az", "ru", "en"):
+            page.reload()           # back to the start screen, in Azerbaijani
+            wait_loaded(page)
+            if lang != "az":
+                tap(page, f"#langBig [data-lang={lang}]")
+            tap(page, "#startBtn")
+            tap(page, "[data-area=employment]")
+            card = page.locator("#serviceList [data-service=EMP-01]")
+            chip = card.locator(".chip").nth(2)
+            expect(chip).to_have_text(CHIP[lang])
+            shot(page, screenshot_dir, f"kiosk_no_counter_{lang}_services")   # also lets the screen settle
+            assert inside(page, chip, card)
+            card.tap()
+            page.wait_for_selector("#s-info:not([hidden])")
+            info = page.locator("#infoFacts .chip").nth(2)
+            expect(info).to_have_text(CHIP[lang])
+            shot(page, screenshot_dir, f"kiosk_no_counter_{lang}_info")
+            assert inside(page, info, page.locator("#infoFacts"))
+
+    open_counter(live_server, 1)
+    assert service(live_server, "EMP-01")["wait_minutes"] == 0
+    with kiosk_page(browser, live_server) as page:
+        wait_loaded(page)
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        expect(page.locator("#serviceList [data-service=EMP-01] .chip").nth(2)).to_have_text("Gözləmə yoxdur")
