@@ -70,3 +70,51 @@ def test_the_service_chips_say_a_counter_is_awaited_not_no_wait(browser: Any, li
         tap(page, "#startBtn")
         tap(page, "[data-area=employment]")
         expect(page.locator("#serviceList [data-service=EMP-01] .chip").nth(2)).to_have_text("Gözləmə yoxdur")
+
+
+def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live_server: Any,
+                                                               screenshot_dir: Path) -> None:
+    """An EMP-01 ticket issued while only unopened counters serve it (eta_minutes null): its wait box says a counter
+    is awaited, as the printed ticket does, not "you will be called soon"; the accessible mode says that phrase
+    after the number and people ahead. Once counter 1 is open the next ticket's box has a figure again."""
+    from test_kiosk_a11y_browser import Speech, accessible_ticket, kiosk, loaded
+
+    answers: list[dict[str, Any]] = []
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        page.on("response", lambda r: answers.append(r.json())
+                if r.url.endswith("/api/tickets") and r.request.method == "POST" else None)
+        loaded(page)
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        tap(page, "#priorityNo")
+        page.wait_for_selector("#s-ticket:not([hidden])")
+        expect(page.locator("#ticketEta")).to_have_text("Gözləmə: masanın açılması gözlənilir")
+        assert answers[-1]["eta_minutes"] is None and answers[-1]["ok"] is True
+        shot(page, screenshot_dir, "kiosk_no_counter_az_ticket")
+        assert inside(page, page.locator("#ticketEta"), page.locator("#s-ticket"))
+        tap(page, "#doneBtn")
+        page.locator("#s-start").wait_for()
+
+        speech = Speech(page)
+        accessible_ticket(page, "ru")
+        expect(page.locator("#ticketEta")).to_have_text("Ожидание: ждём открытия окна")
+        ru = {"lang": "ru"}
+        assert (speech.said(f"number:{page.text_content('#ticketNumber')}", ru)
+                < speech.said("ahead_spoken", {"lang": "ru", "n": "1"})
+                < speech.said("eta_no_counter", ru) < speech.said("take_paper", ru))
+        assert not any(text == "eta_now" for text, _, _ in speech.heard)
+        shot(page, screenshot_dir, "kiosk_no_counter_ru_a11y_ticket")
+        assert all(status == 200 for _, _, status in speech.heard), speech.heard
+
+    open_counter(live_server, 1)
+    with kiosk(browser, live_server, fake_clock=False) as page:
+        loaded(page)
+        tap(page, "#startBtn")
+        tap(page, "[data-area=employment]")
+        tap(page, "#serviceList [data-service=EMP-01]")
+        tap(page, "#takeBtn")
+        tap(page, "#priorityNo")
+        page.wait_for_selector("#s-ticket:not([hidden])")
+        expect(page.locator("#ticketEta")).to_contain_text("Təxmini gözləmə")   # a figure, from the open counter

@@ -675,11 +675,13 @@
   }
 
   /** The ticket's two boxes under the number as [catalogue key, values]: people ahead, and the wait (the forecast's
-      range when it is wider than a minute; "soon" only when a counter is free now). Shown and, in the accessible
-      mode, said (boxesSaid): one choice for both, so the screen and the voice say the same. */
+      range when it is wider than a minute; "soon" only when a counter is free now; "waiting for a counter to open"
+      when eta_minutes is null: only an unopened counter serves it, so no time is known). Shown and, in the
+      accessible mode, said (boxesSaid): one choice for both, so the screen and the voice say the same. */
   function ticketBoxes(k) {
     return [k.ahead > 0 ? ["ahead", { n: k.ahead }] : ["ahead_none"],
-      k.eta_high > k.eta_low + 1 ? ["eta_range", { a: k.eta_low, b: k.eta_high }]
+      k.eta_minutes === null ? ["eta_no_counter"]
+        : k.eta_high > k.eta_low + 1 ? ["eta_range", { a: k.eta_low, b: k.eta_high }]
         : k.eta_minutes > 0 ? ["eta", { m: k.eta_minutes }] : ["eta_now"]];
   }
   /** The boxes as phrases: the shown texts abbreviate (чел., мин), so a filled box is said by its _spoken twin,
