@@ -46,7 +46,7 @@ SECOND_LANGUAGE_MIN_PX = 28
 WAITING = [12, 3, 0, 27, 8, 1, 15, 4]
 # The board's own English words (the template's labels and board.js's forecasts and marks).
 BOARD_ENGLISH = ["Ticket", "Counter", "Now calling", "Waiting", "No calls yet", "Connection lost",
-                 "Sound is blocked", "no counter open", "min"]
+                 "Sound is blocked", "waiting for a counter to open", "min"]
 
 DIGIT_HEIGHTS_JS = """(selector) => {
   const ctx = document.createElement('canvas').getContext('2d');

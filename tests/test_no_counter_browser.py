@@ -118,3 +118,50 @@ def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live
         tap(page, "#priorityNo")
         page.wait_for_selector("#s-ticket:not([hidden])")
         expect(page.locator("#ticketEta")).to_contain_text("Təxmini gözləmə")   # a figure, from the open counter
+
+
+BOARD_WORDS = {"az": "masanın açılması gözlənilir", "ru": "ожидается открытие окна", "en": "waiting for a counter to open"}
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1920, "height": 1080}, {"width": 1366, "height": 768}],
+                         ids=["1920x1080", "1366x768"])
+def test_the_board_says_a_counter_is_awaited_for_an_area_without_a_figure(browser: Any, live_server: Any,
+                                                                          screenshot_dir: Path,
+                                                                          viewport: dict[str, int]) -> None:
+    """Employment tickets only unopened counters serve: the area's last waiting ticket has no figure (snapshot null,
+    its status page eta_minutes null), so the wall says what that citizen's ticket and status page say, not "~0",
+    "indi" or "masa bağlıdır"; it fits the tile. Once counter 1 opens the area has a figure again."""
+    tokens = [r.json()["token"] for r in (live_server.issue("EMP-01") for _ in range(3))]
+    assert all(requests.get(f"{live_server.url}/api/status/{t}", timeout=5).json()["eta_minutes"] is None
+               for t in tokens)
+    context = browser.new_context(viewport=viewport)
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/display/?board=hall-1&token={live_server.display_token('hall-1')}")
+        page.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+        snap = page.evaluate("() => novbeBoard.state.areaLast")
+        assert snap["employment"] is None
+        tile = page.locator("#waiting [data-area=employment]")
+        wait = tile.locator(".area-wait")
+        assert tile.locator(".area-count").text_content() == "3"
+        assert wait.get_attribute("data-minutes") == "none"
+        assert wait.text_content() == BOARD_WORDS["az"]
+        assert inside(page, wait, tile) and inside(page, tile.locator(".area-name"), tile)
+        page.screenshot(path=str(screenshot_dir / f"display_no_counter_{viewport['width']}.png"))
+        for lang in ("ru", "en"):    # the center's other languages, in their turn
+            page.evaluate("(code) => novbeBoard.showLanguage(code)", lang)
+            assert wait.text_content() == BOARD_WORDS[lang]
+            assert inside(page, wait, tile)
+            page.screenshot(path=str(screenshot_dir / f"display_no_counter_{viewport['width']}_{lang}.png"))
+        page.evaluate("() => novbeBoard.showLanguage('az')")
+
+        open_counter(live_server, 1)
+        page.wait_for_function("""() => { const w = document.querySelector('#waiting [data-area=employment] .area-wait');
+                                          return w && /^[0-9]+$/.test(w.dataset.minutes); }""", timeout=25_000)
+        shown = wait.text_content() or ""     # in whichever language the board's rotation is at
+        assert any(ch.isdigit() for ch in shown) and shown not in BOARD_WORDS.values(), shown
+    finally:
+        context.close()
+    assert errors == []
