@@ -4,6 +4,7 @@ figure (the API's nulls), and the kiosk, the ticket screen, the hall board and t
 "no wait" / "soon" / "~0" (headless Chromium at real sizes against a real server at 10:00, every counter closed)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,48 @@ def test_the_board_says_a_counter_is_awaited_for_an_area_without_a_figure(browse
                                           return w && /^[0-9]+$/.test(w.dataset.minutes); }""", timeout=25_000)
         shown = wait.text_content() or ""     # in whichever language the board's rotation is at
         assert any(ch.isdigit() for ch in shown) and shown not in BOARD_WORDS.values(), shown
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_the_supervisor_sees_which_counter_to_open(browser: Any, live_server: Any, screenshot_dir: Path) -> None:
+    """The supervisor's queues (1366x768): tickets only an unopened counter serves (eta_minutes null) read "counter N
+    not open" with the counter the forecast holds for them, not a blank, 0 or "no counter today"; the service's new
+    ticket wait reads "no counter open". Once that counter opens they have figures."""
+    from live import PASSWORDS
+
+    numbers = [live_server.issue("EMP-01").json()["number"] for _ in range(2)]
+    with live_server.login("boss") as boss:
+        snap = boss.get(live_server.url + "/api/staff/snapshot", timeout=5).json()
+    mine = [t for t in snap["waiting"] if t["number"] in numbers]
+    assert [t["eta_minutes"] for t in mine] == [None, None]
+    held = mine[0]["forecast_counter"]
+    assert isinstance(held, int)
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(live_server.url + "/counter/supervisor")
+        page.fill("#login-form input[name=username]", "boss")
+        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
+        page.click("#login-form button[type=submit]")
+        chip = page.locator(f"#tab-queues .fc-chip[data-number='{numbers[0]}']")
+        expect(chip).to_have_text(f"{numbers[0]} masa {held} açılmayıb")
+        assert chip.get_attribute("title") == f"{numbers[0]}: masa {held} açılmayıb, açılanda çağırılacaq"
+        expect(page.locator("#tab-queues tr[data-service='EMP-01'] .new-wait")).to_have_text("açıq masa yoxdur")
+        page.screenshot(path=str(screenshot_dir / "supervisor_no_counter_az.png"))
+        page.click(".lang button[data-lang=ru]")
+        expect(chip).to_have_text(f"{numbers[0]} окно {held} не открыто")
+        page.click(".lang button[data-lang=en]")
+        expect(chip).to_have_text(f"{numbers[0]} counter {held} not open")
+        expect(page.locator("#tab-queues tr[data-service='EMP-01'] .new-wait")).to_have_text("no counter open")
+        page.screenshot(path=str(screenshot_dir / "supervisor_no_counter_en.png"))
+
+        open_counter(live_server, held)
+        expect(chip).to_have_attribute("data-eta", re.compile(r"^[0-9]+$"), timeout=10_000)
+        expect(chip).not_to_have_class(re.compile(r"\bnone\b"))
     finally:
         context.close()
     assert errors == []

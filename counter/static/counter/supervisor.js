@@ -111,7 +111,7 @@
     $("over-count").textContent = over ? String(over) : "";
   }
 
-  // The hall forecast: minutes until a call (null: no counter will call it today) and the counter.
+  // The hall forecast: minutes until a call (null: no open counter will call it) and the counter.
   function forecast(m) {
     return m == null ? N.t("fc_no_counter") : m < 1 ? N.t("fc_now") : N.t("fc_minutes", { m });
   }
@@ -119,11 +119,17 @@
     const mine = snap.waiting.filter((t) => t.service === service)
       .sort((a, b) => (a.eta_minutes ?? Infinity) - (b.eta_minutes ?? Infinity));
     return mine.map((t) => {
-      const title = t.eta_minutes == null ? N.t("fc_ticket_none", { number: t.number })
+      // No figure but a counter held for it: only that counter, not opened though it was due, would call it;
+      // name it, so the supervisor sees which counter to open (no counter at all: none will call it today).
+      const standby = t.eta_minutes == null && t.forecast_counter != null;
+      const title = standby ? N.t("fc_ticket_standby", { number: t.number, counter: t.forecast_counter })
+        : t.eta_minutes == null ? N.t("fc_ticket_none", { number: t.number })
         : N.t("fc_ticket", { number: t.number, m: t.eta_minutes, counter: t.forecast_counter ?? "—" });
+      const shown = standby ? N.t("fc_standby", { counter: t.forecast_counter })
+        : forecast(t.eta_minutes) + (t.forecast_counter != null ? ` → ${t.forecast_counter}` : "");
       return `<span class="fc-chip${t.eta_minutes == null ? " none" : ""}" data-number="${N.esc(t.number)}"
         data-eta="${t.eta_minutes ?? ""}" data-counter="${t.forecast_counter ?? ""}" title="${N.esc(title)}"><b>${N.esc(t.number)}</b>
-        ${N.esc(forecast(t.eta_minutes))}${t.forecast_counter != null ? ` → ${t.forecast_counter}` : ""}</span>`;
+        ${N.esc(shown)}</span>`;
     }).join("");
   }
 
