@@ -233,30 +233,28 @@ def test_expected_arrivals_follow_todays_rate_and_mix():
     assert expected_arrivals(cfg, [], NOW, NOW + 3600) == []                # nothing issued: nothing expected
 
 
-def test_an_expected_priority_arrival_goes_before_an_ordinary_ticket():
+def _one_expected_priority_citizen():
+    """Two EMP-1 tickets waiting at one counter, played alone and with a disability citizen expected at 10:05."""
     cfg = mini_config()
     c = counter(1, ("EMP-1",))
     waiting = [ticket(1, "EMP-1", ago=MIN), ticket(2, "EMP-1")]
     coming = [Ticket(id=(1 << 59), token="", day=DAY, letter="", seq_no=0, number="", service="EMP-1",
                      original_service="EMP-1", status=Status.WAITING, issued_at=NOW + 5 * MIN, priority="disability")]
-    alone = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY)
-    told = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY, arrivals=coming)
+    return play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY), play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY,
+                                                                      arrivals=coming)
+
+
+def test_an_expected_priority_arrival_goes_before_an_ordinary_ticket():
+    alone, told = _one_expected_priority_citizen()
     assert alone.calls[2].at == NOW + 10 * MIN
     assert told.calls[2].at == NOW + 20 * MIN          # the 10:05 priority citizen is called at 10:10
     assert (1 << 59) not in told.calls and told.calls[2].ahead == 1     # expected people are not "ahead"
 
 
-
 def test_an_expected_citizen_who_goes_first_widens_the_range_by_a_whole_slot():
     """Expected citizens come as a Poisson count: the one expected at 10:05 may not come, or two may, so the
     ticket behind it is called 10 minutes early or late as often as not (a slot's mean, with fixed slots)."""
-    cfg = mini_config()
-    c = counter(1, ("EMP-1",))
-    waiting = [ticket(1, "EMP-1", ago=MIN), ticket(2, "EMP-1")]
-    coming = [Ticket(id=(1 << 59), token="", day=DAY, letter="", seq_no=0, number="", service="EMP-1",
-                     original_service="EMP-1", status=Status.WAITING, issued_at=NOW + 5 * MIN, priority="disability")]
-    alone = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY)
-    told = play(cfg, NOW, [c], {}, waiting, FIXED, today=DAY, arrivals=coming)
+    alone, told = _one_expected_priority_citizen()
     assert alone.calls[2].sigma == 0.0                 # fixed slots, nobody expected: no doubt
     assert told.calls[2].at == NOW + 20 * MIN
     assert told.calls[2].sigma == pytest.approx(10 * MIN)

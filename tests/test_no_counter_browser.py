@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from test_counter_browser import log_in
 from test_kiosk_browser import kiosk_page, shot, tap, wait_loaded
 
 pytestmark = pytest.mark.browser
@@ -28,6 +29,19 @@ def service(server: Any, code: str) -> dict[str, Any]:
 def open_counter(server: Any, number: int) -> None:
     with server.login("op1") as op:
         op.post(f"{server.url}/api/counters/{number}/open", timeout=5).raise_for_status()
+
+
+def take_emp01(page: Any) -> None:
+    """An ordinary EMP-01 ticket at the kiosk, from its start screen to the ticket screen."""
+    from test_kiosk_a11y_browser import loaded
+
+    loaded(page)
+    tap(page, "#startBtn")
+    tap(page, "[data-area=employment]")
+    tap(page, "#serviceList [data-service=EMP-01]")
+    tap(page, "#takeBtn")
+    tap(page, "#priorityNo")
+    page.wait_for_selector("#s-ticket:not([hidden])")
 
 
 def inside(page: Any, inner: Any, outer: Any) -> bool:
@@ -78,19 +92,13 @@ def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live
     """An EMP-01 ticket issued while only unopened counters serve it (eta_minutes null): its wait box says a counter
     is awaited, as the printed ticket does, not "you will be called soon"; the accessible mode says that phrase
     after the number and people ahead. Once counter 1 is open the next ticket's box has a figure again."""
-    from test_kiosk_a11y_browser import Speech, accessible_ticket, kiosk, loaded
+    from test_kiosk_a11y_browser import Speech, accessible_ticket, kiosk
 
     answers: list[dict[str, Any]] = []
     with kiosk(browser, live_server, fake_clock=False) as page:
         page.on("response", lambda r: answers.append(r.json())
                 if r.url.endswith("/api/tickets") and r.request.method == "POST" else None)
-        loaded(page)
-        tap(page, "#startBtn")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        tap(page, "#priorityNo")
-        page.wait_for_selector("#s-ticket:not([hidden])")
+        take_emp01(page)
         expect(page.locator("#ticketEta")).to_have_text("Gözləmə: masanın açılması gözlənilir")
         assert answers[-1]["eta_minutes"] is None and answers[-1]["ok"] is True
         shot(page, screenshot_dir, "kiosk_no_counter_az_ticket")
@@ -111,13 +119,7 @@ def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live
 
     open_counter(live_server, 1)
     with kiosk(browser, live_server, fake_clock=False) as page:
-        loaded(page)
-        tap(page, "#startBtn")
-        tap(page, "[data-area=employment]")
-        tap(page, "#serviceList [data-service=EMP-01]")
-        tap(page, "#takeBtn")
-        tap(page, "#priorityNo")
-        page.wait_for_selector("#s-ticket:not([hidden])")
+        take_emp01(page)
         expect(page.locator("#ticketEta")).to_contain_text("Təxmini gözləmə")   # a figure, from the open counter
 
 
@@ -172,8 +174,6 @@ def test_the_supervisor_sees_which_counter_to_open(browser: Any, live_server: An
     """The supervisor's queues (1366x768): tickets only an unopened counter serves (eta_minutes null) read "counter N
     not open" with the counter the forecast holds for them, not a blank, 0 or "no counter today"; the service's new
     ticket wait reads "no counter open". Once that counter opens they have figures."""
-    from live import PASSWORDS
-
     numbers = [live_server.issue("EMP-01").json()["number"] for _ in range(2)]
     with live_server.login("boss") as boss:
         snap = boss.get(live_server.url + "/api/staff/snapshot", timeout=5).json()
@@ -187,9 +187,7 @@ def test_the_supervisor_sees_which_counter_to_open(browser: Any, live_server: An
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(live_server.url + "/counter/supervisor")
-        page.fill("#login-form input[name=username]", "boss")
-        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
-        page.click("#login-form button[type=submit]")
+        log_in(page, "boss")
         chip = page.locator(f"#tab-queues .fc-chip[data-number='{numbers[0]}']")
         expect(chip).to_have_text(f"{numbers[0]} masa {held} açılmayıb")
         assert chip.get_attribute("title") == f"{numbers[0]}: masa {held} açılmayıb, açılanda çağırılacaq"

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
+from test_counter_browser import log_in
 from test_printers_network import COVER_OPEN, NO_CAUSE, OFFLINE, ONLINE, FakePrinter
 
 pytestmark = pytest.mark.browser
@@ -137,8 +138,6 @@ def test_kiosk_says_delayed_while_the_spool_retries_and_ask_staff_when_held(
 def test_supervisor_view_shows_each_printer_state_and_last_error(
     browser: Any, printing_server: Any, printer: FakePrinter, screenshot_dir: Path,
 ) -> None:
-    from live import PASSWORDS
-
     server = printing_server
     with server.login("boss") as s:   # the idle poll names the fault without any ticket
         wait(lambda: any(p["state"] == "cover_open" for p in s.get(server.url + "/api/print-jobs", timeout=5)
@@ -147,10 +146,7 @@ def test_supervisor_view_shows_each_printer_state_and_last_error(
     page = context.new_page()
     try:
         page.goto(server.url + "/counter/supervisor")
-        page.locator("#login-form").wait_for()
-        page.fill("#login-form input[name=username]", "boss")
-        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
-        page.click("#login-form button[type=submit]")
+        log_in(page, "boss")
         page.locator("button[data-tab=printers]").click()
         row = page.locator("#tab-printers tr", has_text=printer.url)
         row.wait_for(timeout=10000)
@@ -174,8 +170,6 @@ def test_supervisor_view_shows_each_printer_state_and_last_error(
 def test_each_print_job_names_its_kiosk_though_the_kiosks_share_an_address(
     browser: Any, live_server: Any, screenshot_dir: Path,
 ) -> None:
-    from live import PASSWORDS
-
     server = live_server   # Abşeron: kiosk-1, kiosk-2 and kiosk-3 all print to dummy://
     numbers = {}
     for kiosk in ("kiosk-1", "kiosk-2", "kiosk-3"):
@@ -190,10 +184,7 @@ def test_each_print_job_names_its_kiosk_though_the_kiosks_share_an_address(
     page = context.new_page()
     try:
         page.goto(server.url + "/counter/supervisor")
-        page.locator("#login-form").wait_for()
-        page.fill("#login-form input[name=username]", "boss")
-        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
-        page.click("#login-form button[type=submit]")
+        log_in(page, "boss")
         page.locator("button[data-tab=printers]").click()
         table = page.locator("#tab-printers table.print-jobs")
         table.locator("tbody tr").nth(2).wait_for(timeout=10000)
