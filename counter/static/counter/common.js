@@ -62,6 +62,7 @@
   // --- session and the API ----------------------------------------------------------------
   N.user = null;
   N.csrf = null;
+  N.logins = 0;       // counts this page's logins: what a request answered after a new login belongs to
 
   class ApiError extends Error {
     constructor(status, body) {
@@ -92,6 +93,9 @@
   }
 
   N.api = async function (method, path, body) {
+    // Whose request this is: a refusal that comes back after a new login (a request of the session just
+    // logged out, still on its way) must not end the new session.
+    const who = N.user ? N.logins : null;
     try {
       return await raw(method, path, body);
     } catch (e) {
@@ -100,7 +104,7 @@
         await N.me();
         return await raw(method, path, body);
       }
-      if (e.status === 401 && N.user && path !== "/api/login") N.sessionEnded("ended");
+      if (e.status === 401 && who !== null && N.user && N.logins === who && path !== "/api/login") N.sessionEnded("ended");
       throw e;
     }
   };
@@ -140,6 +144,7 @@
   };
   N.login = async function (username, password) {
     const r = await raw("POST", "/api/login", { username, password });
+    N.logins += 1;
     N.user = { username: r.username, role: r.role };
     N.csrf = r.csrf_token;
     return N.user;
@@ -191,6 +196,7 @@
         // The server refuses a socket without a valid login or CSRF token: check the session over
         // HTTP (which also fetches a fresh token) and, still logged in, try again in a moment.
         N.me().then((u) => {
+          if (this.socket !== s) return;          // a socket of an earlier login: nothing to end
           if (!u) N.sessionEnded("ended");
           else if (!s.active) setTimeout(() => { if (this.socket === s && !s.active) s.connect(); }, 3000);
         }).catch(() => {});
