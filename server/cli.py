@@ -262,13 +262,11 @@ def _start_report(cfg: Any, store: Any, made: dict[str, Any], public: str, sourc
     novbe = _novbe_command()
     where = (f" --config {config}" if config else "") + (f" --db {db}" if db else "")
     lines.append(f"Staff accounts: {novbe} user add NAME --role operator{where}   (all commands: {novbe} --help)")
-    try:
-        offset = float(os.environ.get("NOVBE_CLOCK_OFFSET") or 0)
-    except ValueError:
-        offset = 0.0
+    center_now = store.clock()
+    offset = round(center_now - time.time())
     if offset:      # a demo or test clock: say so, or the hall's times look wrong to whoever reads them
-        shifted = datetime.fromtimestamp(time.time() + offset, cfg.tz).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"Clock shifted by NOVBE_CLOCK_OFFSET={offset:g} s: the center's time reads {shifted} "
+        shifted = datetime.fromtimestamp(center_now, cfg.tz).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"Clock shifted by NOVBE_CLOCK_OFFSET={offset} s: the center's time reads {shifted} "
                      f"(commands run outside this server keep the real time)")
     return lines, warning
 
