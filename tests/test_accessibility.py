@@ -19,6 +19,7 @@ import pytest
 
 from axe_check import assert_clean, check_pinned, serve_axe, violations, describe
 from live import PASSWORDS
+from test_kiosk_browser import box
 
 pytestmark = pytest.mark.browser
 
@@ -403,7 +404,7 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
         loaded(page)
         tap(page, "#langBig [data-lang=en]")
         hint_matches("start")
-        lang_box = page.locator("#langs [data-lang=en]").bounding_box()
+        lang_box = box(page.locator("#langs [data-lang=en]"))
         assert lang_box["x"] + lang_box["width"] <= viewport["width"]            # the EN button is whole
         shot("1_start")
         axe.check(page, f"kiosk {shape} start")
@@ -413,7 +414,7 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
         hint_matches("areas")
         if page.locator("#moreHint").is_visible():
             # The last area (the şəhid families' and qazi desk) is below the fold, and the strip says so.
-            last = page.locator("[data-area=coordination]").bounding_box()
+            last = box(page.locator("[data-area=coordination]"))
             assert last["y"] + last["height"] > page.evaluate("() => document.getElementById('main').getBoundingClientRect().bottom")
             before = page.evaluate("() => document.getElementById('main').scrollTop")
             tap(page, "#moreHint")
@@ -429,7 +430,7 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
         tap(page, "#serviceList [data-service=EMP-01]")
         visible(page, "info")
         hint_matches("info")
-        take = page.locator("#takeBtn").bounding_box()
+        take = box(page.locator("#takeBtn"))
         main_bottom = page.evaluate("() => document.getElementById('main').getBoundingClientRect().bottom")
         assert take["y"] >= 0 and take["y"] + take["height"] <= main_bottom + 1, "'get the ticket' is out of sight"
         shot("4_info")
@@ -444,7 +445,7 @@ def test_kiosk_shapes(browser, live_server, screenshot_dir, axe, shape):
         visible(page, "ticket")
         page.wait_for_function("() => document.getElementById('ticketQr').naturalWidth > 0")
         layout(page, "ticket")
-        number = page.locator("#ticketNumber").bounding_box()
+        number = box(page.locator("#ticketNumber"))
         assert number["x"] >= 0 and number["x"] + number["width"] <= viewport["width"]
         shot("6_ticket")
         axe.check(page, f"kiosk {shape} ticket")

@@ -34,6 +34,7 @@ from axe_check import assert_clean, serve_axe
 from config import loader
 from config.schema import CenterConfig
 from display.views import board_areas
+from test_kiosk_browser import box
 
 pytestmark = pytest.mark.browser
 
@@ -420,7 +421,7 @@ def test_cedillas_sit_inside_the_highlighted_rows(browser: Any, live_server: Any
             assert abs(f["contentHeight"] - f["fontHeight"]) < 1.5, f
             assert f["inkTop"] >= f["boxTop"] and f["inkBottom"] <= f["boxBottom"] - 1, (where, f)
         check_fit(page, f"hall-2 with Ş-001 at {where}")
-        row = page.locator("#calls li[data-number='Ş-001']").bounding_box()
+        row = box(page.locator("#calls li[data-number='Ş-001']"))
         page.screenshot(path=str(screenshot_dir / f"board-cedilla-{where}.png"),
                         clip={"x": row["x"], "y": row["y"] - 20, "width": row["width"], "height": row["height"] + 40})
     finally:

@@ -56,6 +56,20 @@ def tap(page: Any, selector: str) -> None:
     page.locator(selector).first.tap()
 
 
+def box(locator: Any, timeout: float = 10.0) -> dict[str, float]:
+    """The element's box on the screen. A live refresh re-renders lists (services, areas, groups, calls): an element
+    found just before one is detached when measured and has no box, so it is found again until it has one."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        found = locator.bounding_box()
+        if found is not None:
+            return found
+        assert time.monotonic() < end, f"{locator} has no box on the screen"
+        time.sleep(0.05)
+
+
 def shot(page: Any, screenshot_dir: Path, name: str) -> None:
     page.wait_for_timeout(50)   # let the last render settle
     page.screenshot(path=str(screenshot_dir / f"{name}.png"))

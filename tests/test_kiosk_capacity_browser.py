@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from live import LiveServer, open_hours_offset
-from test_kiosk_browser import kiosk_page, shot, tap, wait_loaded
+from test_kiosk_browser import box, kiosk_page, shot, tap, wait_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -71,8 +71,8 @@ def test_a_refused_service_says_why_when_tapped_in_the_accessible_mode(browser, 
         assert card.evaluate("b => b.tabIndex") == 0
         card.scroll_into_view_if_needed()
         page.wait_for_timeout(700)                      # past the tap guard: a deliberate tap
-        box = card.bounding_box()
-        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        b = box(card)
+        page.touchscreen.tap(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
         # Its name, why, and the next chance, in that order, from the catalogue and checked values.
         name = speech.said(f"svc:{late['code']}", {"lang": "az"})
         why = speech.said("err_closing", {"lang": "az"})
@@ -98,8 +98,8 @@ def test_a_refused_service_does_nothing_when_tapped_in_the_standard_mode(browser
         card.wait_for()
         card.scroll_into_view_if_needed()
         page.wait_for_timeout(700)
-        box = card.bounding_box()
-        page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        b = box(card)
+        page.touchscreen.tap(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
         page.wait_for_timeout(600)
         assert page.evaluate("() => document.body.dataset.screen") == "services"
         assert sent == []                                   # no ticket, and the standard mode stays silent

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from test_kiosk_browser import kiosk_page, shot, tap, wait_loaded
+from test_kiosk_browser import box, kiosk_page, shot, tap, wait_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +27,8 @@ def settle(page: Any) -> None:
 
 
 def centre(page: Any, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, selector
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    b = box(page.locator(selector).first)
+    return b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
 
 
 def double_tap(page: Any, selector: str, gap_ms: int = DOUBLE_TAP_MS) -> None:
@@ -66,14 +65,14 @@ def test_a_double_tap_on_take_shows_the_priority_question_and_issues_nothing(bro
         to_pension_info(page)
         settle(page)
         # The layout's own safeguard: no priority group sits under "get the ticket".
-        take = page.locator("#takeBtn").bounding_box()
+        take = box(page.locator("#takeBtn"))
         double_tap(page, "#takeBtn")
         assert screen(page) == "priority"                  # the question is asked...
         assert sent == []                                  # ...and nothing was issued, ordinary or not
         assert page.locator("#s-ticket").is_hidden() and page.locator("#busy").is_hidden()
         for group in page.locator("#groupList [data-group]").all():
-            box = group.bounding_box()
-            assert box["y"] + box["height"] <= take["y"] or box["y"] >= take["y"] + take["height"], \
+            b = box(group)
+            assert b["y"] + b["height"] <= take["y"] or b["y"] >= take["y"] + take["height"], \
                 "a priority group lies under where 'get the ticket' was"
         shot(page, screenshot_dir, "kiosk_az_after_double_tap")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from test_counter_browser import log_in
 from test_kiosk_browser import kiosk_page, shot, tap, wait_loaded
@@ -44,12 +44,29 @@ def take_emp01(page: Any) -> None:
     page.wait_for_selector("#s-ticket:not([hidden])")
 
 
-def inside(page: Any, inner: Any, outer: Any) -> bool:
-    """Whether ``inner`` lies within ``outer`` on the screen and its text is not cut."""
-    a, b = inner.bounding_box(), outer.bounding_box()
-    cut = inner.evaluate("e => e.scrollWidth > e.clientWidth + 1")
-    return (not cut and a["x"] >= b["x"] - 0.5 and a["x"] + a["width"] <= b["x"] + b["width"] + 0.5
-            and a["y"] + a["height"] <= b["y"] + b["height"] + 0.5)
+FITS = """([sel, n, out]) => {
+    const e = document.querySelectorAll(sel)[n], o = e && e.closest(out);
+    if (!o) return null;
+    const a = e.getBoundingClientRect(), b = o.getBoundingClientRect();
+    return {fits: e.scrollWidth <= e.clientWidth + 1 && a.width > 0 && a.height > 0 && a.x >= b.x - 0.5
+                  && a.x + a.width <= b.x + b.width + 0.5 && a.y + a.height <= b.y + b.height + 0.5,
+            inner: [a.x, a.y, a.width, a.height], outer: [b.x, b.y, b.width, b.height],
+            scroll: [e.scrollWidth, e.clientWidth], text: e.textContent};
+}"""
+
+
+def inside(page: Any, selector: str, outer: str, nth: int = 0) -> bool:
+    """Whether the ``nth`` element matching ``selector`` lies on the screen within its closest ancestor matching
+    ``outer``, its text not cut. Found and measured in one evaluation in the page, while that element is on the
+    screen: a live refresh re-renders these lists, and an element found before one is detached (no box) when
+    measured. A shape that never fits is printed with its boxes."""
+    try:
+        page.wait_for_function(f"(arg) => {{ const m = ({FITS})(arg); return m && m.fits; }}",
+                               arg=[selector, nth, outer], timeout=5_000)
+        return True
+    except PlaywrightTimeout:
+        print("does not fit:", selector, nth, page.evaluate(FITS, [selector, nth, outer]))
+        return False
 
 
 def test_the_service_chips_say_a_counter_is_awaited_not_no_wait(browser: Any, live_server: Any,
@@ -70,13 +87,13 @@ def test_the_service_chips_say_a_counter_is_awaited_not_no_wait(browser: Any, li
             chip = card.locator(".chip").nth(2)
             expect(chip).to_have_text(CHIP[lang])
             shot(page, screenshot_dir, f"kiosk_no_counter_{lang}_services")   # also lets the screen settle
-            assert inside(page, chip, card)
+            assert inside(page, "#serviceList [data-service=EMP-01] .chip", "[data-service]", nth=2)
             card.tap()
             page.wait_for_selector("#s-info:not([hidden])")
             info = page.locator("#infoFacts .chip").nth(2)
             expect(info).to_have_text(CHIP[lang])
             shot(page, screenshot_dir, f"kiosk_no_counter_{lang}_info")
-            assert inside(page, info, page.locator("#infoFacts"))
+            assert inside(page, "#infoFacts .chip", "#infoFacts", nth=2)
 
     open_counter(live_server, 1)
     assert service(live_server, "EMP-01")["wait_minutes"] == 0
@@ -102,7 +119,7 @@ def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live
         expect(page.locator("#ticketEta")).to_have_text("Gözləmə: masanın açılması gözlənilir")
         assert answers[-1]["eta_minutes"] is None and answers[-1]["ok"] is True
         shot(page, screenshot_dir, "kiosk_no_counter_az_ticket")
-        assert inside(page, page.locator("#ticketEta"), page.locator("#s-ticket"))
+        assert inside(page, "#ticketEta", "#s-ticket")
         tap(page, "#doneBtn")
         page.locator("#s-start").wait_for()
 
@@ -123,6 +140,7 @@ def test_the_ticket_screen_says_a_counter_is_awaited_not_soon(browser: Any, live
         expect(page.locator("#ticketEta")).to_contain_text("Təxmini gözləmə")   # a figure, from the open counter
 
 
+TILE = "#waiting [data-area=employment]"
 BOARD_WORDS = {"az": "masanın açılması gözlənilir", "ru": "ожидается открытие окна", "en": "waiting for a counter to open"}
 
 
@@ -146,17 +164,17 @@ def test_the_board_says_a_counter_is_awaited_for_an_area_without_a_figure(browse
         page.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
         snap = page.evaluate("() => novbeBoard.state.areaLast")
         assert snap["employment"] is None
-        tile = page.locator("#waiting [data-area=employment]")
+        tile = page.locator(TILE)
         wait = tile.locator(".area-wait")
         assert tile.locator(".area-count").text_content() == "3"
         assert wait.get_attribute("data-minutes") == "none"
         assert wait.text_content() == BOARD_WORDS["az"]
-        assert inside(page, wait, tile) and inside(page, tile.locator(".area-name"), tile)
+        assert inside(page, TILE + " .area-wait", "[data-area]") and inside(page, TILE + " .area-name", "[data-area]")
         page.screenshot(path=str(screenshot_dir / f"display_no_counter_{viewport['width']}.png"))
         for lang in ("ru", "en"):    # the center's other languages, in their turn
             page.evaluate("(code) => novbeBoard.showLanguage(code)", lang)
             assert wait.text_content() == BOARD_WORDS[lang]
-            assert inside(page, wait, tile)
+            assert inside(page, TILE + " .area-wait", "[data-area]")
             page.screenshot(path=str(screenshot_dir / f"display_no_counter_{viewport['width']}_{lang}.png"))
         page.evaluate("() => novbeBoard.showLanguage('az')")
 
