@@ -97,7 +97,9 @@ def display(store: SQLiteStore) -> dict[str, Any]:
                 current[ticket_id] = held
         # The hall forecast's answer for the board: each area's last waiting citizen (the one
         # called last) with the wait their own ticket and status page show, central figure and
-        # range (None where no counter will call one of them today).
+        # range. A ticket without a figure (only a counter not yet open, or none today, would call
+        # it: its own ticket says so) does not hide the figures of the area's other services;
+        # None only where no waiting ticket of the area has one.
         fc = cached_forecast(store, tx, now, day)
         last: dict[str, tuple[Ticket, Wait] | None] = {}
         for t in tx.waiting_all(day):
@@ -105,10 +107,8 @@ def display(store: SQLiteStore) -> dict[str, Any]:
             if svc is None:
                 continue
             w = wait_of(fc, t.id)
-            prev = last.get(svc.area, (t, w))
-            if w.at is None or prev is None:
-                last[svc.area] = None
-            elif prev[1].at is None or w.at >= prev[1].at:
+            prev = last.setdefault(svc.area, None)
+            if w.at is not None and (prev is None or w.at >= (prev[1].at or 0.0)):
                 last[svc.area] = (t, w)
         area_wait = {a: None if v is None else v[1].eta_minutes for a, v in last.items()}
         area_last = {a: None if v is None else {"number": v[0].number, "eta_minutes": v[1].eta_minutes,

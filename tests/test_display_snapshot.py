@@ -33,3 +33,28 @@ def test_a_long_held_ticket_stays_in_the_board_snapshot(tmp_path: Path, clock) -
         assert "operator" not in str(snap["calls"]) and "op1" not in str(snap)
     finally:
         store.close()
+
+
+def test_an_area_figure_comes_from_the_tickets_that_have_one(tmp_path: Path, clock) -> None:
+    """Employment: EMP-1 at the open counter 1, EMP-2 only at counter 2, due but not open (no figure). The area's
+    figure is the EMP-1 citizens' (the last of them), not "waiting for a counter to open" for the whole area; with
+    only EMP-2 tickets waiting it is None, as their own tickets say."""
+    from server.store import SQLiteStore
+
+    cfg = mini_config(counters=[{"number": 1, "services": ["EMP-1", "PEN-1"]},
+                                {"number": 2, "services": ["EMP-2", "PEN-2"]}])
+    store = SQLiteStore(tmp_path / "novbe.db", cfg, clock=clock)
+    try:
+        queue.open_counter(store, 1, operator="op1")
+        unknown = queue.issue_ticket(store, "EMP-2")
+        assert unknown.eta_minutes is None
+        assert snapshots.display(store)["area_last_waiting"]["employment"] is None
+        known = [queue.issue_ticket(store, "EMP-1") for _ in range(3)]
+        later = queue.issue_ticket(store, "EMP-2")
+        assert later.eta_minutes is None and known[-1].eta_minutes is not None and known[-1].eta_minutes > 0
+        snap = snapshots.display(store)
+        assert snap["area_last_waiting"]["employment"]["number"] == known[-1].ticket.number
+        assert snap["area_wait_minutes"]["employment"] == known[-1].eta_minutes
+        assert "pension" not in snap["area_last_waiting"]      # nobody waits there
+    finally:
+        store.close()
