@@ -221,7 +221,7 @@ def issue(body: TicketRequest) -> Any:
     resp = jsonify(ok=True, number=t.number, service=t.service, service_name=svc.name.get(body.lang),
                    ahead=issued.ahead, eta_minutes=issued.eta_minutes, eta_low=issued.eta_low,
                    eta_high=issued.eta_high, eta_at=_local_iso(issued.eta_at) if issued.eta_at else None,
-                   status_url=status_url(t),
+                   eta_reason=issued.eta_reason, status_url=status_url(t),
                    issued_at=_local_iso(t.issued_at), priority=t.priority, seq=issued.seq,
                    printing=bool(printer), token=t.token)
     resp.status_code = 201
@@ -238,7 +238,8 @@ def ticket_status(token: str) -> Any:
                    service_name=snapshots._names(svc.name) if svc else {},
                    status="expired" if pos.expired else t.status.value,
                    counter=t.counter, ahead=pos.ahead, eta_minutes=pos.eta_minutes, eta_low=pos.eta_low,
-                   eta_high=pos.eta_high, eta_at=_local_iso(pos.eta_at) if pos.eta_at else None, lang=t.lang,
+                   eta_high=pos.eta_high, eta_at=_local_iso(pos.eta_at) if pos.eta_at else None,
+                   eta_reason=pos.eta_reason, lang=t.lang,
                    issued_at=_local_iso(t.issued_at))
 
 

@@ -91,6 +91,11 @@ class TicketIssuedResponse(BaseModel):
     eta_low: int = Field(description="low end of the forecast wait range, minutes (0 when eta_minutes is null)")
     eta_high: int = Field(description="high end of the forecast wait range, minutes (0 when eta_minutes is null)")
     eta_at: str | None = Field(description="forecast call time, center time, ISO 8601")
+    eta_reason: Literal["counter_not_open", "no_counter_today"] | None = Field(
+        default=None, description="why eta_minutes is null: \"counter_not_open\" (only a counter that has not opened yet, "
+                                  "though it was due, would call it: the citizen is told \"waiting for a counter to "
+                                  "open\") or \"no_counter_today\" (as things stand no counter will call it today: "
+                                  "its counters are out for the day or at their daily limit); null when there is a figure")
     status_url: str
     issued_at: str = Field(description="center time, ISO 8601")
     priority: str | None = None
@@ -111,6 +116,11 @@ class TicketStatusResponse(BaseModel):
     eta_low: int | None = None
     eta_high: int | None = None
     eta_at: str | None = Field(default=None, description="forecast call time, center time, ISO 8601")
+    eta_reason: Literal["counter_not_open", "no_counter_today"] | None = Field(
+        default=None, description="why eta_minutes is null: \"counter_not_open\" (only a counter that has not opened yet, "
+                                  "though it was due, would call it: the citizen is told \"waiting for a counter to "
+                                  "open\") or \"no_counter_today\" (as things stand no counter will call it today: "
+                                  "its counters are out for the day or at their daily limit); null when there is a figure")
     lang: str
 
 

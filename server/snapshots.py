@@ -55,6 +55,7 @@ def services(store: SQLiteStore, lang: str | None = None) -> dict[str, Any]:
                 "remaining": left, "waiting": waiting.get(s.code, 0),
                 # null: only a counter that has not opened yet serves it (or none today): no figure to show
                 "wait_minutes": w.eta_minutes if w else 0,
+                "wait_reason": w.reason if w else None,
                 "wait_low": w.low if w else None, "wait_high": w.high if w else None,
                 "target_wait": s.target_wait, "available": reason is None, "unavailable": reason,
             }

@@ -63,6 +63,7 @@ def test_issue_contract(app, client):
     assert body["number"] == "Ə-001" and body["service"] == "PEN-1"
     # Nobody ahead, but no counter is open yet, two hours after opening: no figure.
     assert body["ahead"] == 0 and body["eta_minutes"] is None and body["eta_at"] is None
+    assert body["eta_reason"] == "counter_not_open"
     assert body["status_url"].startswith("http://novbe.local/t/") and "Ə" not in body["status_url"]
     status = client.get("/api/status/" + body["status_url"].rsplit("/", 1)[1])
     assert status.json["number"] == "Ə-001" and status.json["status"] == "waiting"
@@ -73,7 +74,7 @@ def test_issue_contract(app, client):
     assert client.post("/api/counters/2/open", headers=h).status_code == 200
     third = client.post("/api/tickets", json={"service": "PEN-1"}, headers=kiosk(app)).json
     assert third["ahead"] == 2 and third["eta_minutes"] >= 15 and third["eta_at"].endswith("+04:00")
-    assert third["eta_low"] <= third["eta_minutes"] <= third["eta_high"]
+    assert third["eta_low"] <= third["eta_minutes"] <= third["eta_high"] and third["eta_reason"] is None
 
 
 def test_a_service_no_open_counter_serves_is_never_told_a_wait_that_moves_on_with_the_clock(app, client, clock):
@@ -90,8 +91,26 @@ def test_a_service_no_open_counter_serves_is_never_told_a_wait_that_moves_on_wit
         clock.now = start + hours * 3600
         status = client.get(f"/api/status/{token}").json
         assert status["status"] == "waiting" and status["eta_minutes"] is None and status["eta_at"] is None
+        assert status["eta_reason"] == "counter_not_open"
         pen2 = next(s for s in client.get("/api/services").json["services"] if s["code"] == "PEN-2")
-        assert pen2["wait_minutes"] is None
+        assert pen2["wait_minutes"] is None and pen2["wait_reason"] == "counter_not_open"
+
+
+def test_a_ticket_no_counter_will_call_today_is_not_told_a_counter_will_open(app, client):
+    """EMP-2 is counter 1's alone. Counter 1 serves one citizen and closes for the day: the next EMP-2 ticket has
+    no figure, and the reason is that no counter will call it today, not that one is about to open (the status
+    page asks the citizen to see a member of staff)."""
+    h = login(client, "op1")
+    assert client.post("/api/counters/1/open", headers=h).status_code == 200
+    client.post("/api/tickets", json={"service": "EMP-2"}, headers=kiosk(app))
+    left = client.post("/api/tickets", json={"service": "EMP-2"}, headers=kiosk(app)).json
+    assert left["eta_minutes"] is not None and left["eta_reason"] is None
+    assert client.post("/api/counters/1/call-next", headers=h).json["number"] == "A-001"
+    assert client.post("/api/counters/1/finish", json={"outcome": "served"}, headers=h).status_code == 200
+    assert client.post("/api/counters/1/close", headers=h).status_code == 200
+    status = client.get("/api/status/" + left["status_url"].rsplit("/", 1)[1]).json
+    assert status["status"] == "waiting" and status["eta_minutes"] is None and status["eta_at"] is None
+    assert status["eta_reason"] == "no_counter_today"
 
 
 def test_capacity_reached_is_409_with_code(app, client):

@@ -224,3 +224,40 @@ def test_the_supervisor_sees_which_counter_to_open(browser: Any, live_server: An
     finally:
         context.close()
     assert errors == []
+
+
+NO_COUNTER_TODAY = {"az": "bu gün heç bir masa bu bileti çağırmayacaq — əməkdaşa müraciət edin",
+                    "en": "no counter will call this ticket today — please ask a member of staff"}
+
+
+def test_the_status_page_says_when_no_counter_will_call_a_ticket_today(browser: Any, live_server: Any,
+                                                                        screenshot_dir: Path) -> None:
+    """SOC-02 is counter 11's alone. While counter 11 is open the citizen's status page (a phone, 360x740) shows a
+    figure; when counter 11 closes for the day it says, live, that no counter will call the ticket today and to ask
+    the staff (eta_reason "no_counter_today"), not that a counter is about to open."""
+    from test_kiosk_browser import PHONE
+
+    with live_server.login("op1") as op:
+        assert op.post(f"{live_server.url}/api/counters/11/open", timeout=5).ok
+        live_server.issue("SOC-02").raise_for_status()
+        mine = live_server.issue("SOC-02").json()
+        context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+        try:
+            page = context.new_page()
+            page.goto(mine["status_url"])
+            page.wait_for_selector("#live:not(.off)")
+            assert re.search(r"\d", page.locator("#eta").inner_text())
+            assert op.post(f"{live_server.url}/api/counters/11/call-next", timeout=5).json()["number"] != mine["number"]
+            assert op.post(f"{live_server.url}/api/counters/11/finish", json={"outcome": "served"}, timeout=5).ok
+            assert op.post(f"{live_server.url}/api/counters/11/close", timeout=5).ok
+            expect(page.locator("#eta")).to_have_text(NO_COUNTER_TODAY["az"], timeout=15_000)
+            status = requests.get(f"{live_server.url}/api/status/{mine['status_url'].rsplit('/', 1)[1]}", timeout=5)
+            assert status.json()["eta_reason"] == "no_counter_today" and status.json()["eta_minutes"] is None
+            assert inside(page, "#eta", ".fact") and page.evaluate("document.documentElement.scrollWidth") <= 360
+            shot(page, screenshot_dir, "status_az_no_counter_today")
+            page.locator(".langs a[lang=en]").tap()
+            page.wait_for_selector("html[lang=en]")
+            expect(page.locator("#eta")).to_have_text(NO_COUNTER_TODAY["en"])
+            shot(page, screenshot_dir, "status_en_no_counter_today")
+        finally:
+            context.close()

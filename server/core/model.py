@@ -109,6 +109,7 @@ class Issued:
     eta_low: int = 0
     eta_high: int = 0
     eta_at: float | None = None     # forecast call time, epoch seconds
+    eta_reason: str | None = None   # why eta_minutes is None: see queue.Wait.reason
 
 
 # --- Domain events -------------------------------------------------------

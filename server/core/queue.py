@@ -159,24 +159,32 @@ def cached_forecast(store: Store, tx: Tx, now: float, day: str) -> forecast.Fore
     return value
 
 
+# Why a wait has no figure, as the API says it (``eta_reason``): only a counter that has not opened
+# yet, though it was due, would call it (when is not known); or no counter will call it today as
+# things stand (its counters are out for the day or at their daily limit, or the day is over).
+COUNTER_NOT_OPEN = "counter_not_open"
+NO_COUNTER_TODAY = "no_counter_today"
+
+
 @dataclass(frozen=True)
 class Wait:
     """What a citizen is told: people ahead and the wait as a central figure and a range."""
 
     ahead: int
-    eta_minutes: int | None       # None: no counter will call it today as things stand
+    eta_minutes: int | None       # None: see reason
     low: int | None = None
     high: int | None = None
     at: float | None = None       # forecast call time, epoch seconds
+    reason: str | None = None     # COUNTER_NOT_OPEN or NO_COUNTER_TODAY when eta_minutes is None
 
 
 def wait_of(fc: forecast.Forecast, ticket_id: int) -> Wait:
     """The wait of one ticket (or ghost) in a forecast."""
     call = fc.calls.get(ticket_id)
     if call is None:
-        return Wait(ahead=0, eta_minutes=None)
+        return Wait(ahead=0, eta_minutes=None, reason=NO_COUNTER_TODAY)
     if call.standby:        # only a counter that has not opened serves it: when is not known
-        return Wait(ahead=call.ahead, eta_minutes=None)
+        return Wait(ahead=call.ahead, eta_minutes=None, reason=COUNTER_NOT_OPEN)
     central, low, high = estimate.minutes_range(call.at - fc.now, call.sigma)
     return Wait(ahead=call.ahead, eta_minutes=central, low=low, high=high, at=call.at)
 
@@ -367,7 +375,7 @@ def issue_tickets(store: Store, requests: Sequence[IssueRequest]) -> list[Issued
             if r.printer:
                 tx.add_print_job(ticket.id, r.printer, large=r.large_print)
             out[i] = Issued(ticket=ticket, ahead=wait.ahead, eta_minutes=wait.eta_minutes, seq=event.seq,
-                            eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at)
+                            eta_low=wait.low or 0, eta_high=wait.high or 0, eta_at=wait.at, eta_reason=wait.reason)
     return out  # type: ignore[return-value]
 
 
@@ -705,6 +713,7 @@ class Position:
     eta_low: int | None = None
     eta_high: int | None = None
     eta_at: float | None = None
+    eta_reason: str | None = None   # why eta_minutes is None (Wait.reason)
 
 
 def position(store: Store, token: str) -> Position:
@@ -718,4 +727,4 @@ def position(store: Store, token: str) -> Position:
         if t.day != clock.business_day(now, cfg.tz):
             return Position(t, 0, 0, expired=True)
         w = wait_of(cached_forecast(store, tx, now, t.day), t.id)
-        return Position(t, w.ahead, w.eta_minutes, eta_low=w.low, eta_high=w.high, eta_at=w.at)
+        return Position(t, w.ahead, w.eta_minutes, eta_low=w.low, eta_high=w.high, eta_at=w.at, eta_reason=w.reason)

@@ -45,7 +45,9 @@
     var waiting = st === "waiting";
     $("facts").hidden = !waiting;
     $("ahead").textContent = data.ahead > 0 ? f(data.ahead === 1 ? "st_people_one" : "st_people", { n: data.ahead }) : T.st_nobody;
-    $("eta").textContent = data.eta_minutes === null || data.eta_minutes === undefined ? T.st_no_counter
+    var noFigure = data.eta_minutes === null || data.eta_minutes === undefined;
+    $("eta").classList.toggle("words", noFigure);
+    $("eta").textContent = noFigure ? (data.eta_reason === "no_counter_today" ? T.st_no_counter_today : T.st_no_counter)
       : data.eta_high > data.eta_low + 1 ? f("st_minutes_range", { a: data.eta_low, b: data.eta_high })
       : data.eta_minutes > 0 ? f("st_minutes", { m: data.eta_minutes }) : T.st_soon;
     $("issued").textContent = data.issued_at ? f("st_issued", { time: String(data.issued_at).slice(11, 16) }) : "";
