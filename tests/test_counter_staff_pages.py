@@ -37,7 +37,11 @@ def log_in(page: Any, username: str, password: str | None = None) -> None:
 
 
 def open_counter(page: Any, number: int = 1) -> None:
-    page.locator(f"#picker button[data-counter='{number}']").click()
+    # Logged in again, the page goes straight back to the counter it had open (it is remembered): wait for the
+    # first snapshot before choosing, else the picker may hide under the click (the picker left from before).
+    page.wait_for_function("() => !!(window.Novbe && Novbe.live.snap)")
+    if page.locator("#desk-view").is_hidden():
+        page.locator(f"#picker button[data-counter='{number}']").click()
     page.locator("#counter-title", has_text="Açıq").wait_for()
 
 

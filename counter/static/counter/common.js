@@ -344,9 +344,36 @@
   };
   N.dialogOpen = () => !!document.querySelector("dialog[open]");
 
+  // --- redraws in place ------------------------------------------------------------------------
+  /* A busy hall sends a snapshot every few seconds. A region drawn anew with innerHTML replaces the button
+     under the operator's pointer: a press that began on the old button and ends on the new one is no click
+     at all (measured in Chromium: "call next" did nothing). morphdom (vendor/morphdom-umd.min.js, MIT)
+     patches the region instead: a control that stands for the same thing stays the same element, with its
+     new text, attributes and disabled state, so a press on it and the focus on it survive the redraw. */
+  const MORPH_KEYS = ["data-act", "data-outcome", "data-verify", "data-call", "data-return", "data-counter",
+    "data-number", "data-reprint"];
+  /** What an element stands for across redraws (its id, or its action and subject), or nothing. */
+  function morphKey(el) {
+    if (el.nodeType !== 1) return undefined;
+    if (el.id) return "#" + el.id;
+    const k = MORPH_KEYS.filter((a) => el.hasAttribute(a)).map((a) => a + "=" + el.getAttribute(a)).join("|");
+    return k ? el.nodeName + "|" + k : undefined;
+  }
+  /** Make ``root``'s content ``html``, keeping every element already there that stands for the same thing. */
+  N.morph = function (root, html) {
+    const next = root.cloneNode(false);   // parsed in root's own context: <tr> rows inside a <tbody> stay rows
+    next.innerHTML = html;
+    window.morphdom(root, next, {
+      childrenOnly: true,
+      getNodeKey: morphKey,
+      onBeforeElUpdated: (from, to) => !from.isEqualNode(to),   // an unchanged row costs nothing
+    });
+  };
+
   // --- focus across redraws ---------------------------------------------------------------
-  // The staff pages redraw parts of themselves from each snapshot (innerHTML): a focused button that is
-  // replaced would drop the keyboard focus to <body>. A redraw notes which control had it and gives it back.
+  // The staff pages patch their regions in place (N.morph), so a focused control usually stays where it is;
+  // one that is gone or disabled after a redraw would drop the keyboard focus to <body>. A redraw notes
+  // which control had it and gives it back, or moves it to the nearest sensible control.
   const FOCUS_ATTRS = ["data-act", "data-outcome", "data-verify", "data-call", "data-return", "data-counter", "data-tab"];
   /** The focused control as a selector that finds it again after a redraw of ``root``: null when the
    *  focus is outside ``root`` (leave it alone), "" when it is nowhere (on <body>). */

@@ -65,7 +65,7 @@
 
   function renderPicker(snap) {
     const me = N.user.username;
-    $("picker").innerHTML = snap.counters.map((c) => {
+    N.morph($("picker"), snap.counters.map((c) => {
       const mine = c.operator === me;
       const other = c.operator && !mine;
       const blocked = other && !N.isSupervisor();
@@ -76,7 +76,7 @@
           <small>${other ? N.esc(N.t("held_by", { who: c.operator })) : mine ? N.esc(N.t("your_counter")) : "&nbsp;"}</small>
           <small class="svc-count">${N.esc(N.t("waiting"))}: ${c.waiting}</small>
         </button>`;
-    }).join("");
+    }).join(""));
   }
 
   function renderSide(snap, c) {
@@ -91,14 +91,14 @@
     // Parked tickets of this counter.
     const parked = snap.parked.filter((t) => t.counter === c.number);
     $("parked-box").hidden = parked.length === 0;
-    $("parked").innerHTML = parked.map((t) => `
+    N.morph($("parked"), parked.map((t) => `
       <li data-number="${N.esc(t.number)}"><b class="num">${N.esc(t.number)}</b><span class="what"><span class="svc">${N.esc(N.serviceName(t.service, t.service_name))}</span>${t.priority
           ? `<span class="prio-mark">★ ${N.esc(N.groupName(t.priority))}${t.priority_verified_by ? " ✓" : ""}</span>` : ""}</span>
-        <button type="button" class="btn small" data-return="${N.esc(t.number)}" ${x.can.returnParked && !desk.busy ? "" : "disabled"}>${N.esc(N.t("return"))}</button></li>`).join("");
+        <button type="button" class="btn small" data-return="${N.esc(t.number)}" ${x.can.returnParked && !desk.busy ? "" : "disabled"}>${N.esc(N.t("return"))}</button></li>`).join(""));
     // The waiting list.
     const waiting = x.waiting;
     $("waiting-count").textContent = waiting.length;
-    $("waiting").innerHTML = waiting.length ? waiting.map((t) => {
+    N.morph($("waiting"), waiting.length ? waiting.map((t) => {
       const prio = t.priority ? `<span class="prio-mark" title="${N.esc(N.groupName(t.priority))}">★ ${N.esc(N.groupName(t.priority))}</span>
           ${t.priority_verified_by ? `<span class="verified">✓ ${N.esc(N.t("verified_by", { who: t.priority_verified_by }))}</span>`
             : `<button type="button" class="btn tiny" data-verify="${N.esc(t.number)}">${N.esc(N.t("verify"))}</button>`}` : "";
@@ -111,7 +111,7 @@
           <span class="wait" data-wait-since="${t.issued_at}">${N.esc(N.t("waited", { m: N.minutesSince(t.issued_at) }))}</span>
           ${call}
         </li>`;
-    }).join("") : `<li class="empty">${N.esc(N.t("nobody_waiting"))}</li>`;
+    }).join("") : `<li class="empty">${N.esc(N.t("nobody_waiting"))}</li>`);
   }
 
   function render() {

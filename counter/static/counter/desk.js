@@ -91,7 +91,7 @@
     };
     function draw() {
       const x = desk.ctx();
-      if (!x) { root.innerHTML = ""; return; }
+      if (!x) { N.morph(root, ""); return; }
       const { c, t, can, snap } = x;
       const limit = snap.recall_limit;
       // The ticket (or the counter's situation).
@@ -137,7 +137,8 @@
       const recallAtLimit = t && t.recalls >= limit;
       const outcomes = snap.outcomes.map((o, i) =>
         btn("finish", `${N.esc(N.outcome(o))}${opts.compact ? "" : " " + key("F" + (5 + i))}`, can.finish, i === 0 ? "ok" : "", `data-outcome="${N.esc(o)}"`)).join("");
-      root.innerHTML = `
+      // Patched in place (N.morph): a press on a button that straddles the next snapshot is still its click.
+      N.morph(root, `
         ${ticket}
         <div class="actions">
           ${primary}
@@ -156,7 +157,7 @@
             ${btn("close", `${N.esc(N.t("close_counter"))} ${key("Alt+C")}`, can.close, "small danger-outline")}
             ${opts.extraFoot ? opts.extraFoot(x) : ""}
           </div>
-        </div>`;
+        </div>`);
     }
 
     // --- actions ----------------------------------------------------------------------------

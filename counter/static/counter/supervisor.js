@@ -60,7 +60,7 @@
   }
 
   function renderCounters(snap) {
-    // The rows are drawn anew on every update: keep the keyboard's place among them.
+    // The rows are patched in place, so a focused row keeps the focus; this finds it again should it be replaced.
     const focused = document.activeElement && document.activeElement.closest
       ? document.activeElement.closest("#counters tr[data-counter]") : null;
     const keep = focused ? focused.dataset.counter : null;
@@ -72,7 +72,8 @@
   }
 
   function drawCounters(snap) {
-    $("counters").querySelector("tbody").innerHTML = snap.counters.map((c) => {
+    // Patched in place (N.morph): a row pressed while a snapshot arrives is still clicked, and keeps the focus.
+    N.morph($("counters").querySelector("tbody"), snap.counters.map((c) => {
       // a counter with no daily limit (daily_limit = 0 in the center file) shows "/—", named in its title
       const limit = `${c.handled_today}/${c.daily_limit || "—"}`;
       const limitTitle = `${N.t("daily_limit")}: ${c.daily_limit || N.t("no_limit")}`;
@@ -86,7 +87,7 @@
           <span title="${N.esc(N.t("avg_service"))}">⌀${c.avg_service_minutes == null ? "—" : c.avg_service_minutes}</span>
           <span class="limit ${full ? "alert" : ""}" title="${N.esc(limitTitle)}">${limit}</span></td>
         <td class="q">${c.waiting}</td></tr>`;
-    }).join("");
+    }).join(""));
   }
 
   function renderTotals(snap) {
