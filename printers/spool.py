@@ -7,6 +7,9 @@ Rules, so that a ticket is never lost and never printed twice:
 * bytes were written but the printer never confirmed them (``PrintUncertain``)
   or an unexpected error happened: the job is failed as "uncertain" and staff
   decide, because an automatic retry could print the ticket twice;
+* a job is recorded as being sent (``start_print_job``) only just before its bytes go
+  out, not when its batch is claimed: a stop leaves that one job uncertain, and the
+  rest of the batch pending, to print after the restart;
 * jobs of one printer keep their order: after a refusal, the later jobs of the
   same printer in that round are put back with the same delay, untried;
 * a job older than ``max_age`` seconds is not printed automatically: it is held for
@@ -63,6 +66,11 @@ class JobQueue(Protocol):
 
     def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
         """Return pending jobs whose next try is due, oldest first."""
+        ...
+
+    def start_print_job(self, job_id: int) -> bool:
+        """Mark a claimed job as being sent, just before its bytes go out (a stop from here on leaves it
+        uncertain; before, it is still pending); False if it must not be sent now."""
         ...
 
     def finish_print_job(self, job_id: int) -> None:
@@ -226,6 +234,8 @@ class Spool:
                     self.jobs.retry_print_job(job.id, "backlog: one ticket at a time", delay)
                     refused[job.key] = ("backlog", delay)
                     continue
+            if not self.jobs.start_print_job(job.id):
+                continue   # not recorded as being sent (or no longer pending): never send unrecorded bytes
             try:
                 after = self.send(job.printer, job.data, profile=self.profile_for(job.key))
             except PrintUncertain as e:

@@ -93,6 +93,12 @@ class StoreJobs:
         )
 
     # --- JobQueue ---------------------------------------------------------------
+    def start_print_job(self, job_id: int) -> bool:
+        """Mark a job as being sent (False, and it is not sent, if that cannot be recorded: it stays pending)."""
+        with _keep_going(f"job {job_id} as being sent"):
+            return self.store.start_print_job(job_id)
+        return False
+
     def claim_print_jobs(self, limit: int = 10) -> list[PrintJob]:
         rows: list[dict[str, Any]] = []
         with _keep_going("the claim of due jobs"):   # nothing claimed: the next round tries again

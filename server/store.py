@@ -1312,17 +1312,29 @@ class SQLiteStore:
             return gone
 
     # print spool (the printers package's JobQueue protocol is adapted in server.printing)
+    # A claimed job stays 'pending', not due again for this long: the spool works through its batch
+    # one job at a time (a printer that does not answer takes seconds per job), and a job only
+    # becomes 'sending' when its bytes are about to go out (start_print_job). A stop in between
+    # leaves the untried ones pending, to print after the restart, not "uncertain" for staff.
+    CLAIM_LEASE_S = 300.0
+
     def claim_print_jobs(self, limit: int = 10) -> list[dict[str, Any]]:
-        """Pending print jobs that are due, oldest first, marked as being sent."""
+        """Pending print jobs that are due, oldest first, held for the spool (still pending)."""
         due, now = time.time(), self.clock()      # the spool's schedule; the center's clock for staff
         with self.write() as tx:
             rows = tx.side.execute(
                 "SELECT * FROM print_jobs WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
                 (due, limit)).fetchall()
             for r in rows:
-                tx.side.execute("UPDATE print_jobs SET status = 'sending', attempts = attempts + 1, updated_at = ? "
-                                "WHERE id = ?", (now, r["id"]))
+                tx.side.execute("UPDATE print_jobs SET attempts = attempts + 1, next_try = ?, updated_at = ? "
+                                "WHERE id = ?", (due + self.CLAIM_LEASE_S, now, r["id"]))
         return [dict(r, attempts=r["attempts"] + 1) for r in rows]
+
+    def start_print_job(self, job_id: int) -> bool:
+        """Mark a claimed job as being sent, just before its bytes go out; False if it is no longer pending."""
+        with self.write() as tx:
+            return tx.side.execute("UPDATE print_jobs SET status = 'sending', updated_at = ? "
+                                   "WHERE id = ? AND status = 'pending'", (self.clock(), job_id)).rowcount == 1
 
     def finish_print_job(self, job_id: int, status: str = "printed", error: str | None = None,
                          delay_s: float = 0.0) -> None:
@@ -1332,10 +1344,12 @@ class SQLiteStore:
                             (status, error, time.time() + delay_s, self.clock(), job_id))
 
     def recover_print_jobs(self) -> None:
-        """At start-up, jobs left 'sending' by a crash may or may not have printed: staff must decide."""
+        """At start-up, jobs left 'sending' by a crash may or may not have printed: staff must decide.
+        Jobs claimed but not yet tried are pending: they are due now."""
         with self.write() as tx:
             tx.side.execute("UPDATE print_jobs SET status = 'failed', error = 'uncertain: server stopped while sending' "
                             "WHERE status = 'sending'")
+            tx.side.execute("UPDATE print_jobs SET next_try = 0 WHERE status = 'pending'")
 
     def requeue_print_job(self, job_id: int) -> bool:
         """Send a job again (a supervisor's reprint; held jobs too, aged from now)."""

@@ -220,3 +220,51 @@ def test_two_kiosks_at_one_address_keep_their_own_printer(tmp_path, clock) -> No
     finally:
         app.extensions["novbe"].publisher.stop()
         app.extensions["novbe"].store.close()
+
+
+def test_a_stop_mid_batch_leaves_only_the_job_being_sent_uncertain(tmp_path, clock) -> None:
+    """Found by trying it: with the printer not answering, a restart turned every ticket the spool had claimed
+    (up to ten) into "uncertain: server stopped while sending", none of them printed, all for staff to find.
+    Only the job whose bytes were going out may be uncertain; the others are still pending, and after the
+    restart they print (once each)."""
+    from conftest import mini_config
+    from server import auth
+    from server.app import create_app
+    from server.printing import StoreJobs
+    from server.store import SQLiteStore
+
+    cfg = mini_config(kiosks=[{"name": "kiosk-1", "printer": "dummy://"}])
+    db = tmp_path / "novbe.db"
+    app = create_app({"CENTER_CONFIG": cfg, "DATABASE": str(db), "CLOCK": clock, "START_DEVICES": False,
+                      "TESTING": True, "RATELIMIT_ENABLED": False})
+    store = app.extensions["novbe"].store
+    token = auth.add_device(store, "kiosk", "kiosk-1")
+    numbers = [app.test_client().post("/api/tickets", json={"service": "EMP-1"},
+                                      headers={"Authorization": f"Bearer {token}"}).get_json()["number"]
+               for _ in range(3)]
+
+    class Stopped(BaseException):
+        """The server stops while the first ticket's bytes are on their way."""
+
+    def send(url: str, data: bytes, *, profile: str):
+        raise Stopped
+
+    try:
+        Spool(StoreJobs(store, lambda: "http://x"), send=send).run_once()
+    except Stopped:
+        pass
+    store.close()
+
+    again = SQLiteStore(db, cfg, clock=clock)     # the restart
+    try:
+        again.recover_print_jobs()
+        rows = {r["number"]: r for r in again.print_jobs()}
+        assert rows[numbers[0]]["status"] == "failed" and "uncertain" in rows[numbers[0]]["error"]
+        assert [rows[n]["status"] for n in numbers[1:]] == ["pending", "pending"]
+        printed: list[bytes] = []
+        Spool(StoreJobs(again, lambda: "http://x"), send=lambda url, data, *, profile: printed.append(data)).run_once()
+        assert len(printed) == 2
+        assert {r["number"]: r["status"] for r in again.print_jobs()} == {
+            numbers[0]: "failed", numbers[1]: "printed", numbers[2]: "printed"}
+    finally:
+        again.close()
