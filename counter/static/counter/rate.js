@@ -61,6 +61,13 @@
     if (target) $(target).focus({ preventScroll: true });
   }
 
+  /** Say ``text`` politely (the polite live region #say): emptied first, so the same words said again are heard again. */
+  function say(text) {
+    var box = $("say");
+    box.textContent = "";
+    setTimeout(function () { box.textContent = text; }, 100);
+  }
+
   function faceButton(s, t) {
     var b = document.createElement("button");
     b.type = "button"; b.className = "face-btn"; b.dataset.score = String(s);
@@ -109,6 +116,7 @@
     $("thanks-text").textContent = T().thanks;
     show("thanks");
     focusView("thanks");
+    say(T().thanks);
     clearTimeout(timer);
     timer = setTimeout(function () { if (view === "thanks") show("idle"); }, 6000);
   }
@@ -119,6 +127,7 @@
     score = 0;
     show("ask");
     focusView("ask");
+    say($("ask-ticket").textContent + ". " + T().question);
     // Stop asking when the center's time for it is over (the server refuses after that anyway).
     clearTimeout(timer);
     var left = (q.until - Date.now() / 1000) * 1000;

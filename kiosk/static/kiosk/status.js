@@ -52,7 +52,7 @@
       : data.eta_minutes > 0 ? f("st_minutes", { m: data.eta_minutes }) : T.st_soon;
     $("issued").textContent = data.issued_at ? f("st_issued", { time: String(data.issued_at).slice(11, 16) }) : "";
     $("cancelBox").hidden = !(waiting || st === "parked");
-    document.title = (st === "called" ? "🔔 " + f("st_go_counter", { counter: data.counter }) + " — " : "") + data.number;
+    document.title = (st === "called" ? "🔔 " + f("st_go_counter", { counter: data.counter }) + " — " : "") + data.number + " — " + T.st_title;
     if (st === "called" && !wasCalled && navigator.vibrate) { try { navigator.vibrate([400, 150, 400]); } catch (e) {} }
     wasCalled = st === "called";
     if (FINAL[st]) live(false);

@@ -1,0 +1,108 @@
+"""The public pages as a blind citizen meets them: the status page (/t/<token>), the counter's rating
+tablet (/rate/), the kiosk's print state and the hall board, in headless Chromium against a real server.
+
+Headings a screen reader lists, the words it is given (live regions, labels), where the keyboard's
+focus goes, and the board's texts when nothing is being called. Each check failed before its fix.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from live import LiveServer
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+TABLET = {"width": 1024, "height": 600}
+BOARD = {"width": 1920, "height": 1080}
+
+
+@contextmanager
+def page_at(browser: Any, url: str, *, viewport: dict[str, int], **kw: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=viewport, locale="az-AZ", **kw)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(url)
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def headings(page: Any) -> list[str]:
+    """The level-1 headings a screen reader lists (visually hidden ones included, hidden sections not)."""
+    return list(page.evaluate("""() => [...document.querySelectorAll('h1')]
+            .filter(h => !h.closest('[hidden]') && getComputedStyle(h).display !== 'none')
+            .map(h => h.textContent.replace(/\\s+/g, ' ').trim())"""))
+
+
+def focused_id(page: Any) -> str:
+    return str(page.evaluate("() => document.activeElement ? (document.activeElement.id || document.activeElement.tagName) : ''"))
+
+
+def serve(live: LiveServer, staff: Any, counter: int = 1, service: str = "EMP-01") -> dict[str, Any]:
+    """Issue a ticket, call it at ``counter`` (opened) and start serving it; the issued ticket."""
+    r = live.issue(service)
+    assert r.status_code == 201, r.text
+    staff.post(f"{live.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
+    called = staff.post(f"{live.url}/api/counters/{counter}/call-next", timeout=5).json()
+    assert called["number"] == r.json()["number"], called
+    staff.post(f"{live.url}/api/counters/{counter}/start", timeout=5).raise_for_status()
+    return dict(r.json())
+
+
+# --- 1. headings and announcements ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang,heading,title", [("az", "Nömrəniz", "Növbəniz"), ("ru", "Ваш номер", "Ваша очередь"),
+                                               ("en", "Your number", "Your place in the queue")])
+def test_status_page_has_a_heading_and_a_title_that_says_what_it_is(browser, live_server, lang, heading, title):
+    """The number is the page's h1 with its label, in the page's language; the title names the page too."""
+    t = live_server.issue("PEN-04", lang=lang).json()
+    with page_at(browser, t["status_url"], viewport=PHONE, is_mobile=True, has_touch=True) as page:
+        page.wait_for_selector("#live:not(.off)")
+        assert headings(page) == [f"{heading} {t['number']}"]
+        assert page.title() == f"{t['number']} — {title}"
+
+
+def test_rating_tablet_headings_and_polite_announcements(browser, live_server):
+    """Idle, asking and thanking each have an h1; the question appearing and the thanks are said politely."""
+    from server import auth
+    from server.store import SQLiteStore
+    from config import loader
+
+    store = SQLiteStore(live_server.db, loader.load("absheron"))
+    token = auth.add_device(store, "rating", "counter-1")
+    store.close()
+    staff = live_server.login("op1")
+    with page_at(browser, f"{live_server.url}/rate/?counter=1&token={token}", viewport=TABLET) as page:
+        page.wait_for_function("() => document.getElementById('conn').classList.contains('hide')", timeout=5000)
+        assert len(headings(page)) == 1 and headings(page)[0], headings(page)
+        say = page.locator("[role=status][aria-live=polite]#say")
+        t = serve(live_server, staff)
+        staff.post(f"{live_server.url}/api/counters/1/finish", json={}, timeout=5).raise_for_status()
+        page.locator("#ask").wait_for(state="visible", timeout=5000)
+        assert headings(page) == ["Xidmətdən razı qaldınızmı?"]
+        page.wait_for_function("() => document.getElementById('say').textContent.includes('Xidmətdən razı qaldınızmı?')")
+        assert t["number"] in say.inner_text()
+        page.click('.face-btn[data-score="5"]')
+        page.locator("#thanks").wait_for(state="visible")
+        thanks = page.locator("#thanks-text").inner_text()
+        assert headings(page) == [thanks]
+        page.wait_for_function("(t) => document.getElementById('say').textContent === t", arg=thanks)
+
+
+def test_board_has_a_heading(browser, live_server):
+    """A visually hidden h1 names the board and the center, in Azerbaijani and the board's other languages."""
+    url = f"{live_server.url}/display/?board=hall-1&token={live_server.display_token('hall-1')}"
+    with page_at(browser, url, viewport=BOARD) as page:
+        page.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+        found = headings(page)
+        assert len(found) == 1 and found[0].startswith("Çağırış lövhəsi — "), found
+        box = page.locator("h1").bounding_box()
+        assert box is not None and box["width"] <= 1 and box["height"] <= 1   # heard, not seen
