@@ -106,3 +106,32 @@ def test_board_has_a_heading(browser, live_server):
         assert len(found) == 1 and found[0].startswith("Çağırış lövhəsi — "), found
         box = page.locator("h1").bounding_box()
         assert box is not None and box["width"] <= 1 and box["height"] <= 1   # heard, not seen
+
+
+# --- 2. the status page's "cancel my ticket" by keyboard ----------------------------------------------
+
+CONFIRM = "Are you sure you want to give up your place? This cannot be undone."
+
+
+def test_status_cancel_moves_the_focus_to_the_question_and_back(browser, live_server):
+    """Enter on "cancel" puts the focus on the question (a named group); "no" gives it back to "cancel";
+    "yes" puts it on the state, which says the ticket is cancelled. Never on <body>."""
+    t = live_server.issue("PEN-04", lang="en").json()
+    with page_at(browser, t["status_url"], viewport=PHONE, is_mobile=True, has_touch=True) as page:
+        page.wait_for_selector("#live:not(.off)")
+        page.focus("#cancel")
+        page.keyboard.press("Enter")
+        assert focused_id(page) == "cancelQ"
+        assert page.locator("#cancelQ").inner_text() == CONFIRM
+        assert page.get_by_role("group", name=CONFIRM).get_by_role("button").count() == 2
+        page.keyboard.press("Tab")
+        assert focused_id(page) == "cancelYes"
+        page.keyboard.press("Tab")
+        assert focused_id(page) == "cancelNo"
+        page.keyboard.press("Enter")
+        assert focused_id(page) == "cancel" and page.locator("#confirm").is_hidden()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.activeElement && document.activeElement.id === 'state'", timeout=5000)
+        assert page.locator("#state").get_attribute("data-status") == "cancelled"

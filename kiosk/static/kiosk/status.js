@@ -97,13 +97,16 @@
     socket.onAny(function (name) { if (name !== "ticket-update") soon(); });
   }
 
-  $("cancel").addEventListener("click", function () { $("confirm").hidden = false; $("cancel").hidden = true; });
-  $("cancelNo").addEventListener("click", function () { $("confirm").hidden = true; $("cancel").hidden = false; });
+  // The button pressed hides: the focus goes to the question (read out at once), and back on "no".
+  $("cancel").addEventListener("click", function () { $("confirm").hidden = false; $("cancel").hidden = true; $("cancelQ").focus(); });
+  $("cancelNo").addEventListener("click", function () { $("confirm").hidden = true; $("cancel").hidden = false; $("cancel").focus(); });
   $("cancelYes").addEventListener("click", function () {
     $("cancelYes").disabled = true;
     fetch("/api/status/" + encodeURIComponent(TOKEN) + "/cancel", { method: "POST", cache: "no-store" }).then(function (r) {
       $("confirm").hidden = true; $("cancel").hidden = false; $("cancelYes").disabled = false;
       $("cancelErr").hidden = r.ok;
+      // Cancelled: the state says so (the cancel box goes); refused: "cancel" again, under the error.
+      if (r.ok) { data.status = "cancelled"; render(); $("state").focus(); } else $("cancel").focus();
       refetch();
     }).catch(function () { $("cancelYes").disabled = false; $("cancelErr").hidden = false; });
   });
