@@ -26,6 +26,7 @@ def press_across_redraw(p: Any, sel: str, cause: Callable[[], Any], redrawn: str
     """Mouse down on ``sel``, ``cause()`` a snapshot, wait until ``redrawn`` holds, mouse up; whether it stayed one element."""
     p.wait_for_function("(sel) => { const e = document.querySelector(sel); return e && !e.disabled; }", arg=sel)
     p.evaluate(MARK, sel)
+    p.locator(sel).scroll_into_view_if_needed()
     box = p.locator(sel).bounding_box()
     assert box is not None
     p.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -145,4 +146,24 @@ def test_supervisor_press_across_a_snapshot(browser: Any, live_server: Any) -> N
         p.wait_for_timeout(500)
         assert len(calls) == 1
         assert called_events(live_server, 5) == [pension]
+
+        # A printed ticket's "reprint" pressed across a snapshot (counter 2 opens) prints it again, once.
+        p.locator(".tabs button[data-tab=printers]").click()
+        reprint = "#tab-printers tr[data-job] button[data-reprint]"
+        p.locator(reprint).first.wait_for(timeout=10_000)
+        job = p.locator(reprint).first.get_attribute("data-reprint")
+        reprints = posts(p, f"/api/print-jobs/{job}/reprint")
+
+        def open_two() -> None:
+            s = live_server.login("boss")
+            try:
+                s.post(f"{live_server.url}/api/counters/2/open", timeout=5).raise_for_status()
+            finally:
+                s.close()
+        same = press_across_redraw(p, f"#tab-printers button[data-reprint='{job}']", open_two,
+                                   "() => document.querySelector(\"#counters tr[data-counter='2']\").matches('.st-open')")
+        p.locator(".toast.ok").first.wait_for(timeout=5_000)
+        assert same
+        p.wait_for_timeout(300)
+        assert len(reprints) == 1
         sup.check_clean()

@@ -351,7 +351,7 @@
      patches the region instead: a control that stands for the same thing stays the same element, with its
      new text, attributes and disabled state, so a press on it and the focus on it survive the redraw. */
   const MORPH_KEYS = ["data-act", "data-outcome", "data-verify", "data-call", "data-return", "data-counter",
-    "data-number", "data-reprint"];
+    "data-number", "data-reprint", "data-job"];
   /** What an element stands for across redraws (its id, or its action and subject), or nothing. */
   function morphKey(el) {
     if (el.nodeType !== 1) return undefined;

@@ -155,7 +155,8 @@
     // Printers and print jobs. A job names its ticket's kiosk first: kiosks may share a printer address
     // (the shipped centers' dummy://), and the address stays beside it for whoever fixes the printer.
     const printers = snap.printers || [], jobs = snap.print_jobs || [];
-    $("tab-printers").innerHTML = `
+    // Patched in place, each job's row kept by its id: a "reprint" pressed while a snapshot arrives still prints.
+    N.morph($("tab-printers"), `
       <table class="grid printers"><thead><tr><th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th>
         <th>${N.esc(N.t("col_details"))}</th><th>${N.esc(N.t("col_last_seen"))}</th><th>${N.esc(N.t("col_error"))}</th></tr></thead>
       <tbody>${printers.map((p) => `<tr class="${p.state === "ok" || p.state === "online" ? "" : "over"}">
@@ -168,13 +169,13 @@
       <table class="grid print-jobs">${jobs.length ? `<thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_ticket"))}</th>
         <th>${N.esc(N.t("col_kiosk_printer"))}</th><th>${N.esc(N.t("col_status"))}</th><th>${N.esc(N.t("col_error"))}</th>
         <th><span class="sr-only">${N.esc(N.t("col_actions"))}</span></th></tr></thead>` : ""}
-        <tbody>${jobs.map((j) => `<tr class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
+        <tbody>${jobs.map((j) => `<tr data-job="${j.id}" class="${j.status === "failed" || j.status === "held" ? "over" : ""}">
         <td class="n">${N.esc(N.fmtClock(j.created_at))}</td><td class="n"><b>${N.esc(j.number)}</b></td>
         <td class="jkiosk">${j.kiosk ? `<b>${N.esc(j.kiosk)}</b> <span class="muted">${N.esc(j.printer)}</span>` : N.esc(j.printer)}</td>
         <td class="jstate" data-status="${N.esc(j.status)}">${N.esc(named("job_", j.status))}${j.attempts > 1 ? ` <small class="muted">${N.esc(N.t("job_attempts", { n: j.attempts }))}</small>` : ""}</td><td class="err">${N.esc(j.error || "")}</td>
         <td>${j.status === "failed" || j.status === "printed" || j.status === "held" ? `<button type="button" class="btn tiny" data-reprint="${j.id}"
           aria-label="${N.esc(N.t("reprint_label", { n: j.number }))}">${N.esc(N.t("reprint"))}</button>` : ""}</td></tr>`).join("")
-        || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`;
+        || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`);
   }
 
   async function loadAudit() {
