@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 from . import transport
 from .errors import PrinterError, PrinterURLError, PrintUncertain
-from .status import PrinterStatus
+from .status import PRINTABLE, PrinterStatus
 
 __all__ = ["JobQueue", "PrintJob", "Prober", "Sender", "Spool"]
 
@@ -178,9 +178,18 @@ class Spool:
         # Only changes: every write here may become a database write and a
         # broadcast to staff screens.
         with self._lock:
-            if self._states.get(printer) == (state, detail):
+            before = self._states.get(printer)
+            if before == (state, detail):
                 return
             self._states[printer] = (state, detail)
+        # The server's log says what staff are told, once per change of state: an IT person reading it
+        # (journalctl -u novbe) sees a printer out of paper or not answering, and when it is back.
+        if before is None or before[0] != state:
+            if state in PRINTABLE:
+                if before is not None:
+                    log.info("printer %s: %s again", printer, state)
+            else:
+                log.warning("printer %s: %s: %s", printer, state, detail)
         self.jobs.set_printer_status(printer, state, detail)
 
     def _delay(self, attempts: int) -> float:

@@ -318,18 +318,22 @@ def _can_read(printer: Escpos) -> bool:
     return type(printer)._read is not Escpos._read
 
 
+# What to do about a printer (or print server) that takes tickets but never answers a status query.
+NO_REPLY_HINT = "if it has no return channel, add ?status=0 to its address"
+
+
 def _status(printer: Escpos, query: bytes) -> int:
     """Send one DLE EOT query and return the reply byte."""
     try:
         reply = printer.query_status(query)
     except TimeoutError as e:
-        raise PrinterNotReading(f"no answer to a status query: {e}") from e
+        raise PrinterNotReading(f"no answer to a status query: {e} ({NO_REPLY_HINT})") from e
     except OSError as e:
         if "Timeout" in type(e).__name__:  # pyusb's USBTimeoutError
-            raise PrinterNotReading(f"no answer to a status query: {e}") from e
+            raise PrinterNotReading(f"no answer to a status query: {e} ({NO_REPLY_HINT})") from e
         raise PrinterOffline(f"connection lost: {e}") from e
     if not reply:
-        raise PrinterNotReading("no answer to a status query")
+        raise PrinterNotReading(f"no answer to a status query ({NO_REPLY_HINT})")
     value = int(reply[-1])
     if not valid(value):
         raise PrinterNotReading(f"unexpected status reply 0x{value:02x}")

@@ -219,6 +219,7 @@ def run(config: str | None, db: str | None, host: str, port: int, base_url: str 
     lines, warning = _start_report(cfg, store, made, public, source, host, config, db)
     if warning:
         click.echo(click.style(warning, fg="red", bold=True), err=True)
+    _log_setup()
     if not os.environ.get("NOVBE_ACCESS_LOG"):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)   # one line per request costs throughput
     # Printed once the server accepts connections, so that it is the last thing on the screen.
@@ -227,6 +228,22 @@ def run(config: str | None, db: str | None, host: str, port: int, base_url: str 
         _serve_gevent(app, host, port)
     else:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+class _NotAWarning(logging.Filter):
+    """Drops Werkzeug's "appears to be used in a production deployment": the threading server is the documented
+    way to run a center (docs/install.md), and an IT person reading the log would take it for a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Werkzeug appears to be used in a production deployment")
+
+
+def _log_setup() -> None:
+    """The server's log (stderr, so journald under systemd): time, level, where, what; faults staff must hear of
+    (a printer out of paper or not answering, a full disk) and their end, not one line per request."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").addFilter(_NotAWarning())
 
 
 def _start_report(cfg: Any, store: Any, made: dict[str, Any], public: str, source: str, host: str,

@@ -517,3 +517,29 @@ def test_kiosk_launcher_runs_chromium_which_keeps_the_token(tmp_path: Path) -> N
     assert "kiosk.js" in r.stdout                      # the kiosk page, as Chromium built it
     stored = b"".join(p.read_bytes() for p in (profile / "Default" / "Local Storage").rglob("*") if p.is_file())
     assert b"novbe.kiosk.token" in stored and server.kiosk_token().encode() in stored
+
+
+def test_the_server_log_has_times_and_no_false_production_warning() -> None:
+    """`novbe run`'s log: INFO and up with time and level (a printer's fault and its end reach journald), and
+    without Werkzeug's "production deployment" warning, which reads as a fault although the threading server
+    is the documented way to run a center."""
+    import logging
+
+    from server import cli
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = []
+    try:
+        cli._log_setup()
+        assert root.level == logging.INFO and "%(asctime)s" in root.handlers[0].formatter._fmt
+        werkzeug = logging.getLogger("werkzeug")
+        warn = logging.LogRecord("werkzeug", logging.WARNING, __file__, 1,
+                                 "Werkzeug appears to be used in a production deployment. Consider ...", None, None)
+        other = logging.LogRecord("werkzeug", logging.WARNING, __file__, 1, "something else", None, None)
+        assert werkzeug.filter(warn) is False and werkzeug.filter(other) is True
+    finally:
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
+        for f in list(logging.getLogger("werkzeug").filters):
+            logging.getLogger("werkzeug").removeFilter(f)

@@ -358,8 +358,11 @@ def test_printer_that_never_reads_gets_no_ticket(
     # Only the status query ever reached it: no ticket byte sits in a buffer.
     assert printer.unread() == QUERY_ONLINE
 
-    with pytest.raises(PrinterNotReading):
+    with pytest.raises(PrinterNotReading, match=r"add \?status=0 to its address"):   # what the installer can do
         send(printer.url, TICKET, timeout=QUICK)
+    assert "?status=0" in jobs.statuses[-1][2]       # staff's printer line says it too
+    # With ?status=0 the same printer takes the ticket: nothing is asked, nothing waits for an answer.
+    assert send(printer.url + "?status=0", TICKET, timeout=QUICK) is None
 
 
 def test_paper_out_is_retried_without_printing(

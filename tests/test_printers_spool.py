@@ -268,3 +268,24 @@ def test_a_stop_mid_batch_leaves_only_the_job_being_sent_uncertain(tmp_path, clo
             numbers[0]: "failed", numbers[1]: "printed", numbers[2]: "printed"}
     finally:
         again.close()
+
+
+def test_the_server_log_says_when_a_printer_fails_and_when_it_is_back(
+    make_printer: functools.partial[FakePrinter], caplog
+) -> None:
+    """Found by trying it: the log (journalctl -u novbe) said nothing while a printer did not answer for ten
+    minutes. One line per change of state: a warning for the fault, one for its end; none while it stays so."""
+    import logging
+
+    printer = make_printer(online=OFFLINE, cause=COVER_OPEN)
+    jobs = MemoryJobs()
+    spool = Spool(jobs, printers={"kiosk-1": printer.url}, poll_every=0, probe=quick_probe)
+    with caplog.at_level(logging.INFO, logger="printers.spool"):
+        spool.poll_once()
+        spool.poll_once()
+        printer.online, printer.cause = ONLINE, NO_CAUSE
+        spool.poll_once()
+        spool.poll_once()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "printers.spool"]
+    assert [level for level, _ in lines] == ["WARNING", "INFO"], lines
+    assert lines[0][1].startswith("printer kiosk-1: cover_open") and lines[1][1] == "printer kiosk-1: ok again"
