@@ -155,7 +155,7 @@ def staff(store: SQLiteStore) -> dict[str, Any]:
                 older = tx.get_ticket(c.ticket_id)
                 if older is not None:
                     by_id[older.id] = older
-        jobs = store.print_jobs(20)
+        jobs = store.print_jobs(20, day)    # today's: an earlier day's unprinted ticket helps nobody now
         printers = printer_rows(cfg, store.printers())
         fc = cached_forecast(store, tx, now, day)
         waits = service_waits(store, tx, now, day) if clock.is_open(cfg, now) else {}

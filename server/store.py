@@ -1358,11 +1358,13 @@ class SQLiteStore:
                                   "WHERE id = ? AND status IN ('failed', 'printed', 'held')", (self.clock(), job_id))
             return cur.rowcount == 1
 
-    def print_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Recent print jobs with their ticket number and kiosk, newest first."""
+    def print_jobs(self, limit: int = 50, day: str | None = None) -> list[dict[str, Any]]:
+        """Recent print jobs with their ticket number and kiosk, newest first (of one business day's tickets)."""
         rows = self._query(
             "SELECT j.id, j.printer, j.status, j.attempts, j.error, j.created_at, j.updated_at, t.number, t.kiosk "
-            "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id ORDER BY j.id DESC LIMIT ?", (limit,))
+            "FROM print_jobs j JOIN tickets t ON t.id = j.ticket_id "
+            + ("WHERE t.day = ? " if day else "") + "ORDER BY j.id DESC LIMIT ?",
+            ((day, limit) if day else (limit,)))
         return [dict(r) for r in rows]
 
     def print_job_large(self, job_id: int) -> bool:

@@ -58,3 +58,23 @@ def test_an_area_figure_comes_from_the_tickets_that_have_one(tmp_path: Path, clo
         assert "pension" not in snap["area_last_waiting"]      # nobody waits there
     finally:
         store.close()
+
+
+def test_the_supervisor_sees_todays_print_jobs_not_earlier_days(tmp_path: Path, clock) -> None:
+    """Found by trying it: the supervisor's band said "12 not printed" beside "8 issued today", counting tickets
+    of earlier days whose paper can help nobody now. The staff snapshot lists today's jobs; the API keeps all."""
+    from server.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "novbe.db", mini_config(), clock=clock)
+    try:
+        old = queue.issue_ticket(store, "EMP-1", kiosk="kiosk-1", printer="dummy://")
+        store.claim_print_jobs()
+        job = store.print_jobs()[0]["id"]
+        store.finish_print_job(job, "failed", "uncertain: server stopped while sending")
+        clock.advance(24 * 3600)                 # the next day
+        new = queue.issue_ticket(store, "EMP-1", kiosk="kiosk-1", printer="dummy://")
+        jobs = snapshots.staff(store)["print_jobs"]
+        assert [j["number"] for j in jobs] == [new.ticket.number]
+        assert {j["number"] for j in store.print_jobs()} == {old.ticket.number, new.ticket.number}
+    finally:
+        store.close()
