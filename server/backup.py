@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from server.store import file_facts
@@ -106,20 +107,22 @@ def _snapshot(source: sqlite3.Connection, target: Path, *, journal: str) -> None
         os.fsync(f.fileno())
 
 
-def backup_path(dest: str | Path, center: str) -> tuple[Path, bool]:
+def backup_path(dest: str | Path, center: str, tz: tzinfo | None = None) -> tuple[Path, bool]:
     """The backup file for ``dest`` (itself, or ``<center>-<YYYY-mm-dd-HHMMSS>.db`` inside a folder: an
-    existing one, or a path ending in ``/``) and whether it goes into a folder."""
+    existing one, or a path ending in ``/``) and whether it goes into a folder. The time is the center's
+    (``tz``), as the day the backup reports, not the machine's (often UTC)."""
     if str(dest).endswith(os.sep) or Path(dest).is_dir():
-        return Path(dest) / f"{center}-{time.strftime('%Y-%m-%d-%H%M%S')}.db", True
+        return Path(dest) / f"{center}-{datetime.now(tz).strftime('%Y-%m-%d-%H%M%S')}.db", True
     return Path(dest), False
 
 
-def backup(db: Path, dest: str | Path, *, center: str, keep: int | None = None) -> Summary:
+def backup(db: Path, dest: str | Path, *, center: str, keep: int | None = None,
+           tz: tzinfo | None = None) -> Summary:
     """Copy the database ``db`` (while its server runs) to ``dest`` (a file, or a folder for dated files)."""
     started = time.perf_counter()
     if not db.is_file():
         raise BackupError(f"{db}: no such database")
-    target, into_folder = backup_path(dest, center)
+    target, into_folder = backup_path(dest, center, tz)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

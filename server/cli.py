@@ -434,8 +434,12 @@ def init_db(config: str | None, db: str | None, force_center: bool) -> None:
 def check_config(config: str | None) -> None:
     """Validate a center configuration and summarise it."""
     cfg = _load(config)
-    click.echo(f"{cfg.center.name.az}: {len(cfg.areas)} areas, {len(cfg.services)} services, "
-               f"{len(cfg.counters)} counters, {len(cfg.kiosks)} kiosks, {len(cfg.boards)} boards, "
+
+    def n(count: int, what: str) -> str:
+        return f"{count} {what}" + ("" if count == 1 else "s")
+
+    click.echo(f"{cfg.center.name.az}: {n(len(cfg.areas), 'area')}, {n(len(cfg.services), 'service')}, "
+               f"{n(len(cfg.counters), 'counter')}, {n(len(cfg.kiosks), 'kiosk')}, {n(len(cfg.boards), 'board')}, "
                + (f"daily ceiling {cfg.center.daily_capacity}" if cfg.center.daily_capacity
                   else "no daily ceiling (capacity is counter time)"))
 
@@ -514,9 +518,10 @@ def user_enable(name: str, config: str | None, db: str | None) -> None:
 def user_list(config: str | None, db: str | None) -> None:
     """List the staff accounts with their roles and whether they are disabled."""
 
-    users = _store(config, db).users()
-    for u in users:
-        made = datetime.fromtimestamp(u["created_at"]).strftime("%Y-%m-%d") if u["created_at"] else "-"
+    store = _store(config, db)
+    users = store.users()
+    for u in users:   # the center's date, as the admin page shows it, not the machine's (often UTC)
+        made = datetime.fromtimestamp(u["created_at"], store.cfg.tz).strftime("%Y-%m-%d") if u["created_at"] else "-"
         click.echo(f"{u['username']:<24} {u['role']:<10} {'disabled' if u['disabled'] else 'enabled':<8}  since {made}")
     if not users:
         click.echo("no staff accounts yet (`novbe user add NAME --role admin`)")
@@ -604,7 +609,7 @@ def backup_cmd(dest: str, keep: int | None, config: str | None, db: str | None) 
     path = Path(db or os.environ.get("NOVBE_DATABASE") or default_db(cfg))
     claim_center(path, cfg)
     try:
-        made = backup.backup(path, dest, center=cfg.center.id, keep=keep)
+        made = backup.backup(path, dest, center=cfg.center.id, keep=keep, tz=cfg.tz)
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     secret = Path(f"{made.path}.secret")

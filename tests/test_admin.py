@@ -481,3 +481,27 @@ def test_the_admin_form_follows_the_servers_user_name_rule(browser: Any, live_se
         assert len(posts) == 1
         assert requests.post(url + "/api/login", json={"username": "ləman", "password": "ləman-parol-1"}, timeout=5).ok
         page.screenshot(path=str(screenshot_dir / "admin_name_accepted_az.png"))
+
+
+def test_the_cli_lists_dates_in_the_centers_time_and_counts_in_words(tmp_path) -> None:
+    """Found by trying it: `user list` printed the machine's UTC day ("since 2026-11-30") for an account the
+    admin page shows as made 2026-12-01 (01:30 in Baku); `check-config` said "1 kiosks, 1 boards"."""
+    from datetime import datetime, timezone
+
+    from click.testing import CliRunner
+
+    from config import loader
+    from server import auth, cli
+    from server.store import SQLiteStore
+
+    db = tmp_path / "center.db"
+    store = SQLiteStore(db, loader.load("absheron"))
+    auth.add_user(store, "leyla", "leyla-pass-1", "operator")
+    late = datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc).timestamp()      # 01:30 on 1 December in Baku
+    store.connection().execute("UPDATE users SET created_at = ? WHERE username = 'leyla'", (late,))
+    store.close()
+    listed = CliRunner().invoke(cli.main, ["user", "list", "--config", "absheron", "--db", str(db)]).output
+    assert "since 2026-12-01" in listed, listed
+    checked = CliRunner().invoke(cli.main, ["check-config", "--config", "fuzuli"]).output
+    assert " 1 kiosks" not in checked and " 1 boards" not in checked
+    assert "services, " in checked and "counters, " in checked, checked

@@ -180,3 +180,22 @@ def test_restore_by_root_gives_the_files_to_the_servers_user(tmp_path: Path) -> 
     for f in (db, Path(f"{db}.secret")):
         st = f.stat()
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600), f
+
+
+def test_a_dated_backup_is_named_in_the_centers_time(tmp_path) -> None:
+    """Found by trying it: at 00:57 in Baku a backup was named after the machine's UTC day before, beside
+    "last day 2026-12-01". The name's date and hour are the center's (here a zone 14 hours from UTC, so that
+    the two differ at any hour)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from server import backup as b
+
+    far = ZoneInfo("Pacific/Kiritimati")
+    before = datetime.now(far)
+    path, into = b.backup_path(str(tmp_path) + "/", "lankaran", far)
+    after = datetime.now(far)
+    assert into and path.parent == tmp_path
+    stamp = path.name.removeprefix("lankaran-").removesuffix(".db")
+    assert stamp in {before.strftime("%Y-%m-%d-%H%M%S"), after.strftime("%Y-%m-%d-%H%M%S")} or \
+        before - timedelta(seconds=1) <= datetime.strptime(stamp, "%Y-%m-%d-%H%M%S").replace(tzinfo=far) <= after
