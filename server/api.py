@@ -683,7 +683,7 @@ def _file_or_json(body: dict[str, Any], name: str, header: list[str], rows: list
     store = _app().store
     filename = f"novbe-{store.cfg.center.id}-{name}-{body['from']}-{body['to']}.{fmt}"
     if fmt == "csv":
-        data, mimetype = reports.to_csv(header, rows), "text/csv; charset=utf-8"
+        data, mimetype = reports.to_csv(header, rows), "text/csv"    # Flask adds "; charset=utf-8" to text/*
     else:
         data = reports.to_xlsx(header, rows, title=name, about={
             "center": store.cfg.center.id, "from": body["from"], "to": body["to"], "report": name,

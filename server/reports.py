@@ -386,15 +386,22 @@ class DailyJob:
 
 def table(body: dict[str, Any], lang: str = "az") -> tuple[list[str], list[list[Any]]]:
     """A report as a header and rows (the total last), for CSV, XLSX and the terminal."""
+    import i18n
+
     header = ["key", "name", *FIGURES]
+    words = i18n.entries(lang if lang in i18n.LANGS else i18n.DEFAULT)
+    # The rows without a key are named as the reports page names them: ordinary tickets (by priority), else
+    # the tickets no counter (or operator) took; the total row's name is the page's "total" word.
+    unkeyed = words[("staff", "rp_ordinary" if body.get("by") == "priority" else "rp_no_counter")]
 
     def line(row: dict[str, Any]) -> list[Any]:
         name = row.get("name") or {}
-        return [row["key"] if row["key"] is not None else "", name.get(lang) or name.get("az") or "",
+        return [row["key"] if row["key"] is not None else "",
+                name.get(lang) or name.get("az") or ("" if row["key"] is not None else unkeyed),
                 *(row[f] for f in FIGURES)]
 
     rows = [line(r) for r in body["rows"]]
-    rows.append(["total", "", *(body["total"][f] for f in FIGURES)])
+    rows.append(["total", words[("staff", "rp_total")], *(body["total"][f] for f in FIGURES)])
     return header, rows
 
 

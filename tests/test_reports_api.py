@@ -154,6 +154,9 @@ def test_report_contract_and_files(app, client, clock):
         table = list(csv.reader(io.StringIO(c.data.decode("utf-8-sig"))))
         assert table[0] == ["key", "name", *reports.FIGURES]
         assert len(table) == len(r.json["rows"]) + 2 and table[-1][0] == "total"
+        assert c.headers["Content-Type"] == "text/csv; charset=utf-8"        # once (it said charset twice)
+        assert table[-1][1] == "Итого"                                       # named, in ru
+        assert all(line[1] for line in table[1:-1] if not line[0])           # so is a row without a key
         for line, row in zip(table[1:], r.json["rows"]):
             assert line[0] == ("" if row["key"] is None else str(row["key"]))
             assert line[2:] == ["" if row[f] is None else str(row[f]) for f in reports.FIGURES]
