@@ -135,3 +135,51 @@ def test_status_cancel_moves_the_focus_to_the_question_and_back(browser, live_se
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.activeElement && document.activeElement.id === 'state'", timeout=5000)
         assert page.locator("#state").get_attribute("data-status") == "cancelled"
+
+
+# --- 4, 5. the hall board's empty list and its calls as heard -------------------------------------------
+
+def board_url(live: LiveServer) -> str:
+    return f"{live.url}/display/?board=hall-1&token={live.display_token('hall-1')}"
+
+
+def synced(page: Any) -> None:
+    page.wait_for_function("() => window.novbeBoard && novbeBoard.state.synced", timeout=10_000)
+
+
+def test_board_says_no_calls_yet_only_before_the_first_call(browser, live_server):
+    """Before the day's first call: "Hələ çağırış yoxdur"; once calls were made and finished: "Hazırda çağırış
+    yoxdur" (also after a reload, from the snapshot's history), never "no calls yet"."""
+    staff = live_server.login("op1")
+    with page_at(browser, board_url(live_server), viewport=BOARD) as page:
+        synced(page)
+        assert page.locator("#calls-empty").is_visible() and page.locator("#calls-none-now").is_hidden()
+        assert page.locator("#calls-empty").inner_text().startswith("Hələ çağırış yoxdur")
+        t = serve(live_server, staff)
+        page.locator(f'#calls li[data-number="{t["number"]}"]').wait_for(timeout=5000)
+        staff.post(f"{live_server.url}/api/counters/1/finish", json={}, timeout=5).raise_for_status()
+        page.locator("#calls-none-now").wait_for(state="visible", timeout=5000)
+        assert page.locator("#calls-empty").is_hidden()
+        said = page.locator("#calls-none-now").inner_text()
+        assert said.startswith("Hazırda çağırış yoxdur") and "No one is being called right now" in said, said
+        page.reload()
+        synced(page)
+        assert page.locator("#calls-none-now").is_visible() and page.locator("#calls-empty").is_hidden()
+
+
+def test_board_call_is_read_number_then_counter(browser, live_server):
+    """A screen reader gets "A-003, masa 1": the number first, the counter after its word; the arrow and the
+    column's label are not read (in the big panel and in the list)."""
+    staff = live_server.login("op1")
+    with page_at(browser, board_url(live_server), viewport=BOARD) as page:
+        synced(page)
+        t = serve(live_server, staff)
+        page.locator(f'#calls li[data-number="{t["number"]}"]').wait_for(timeout=5000)
+        want = f"{t['number']}, masa 1"
+        hero = page.locator("#hero").aria_snapshot()
+        row = page.locator("#calls").aria_snapshot()
+        for heard in (hero, row):
+            assert want in heard, heard
+            assert "➜" not in heard, heard
+        assert "Masa" not in hero, hero
+        assert row.count(want) == 1, row

@@ -78,7 +78,8 @@ FIT_JS = """() => {
   const bad = [], vw = innerWidth, vh = innerHeight;
   const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '');
   for (const el of document.body.querySelectorAll('*')) {
-    if (['SCRIPT', 'STYLE', 'BR'].includes(el.tagName) || !el.checkVisibility()) continue;
+    // .sr-only: heard by a screen reader, never seen (a 1 px clipped box by design).
+    if (['SCRIPT', 'STYLE', 'BR'].includes(el.tagName) || !el.checkVisibility() || el.closest('.sr-only')) continue;
     const cs = getComputedStyle(el);
     const news = el.closest('#news');
     if (!news && el.clientWidth > 0 && el.scrollWidth > el.clientWidth)
@@ -88,7 +89,7 @@ FIT_JS = """() => {
       const outer = el.getBoundingClientRect();
       for (const child of el.children) {
         const r = child.getBoundingClientRect();
-        if (child.checkVisibility() && r.bottom > outer.bottom + 0.5)
+        if (child.checkVisibility() && !child.closest('.sr-only') && r.bottom > outer.bottom + 0.5)
           bad.push(`${name(child)} cut by ${name(el)}: ${r.bottom} > ${outer.bottom}`);
       }
     }
@@ -98,7 +99,7 @@ FIT_JS = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
-    if (!n.textContent.trim() || !el.checkVisibility() || el.closest('#news')) continue;
+    if (!n.textContent.trim() || !el.checkVisibility() || el.closest('#news') || el.closest('.sr-only')) continue;
     const range = document.createRange();
     range.selectNodeContents(n);
     const r = range.getBoundingClientRect();
@@ -121,7 +122,7 @@ TEXTS_JS = """() => {
     const el = n.parentElement, text = n.textContent.trim();
     if (!text || ['SCRIPT', 'STYLE'].includes(el.tagName)) continue;
     out.push({text, lang: el.closest('[lang]').getAttribute('lang'), size: parseFloat(getComputedStyle(el).fontSize),
-              shown: el.checkVisibility(), where: el.className || el.id || el.tagName});
+              shown: el.checkVisibility() && !el.closest('.sr-only'), where: el.className || el.id || el.tagName});
   }
   return out;
 }"""

@@ -63,6 +63,7 @@
     areaNames: {},            // code -> {az, ru, en}
     filter: { counters: [], areas: [], recent: 8, single_counter: null },
     calls: [],                // tickets now called to a counter on this board, newest first
+    calledToday: false,       // a call was made today at a counter on this board ("no calls yet" is then untrue)
     waiting: {},              // area -> waiting tickets (whole center)
     areaLast: {},             // area -> its last waiting ticket's forecast {number, eta_minutes, eta_low, eta_high} (null: no counter)
     counters: {},             // number -> {state, ticket}
@@ -157,6 +158,8 @@
       .filter(function (c) { return onBoard(c.counter, c.service); })
       .map(function (c) { return { number: c.number, counter: c.counter, service: c.service, at: c.at }; })
       .sort(function (x, y) { return y.at - x.at; });
+    state.calledToday = state.calls.length > 0 ||
+      (snap.history || []).some(function (c) { return onBoard(c.counter, c.service); });
 
     if (!first) {
       // Calls made while this board was away: shown, flashed and announced, oldest first.
@@ -223,6 +226,7 @@
         state.calls = state.calls.filter(function (c) { return c.number !== ev.number && c.counter !== ev.counter; });
         state.calls.unshift(call);
         state.calls.length = Math.min(state.calls.length, 60);
+        state.calledToday = true;
         flash(call);
         announce(call, name);
       }
@@ -423,6 +427,12 @@
     if (el.textContent !== value) el.textContent = value;
   }
 
+  // A call as a screen reader says it, in the board's page language (Azerbaijani): "A-003, masa 1".
+  var CALL_SAID = words("call_said");
+  function said(call) {
+    return fill(CALL_SAID.az || "{number}, {counter}", { number: call.number, counter: call.counter });
+  }
+
   function named(names) {
     if (!names) return "";
     return names[lang] || names.az || "";
@@ -481,6 +491,7 @@
     hero.dataset.counter = shown ? String(shown.counter) : "";
     text($("hero-number"), shown ? shown.number : "—");
     text($("hero-counter"), shown ? String(shown.counter) : "");
+    text($("hero-said"), shown ? said(shown) : "—");
 
     var grid = $("waiting");
     var areas = PAGE.areas || [];
@@ -535,24 +546,31 @@
       if (!li) {
         li = document.createElement("li");
         li.className = "call";
-        li.innerHTML = '<span class="n"></span><span class="a">➜</span><span class="c"></span>';
+        // Seen: number ➜ counter; heard: "A-003, masa 1" (the arrow is not read).
+        li.innerHTML = '<span class="sr-only"></span><span class="n" aria-hidden="true"></span>' +
+          '<span class="a" aria-hidden="true">➜</span><span class="c" aria-hidden="true"></span>';
         list.appendChild(li);
       }
       li.dataset.number = call.number;
       li.dataset.counter = String(call.counter);
-      text(li.firstChild, call.number);
+      text(li.children[0], said(call));
+      text(li.children[1], call.number);
       text(li.lastChild, String(call.counter));
       li.classList.toggle("flash", isFlashing(call));
     });
-    $("calls-empty").hidden = rows.length > 0;
+    // "No calls yet" only before the day's first call here; after it, "no one is being called now".
+    $("calls-empty").hidden = rows.length > 0 || state.calledToday;
+    $("calls-none-now").hidden = rows.length > 0 || !state.calledToday;
     list.hidden = rows.length === 0;
   }
 
   function rowsThatFit(list, most) {
     // How many call rows the list's box holds: measured with one row (they are all one height).
     var empty = $("calls-empty"), wasHidden = list.hidden, emptyWasHidden = empty.hidden;
+    var noneNow = $("calls-none-now"), noneNowWasHidden = noneNow.hidden;
     list.hidden = false;
     empty.hidden = true;
+    noneNow.hidden = true;
     var probe = list.firstElementChild;
     var made = !probe;
     if (made) {
@@ -565,6 +583,7 @@
     if (made) list.removeChild(probe);
     list.hidden = wasHidden;
     empty.hidden = emptyWasHidden;
+    noneNow.hidden = noneNowWasHidden;
     if (!rowHeight) return most;
     return Math.max(1, Math.floor((room + 0.5) / rowHeight));
   }
