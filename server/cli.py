@@ -265,6 +265,10 @@ def _start_report(cfg: Any, store: Any, made: dict[str, Any], public: str, sourc
         else:
             lines.append(f"First admin account: admin / {made['admin']}   (shown once: write it down; "
                          f"also in {keep}, readable only by its owner: delete it when noted)")
+    elif Path(f"{store.path}.admin-password").exists():
+        # Shown at every start until it is gone: a password in a file is only as safe as the machine's backups.
+        lines.append(f"The first admin password is still in {store.path}.admin-password: once it is noted (and "
+                     "changed on the admin page), delete that file")
     tokens = {(k, n): t for k, n, t in made["devices"]}
     for k in cfg.kiosks:
         tok = tokens.get(("kiosk", k.name))
