@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache, wraps
 from typing import Any
 
@@ -457,12 +457,21 @@ def verify_priority(body: NumberRequest) -> Any:
 
 # --- supervision and administration -------------------------------------------------------
 
-@endpoint("/audit", summary="Today's audit trail (supervisor)", tag="supervisor", errors=(401, 403), security="session")
+@endpoint("/audit", summary="A day's audit trail, today's by default (supervisor)", tag="supervisor",
+          errors=(400, 401, 403), security="session",
+          query={"day": {"type": "string", "format": "date", "examples": ["2026-11-27"]}})
 @auth.login_required("supervisor")
 def audit() -> Any:
     store = _app().store
-    day_start = datetime.fromtimestamp(store.clock(), store.cfg.tz).replace(hour=0, minute=0, second=0).timestamp()
-    return jsonify(ok=True, events=store.audit(day_start=day_start, limit=500))
+    day = request.args.get("day") or reports.today_of(store)
+    if len(day) != 10 or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        raise InvalidRequest("day must be a date, YYYY-MM-DD", field="day")
+    try:
+        first = datetime.fromisoformat(day).replace(tzinfo=store.cfg.tz)     # the center's midnight, to the next
+    except ValueError:
+        raise InvalidRequest("day must be a date, YYYY-MM-DD", field="day") from None
+    start, end = first.timestamp(), (first + timedelta(days=1)).timestamp()
+    return jsonify(ok=True, day=day, events=store.audit(day_start=start, day_end=end, limit=500))
 
 
 @endpoint("/login-failures", summary="Failed staff logins of the last week: name tried, address, time (supervisor)",

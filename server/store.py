@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -1089,14 +1090,16 @@ class SQLiteStore:
             "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
         return [{**json.loads(r["payload"]), "seq": r["seq"]} for r in rows]
 
-    def audit(self, *, day_start: float = 0.0, limit: int = 200,
+    def audit(self, *, day_start: float = 0.0, day_end: float = math.inf, limit: int = 200,
               names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The audit trail: who did what to which ticket at which counter (or to which account or device), newest first."""
+        """The audit trail: who did what to which ticket at which counter (or to which account or device), newest
+        first, from ``day_start`` until before ``day_end``."""
         only = list(names or ())
         where = f" AND name IN ({', '.join('?' * len(only))})" if only else ""
         rows = self._query(
-            f"SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ?{where} "
-            "ORDER BY seq DESC LIMIT ?", (day_start, *only, limit)).fetchall()
+            f"SELECT seq, name, at, actor, ticket_id, counter, payload FROM events WHERE at >= ? AND at < ?{where} "
+            "ORDER BY seq DESC LIMIT ?", (day_start, day_end if math.isfinite(day_end) else 1e300, *only,
+                                          limit)).fetchall()
         out = []
         for r in rows:
             payload = json.loads(r["payload"])

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
-from conftest import mini_config
+from conftest import BAKU, mini_config
 from server import auth
 from server.app import create_app
 
@@ -338,3 +339,26 @@ def test_yesterdays_waiting_ticket_reads_as_expired(app, client, clock):
     assert body["status"] == "expired" and body["ahead"] == 0
     page = client.get(f"/t/{token}?lang=az")
     assert page.status_code == 200 and "keçmiş günə" in page.get_data(as_text=True)
+
+
+def test_the_audit_of_an_earlier_day(app, client, clock):
+    """Found by trying it: a manager could see who handled today's tickets, not yesterday's. /api/audit?day= gives
+    one business day's events (center time, midnight to midnight); a malformed day is a clear 400."""
+    h = login(client, "op1")
+    client.post("/api/tickets", json={"service": "EMP-1"}, headers=kiosk(app))
+    assert client.post("/api/counters/1/open", headers=h).status_code == 200
+    assert client.post("/api/counters/1/call-next", headers=h).json["number"] == "A-001"
+    yesterday = datetime.fromtimestamp(clock.now, BAKU).date().isoformat()
+    clock.advance(24 * 3600)
+    client.post("/api/tickets", json={"service": "EMP-2"}, headers=kiosk(app))
+    login(client, "boss")
+    today = client.get("/api/audit").json
+    assert today["day"] != yesterday and [e["event"] for e in today["events"]] == ["ticket-issued"]
+    before = client.get(f"/api/audit?day={yesterday}").json
+    assert before["day"] == yesterday
+    assert {(e["event"], e["number"]) for e in before["events"]} >= {("ticket-issued", "A-001"), ("ticket-called", "A-001")}
+    assert max(e["seq"] for e in before["events"]) < today["events"][0]["seq"]     # none of today's
+    for bad in ("2026-13-01", "yesterday", "2026-1-1", "%00"):
+        r = client.get(f"/api/audit?day={bad}")
+        assert r.status_code == 400 and r.json["error"] == "invalid_request" and r.json["field"] == "day", bad
+    assert client.get("/api/audit?day=2001-01-01").json["events"] == []
