@@ -183,3 +183,29 @@ def test_board_call_is_read_number_then_counter(browser, live_server):
             assert "➜" not in heard, heard
         assert "Masa" not in hero, hero
         assert row.count(want) == 1, row
+
+
+# --- 3. the kiosk's print state is said, in the standard mode too ----------------------------------------
+
+from test_printers_live import printer, printing_server, take_ticket  # noqa: E402,F401  (fixtures)
+
+
+def test_kiosk_print_delayed_is_announced_politely(browser, printing_server):
+    """The print state box is a polite live region: "printing is delayed" reaches a screen reader in the standard
+    mode, said once (the box is not refilled with the same words by a live refresh)."""
+    from test_kiosk_browser import kiosk_page, wait_loaded
+
+    with kiosk_page(browser, printing_server) as page:
+        wait_loaded(page)
+        take_ticket(page)
+        assert not page.evaluate("() => document.body.classList.contains('a11y')")
+        box = page.locator("#printState")
+        assert box.get_attribute("role") == "status" and box.get_attribute("aria-live") == "polite"
+        page.evaluate("""() => { window.printSaid = 0;
+            new MutationObserver(() => { window.printSaid += 1; })
+              .observe(document.getElementById('printState'), { childList: true }); }""")
+        page.wait_for_selector("#printState[data-state=delayed]", timeout=5000)
+        assert "Printing is delayed" in box.inner_text()
+        assert "Printing is delayed" in box.aria_snapshot()
+        page.wait_for_timeout(2500)    # retries and hall events: the same words stay, not said again
+        assert page.evaluate("() => window.printSaid") == 1

@@ -699,10 +699,14 @@
     const print = k.print || (k.printFailed ? "failed" : "printing");
     ps.className = "print-state" + (print === "printing" ? "" : print === "delayed" ? " delayed" : " fault");
     ps.dataset.state = print;
-    if (print === "delayed") fill(ps, el("strong", {}, t("print_delayed_title")), el("span", {}, t("print_delayed")));
+    // A live region: refilled only when its words change (a live refresh would otherwise have it said again).
+    const words = [k.number, print, state.lang].join("|");
+    if (ps.dataset.said === words) { /* the same words, for the same ticket */ }
+    else if (print === "delayed") fill(ps, el("strong", {}, t("print_delayed_title")), el("span", {}, t("print_delayed")));
     else if (print === "staff") fill(ps, el("strong", {}, t("print_staff_title")), el("span", {}, t("print_staff")));
     else if (print === "failed") fill(ps, el("strong", {}, t("print_failed_title")), el("span", {}, t("print_failed")));
     else fill(ps, el("span", {}, t("take_paper")));
+    ps.dataset.said = words;
     const qr = "/kiosk/qr.svg?data=" + encodeURIComponent(k.status_url);
     if ($("ticketQr").getAttribute("src") !== qr) $("ticketQr").setAttribute("src", qr);
     updateCountdown();
