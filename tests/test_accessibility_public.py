@@ -209,3 +209,52 @@ def test_kiosk_print_delayed_is_announced_politely(browser, printing_server):
         assert "Printing is delayed" in box.aria_snapshot()
         page.wait_for_timeout(2500)    # retries and hall events: the same words stay, not said again
         assert page.evaluate("() => window.printSaid") == 1
+
+
+# --- 6. the board's waits follow a counter opening within seconds ------------------------------------------
+
+def test_board_wait_follows_a_counter_opening_within_seconds(browser, live_server):
+    """All counters closed, a pension ticket waits "for a counter to open"; counter 5 opens: the board's pension
+    wait has a figure within 4 s (it took up to 15 s). A burst of issues still reads the waits at most once
+    per 15 s, and a burst of counter changes coalesces (at most one read per 3 s)."""
+    staff = live_server.login("op1")
+    live_server.issue("PEN-04").raise_for_status()
+    with page_at(browser, board_url(live_server), viewport=BOARD) as page:
+        synced(page)
+        wait = page.locator('#waiting .area[data-area="pension"] .area-wait')
+        assert wait.get_attribute("data-minutes") == "none", wait.inner_text()
+        staff.post(f"{live_server.url}/api/counters/5/open", timeout=5).raise_for_status()
+        page.wait_for_function("""() => { const w = document.querySelector('#waiting .area[data-area="pension"] .area-wait');
+            return w && w.dataset.minutes !== 'none' && w.dataset.minutes !== ''; }""", timeout=4000)
+        # A burst of issues: nothing re-read within the next 5 s (the 15 s rule stands).
+        page.wait_for_timeout(3100)
+        reads = page.evaluate("() => novbeBoard.stats.waitReads")
+        for _ in range(8):
+            live_server.issue("EMP-01").raise_for_status()
+        page.wait_for_timeout(5000)
+        assert page.evaluate("() => novbeBoard.stats.waitReads") == reads
+        # A burst of counter changes (the morning's openings): a few reads, not one per change.
+        for counter in (1, 2, 3, 4, 6, 7, 8, 9):
+            staff.post(f"{live_server.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
+        page.wait_for_timeout(4000)
+        assert page.evaluate("() => novbeBoard.stats.waitReads") - reads <= 2
+
+
+# --- 7. the status page's rating reasons keep their radio's size -------------------------------------------
+
+def test_status_rating_reason_radios_keep_their_size(browser, live_server):
+    """On a 360 px phone in Russian, a reason whose label wraps ("Потребовали лишние документы") keeps its
+    radio circle as large as the others (it shrank)."""
+    staff = live_server.login("op1")
+    t = serve(live_server, staff)
+    staff.post(f"{live_server.url}/api/counters/1/finish", json={}, timeout=5).raise_for_status()
+    with page_at(browser, f"{live_server.url}/t/{t['token']}?lang=ru", viewport=PHONE, is_mobile=True,
+                 has_touch=True) as page:
+        page.locator("#rating .face-btn").first.wait_for(timeout=5000)
+        page.click('.face-btn[data-score="2"]')
+        page.locator("#rating .reasons input").first.wait_for()
+        sizes = page.evaluate("""() => [...document.querySelectorAll('#rating .reasons .reason')].map(r => {
+            const i = r.querySelector('input').getBoundingClientRect();
+            return [r.textContent.trim(), Math.round(i.width), Math.round(i.height), Math.round(r.getBoundingClientRect().height)]; })""")
+        assert any(h > 50 for _, _, _, h in sizes), f"no reason wraps at 360 px: {sizes}"   # the case that shrank
+        assert all((w, h) == (22, 22) for _, w, h, _ in sizes), sizes
