@@ -29,6 +29,8 @@
   var LANG_SECONDS = 10;          // area names and news rotate through the center's languages
   var HEARTBEAT_MS = 15000;       // unless the page says otherwise (the server flags silence after 60 s)
   var WAITS_REFRESH_MS = 15000;   // after hall events, the area waits are re-read at most this often
+  var COUNTER_REFRESH_MS = 1000;  // a counter opening, pausing or closing: re-read this soon (a burst of them coalesces)
+  var WAITS_MIN_GAP_MS = 3000;    // and never two reads of the waits closer than this
   var CALLS = { "ticket-called": 1, "ticket-recalled": 1, "ticket-returned": 1 };
   var LEAVES = { "ticket-finished": 1, "ticket-no-show": 1, "ticket-transferred": 1, "ticket-parked": 1,
                  "ticket-cancelled": 1, "ticket-expired": 1 };
@@ -70,7 +72,7 @@
     flashSeconds: 8,
     clockOffset: 0            // center clock minus this PC's clock, in ms
   };
-  var stats = { snapshots: 0, resyncs: 0, gaps: 0, events: 0, dropped: 0 };
+  var stats = { snapshots: 0, resyncs: 0, gaps: 0, events: 0, dropped: 0, waitReads: 0 };
   var flashUntil = {};        // "number@counter" -> performance.now() deadline
   var pending = [];           // events held while a snapshot is awaited
   var resyncing = false;
@@ -245,7 +247,10 @@
       state.counters[ev.counter] = c;
     }
     dropStale(name);
-    if (name !== "service-started" && name !== "priority-verified") refreshWaitsSoon();
+    // A counter's state changes the areas' waits at once (a ticket waiting for a counter to open gets a figure):
+    // re-read soon. Other hall events (a burst of issues) at most every WAITS_REFRESH_MS.
+    if (name === "counter-changed") refreshWaitsSoon(COUNTER_REFRESH_MS);
+    else if (name !== "service-started" && name !== "priority-verified") refreshWaitsSoon(WAITS_REFRESH_MS);
     render();
   }
 
@@ -734,19 +739,29 @@
     });
   }
 
-  // The area waits come with snapshots only: after hall events, a fresh one is read now and
-  // then (at most every WAITS_REFRESH_MS), never on a timer of its own.
-  var waitsTimer = null;
+  // The area waits come with snapshots only: after hall events, a fresh one is read `delay` ms
+  // later (an earlier read already planned stands), never sooner than WAITS_MIN_GAP_MS after the
+  // last one, never on a timer of its own.
+  var waitsTimer = null, waitsDue = 0, lastWaitsRead = -Infinity;
 
-  function refreshWaitsSoon() {
-    if (waitsTimer !== null || single || !(PAGE.areas || []).length) return;
+  function refreshWaitsSoon(delay) {
+    if (single || !(PAGE.areas || []).length) return;
+    var now = performance.now();
+    var due = Math.max(now + delay, lastWaitsRead + WAITS_MIN_GAP_MS);
+    if (waitsTimer !== null) {
+      if (waitsDue <= due) return;
+      clearTimeout(waitsTimer);
+    }
+    waitsDue = due;
     waitsTimer = setTimeout(function () {
       waitsTimer = null;
       if (!socket || !socket.connected || !state.synced || resyncing) return;
+      lastWaitsRead = performance.now();
+      stats.waitReads += 1;
       socket.timeout(5000).emit("snapshot", {}, function (err, snap) {
         if (!err && snap && typeof snap.seq === "number" && !resyncing) applySnapshot(snap, true);
       });
-    }, WAITS_REFRESH_MS);
+    }, due - now);
   }
 
   // ---- the heartbeat: the supervisor's device list shows this board's health ----
