@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conftest import SCREENSHOTS as SHOTS
 from live import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -258,3 +259,44 @@ def test_status_rating_reason_radios_keep_their_size(browser, live_server):
             return [r.textContent.trim(), Math.round(i.width), Math.round(i.height), Math.round(r.getBoundingClientRect().height)]; })""")
         assert any(h > 50 for _, _, _, h in sizes), f"no reason wraps at 360 px: {sizes}"   # the case that shrank
         assert all((w, h) == (22, 22) for _, w, h, _ in sizes), sizes
+
+
+# --- 8. the board's "sound blocked" mark covers nothing ----------------------------------------------------
+
+def test_board_sound_blocked_mark_covers_nothing(browser, live_server):
+    """With sound blocked (a browser that waits for a gesture), the mark sits under the current calls: it overlaps
+    neither the news line nor a call, the big panel or a waiting area; tapping it still unlocks the sound."""
+    from conftest import CHROMIUM_ARGS
+
+    staff = live_server.login("op1")
+    for _ in range(6):
+        live_server.issue("EMP-01").raise_for_status()
+    # Called before the board loads: a first snapshot's calls are shown, not announced (an announcement that
+    # plays would unblock the sound and take the mark away).
+    for counter in (1, 2, 3, 4, 6):
+        staff.post(f"{live_server.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
+        staff.post(f"{live_server.url}/api/counters/{counter}/call-next", timeout=5).raise_for_status()
+    args = [a for a in CHROMIUM_ARGS if not a.startswith("--autoplay-policy")]
+    strict = browser.browser_type.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=args + ["--autoplay-policy=user-gesture-required"])
+    try:
+        with page_at(strict, board_url(live_server), viewport=BOARD) as page:
+            synced(page)
+            mark = page.locator("#sound-blocked")
+            mark.wait_for(state="visible", timeout=5000)
+            page.wait_for_function("() => document.querySelectorAll('#calls li').length >= 4", timeout=5000)
+            page.wait_for_timeout(300)
+            overlaps = page.evaluate("""() => {
+                const m = document.getElementById('sound-blocked').getBoundingClientRect();
+                const hit = (r) => m.left < r.right && r.left < m.right && m.top < r.bottom && r.top < m.bottom;
+                return [...document.querySelectorAll('#news, #hero, #calls li, #waiting .area, .top')]
+                  .filter(e => e.checkVisibility() && hit(e.getBoundingClientRect()))
+                  .map(e => e.id || e.className); }""")
+            assert overlaps == [], overlaps
+            page.screenshot(path=str(SHOTS / "a11y_board_sound_blocked.png"))
+            box = mark.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 1080
+            mark.click()
+            mark.wait_for(state="hidden", timeout=5000)
+    finally:
+        strict.close()

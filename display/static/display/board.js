@@ -395,6 +395,7 @@
     if (blocked === soundIsBlocked) return;
     soundIsBlocked = blocked;
     $("sound-blocked").hidden = !blocked;
+    render();   // the mark takes its place under the calls: the list fits one row fewer, or more again
     heartbeat();   // the supervisor learns at once that this board cannot (or can again) be heard
   }
 
@@ -711,7 +712,7 @@
 
   function connectionLost() {
     if (lostTimer === null) {
-      lostTimer = setTimeout(function () { $("conn-lost").hidden = false; }, LOST_AFTER_MS);
+      lostTimer = setTimeout(function () { $("conn-lost").hidden = false; render(); }, LOST_AFTER_MS);
     }
   }
 
@@ -719,6 +720,7 @@
     if (lostTimer !== null) clearTimeout(lostTimer);
     lostTimer = null;
     $("conn-lost").hidden = true;
+    render();
   }
 
   // ---- the socket ----
