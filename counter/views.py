@@ -45,7 +45,11 @@ def supervisor() -> Any:
         return _not_allowed(user, "not_allowed_text")
     cfg = current_app.extensions["novbe"].cfg
     # the kiosks that have a printer: the printers tile counts them all, those not heard from yet too
-    boot = {"kiosk_printers": [k.name for k in cfg.kiosks if k.printer]}
+    from server.reports import today_of
+
+    # the center's day and zone: the audit's day picker reads "today" there, and refuses a later day
+    boot = {"kiosk_printers": [k.name for k in cfg.kiosks if k.printer],
+            "today": today_of(current_app.extensions["novbe"].store), "tz": cfg.tz.key}
     return render_template("counter/supervisor.html", center=_center(), page="supervisor", boot=boot)
 
 

@@ -308,7 +308,7 @@
     $("admin-audit").querySelector("tbody").innerHTML = events.length ? events.map((e) => {
       const subject = e.event === "device-changed" ? `${named("dev_kind_", e.kind)} ${e.device}`
         : e.username + (e.role ? ` (${named("role_", e.role)})` : "");
-      return `<tr data-change="${N.esc(e.change)}"><td>${N.esc(fmtWhen(e.at))}</td><td>${N.esc(e.actor || "")}</td>
+      return `<tr data-change="${N.esc(e.change)}"><td>${N.esc(fmtWhen(e.at))}</td><td>${N.esc(N.actorName(e))}</td>
         <td>${N.esc(named("adm_change_", e.change))}</td><td>${N.esc(subject)}</td></tr>`;
     }).join("") : `<tr><td colspan="4" class="muted">${N.esc(N.t("adm_no_changes"))}</td></tr>`;
   }

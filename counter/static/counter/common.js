@@ -28,6 +28,24 @@
     const s = N.t(key);
     return s === key ? code.replace(/-/g, " ") : s;
   };
+  /* Who did what an audit row says, in the reader's language. The log keeps staff by user name and
+     everyone else by a code (``kiosk-1``, ``status``, ``system``, ``cli:…``, ``op1@keypad``); a code
+     is read by its event, since a user could be called "status" too (a user name has no ":" nor "@"). */
+  N.actorName = function (e) {
+    const a = e.actor || "";
+    if (!a) return "";
+    if (a.startsWith("cli:")) return N.t("actor_cli", { user: a.slice(4) });
+    if (a.endsWith("@keypad")) {
+      const who = a.slice(0, -"@keypad".length);
+      return who === "keypad" ? N.t("actor_keypad") : N.t("actor_keypad_of", { user: who });
+    }
+    if (e.event === "ticket-issued") return N.t("actor_kiosk", { name: a });
+    if (e.event === "ticket-rated" && ["status", "screen", "keypad"].includes(a)) return N.t("actor_rated_" + a);
+    if (e.event === "ticket-cancelled" && a === "citizen") return N.t("actor_rated_status");
+    if (e.event === "ticket-expired" && a === "system") return N.t("actor_system");
+    if (a === "sim") return N.t("actor_sim");
+    return a;
+  };
   N.applyI18n = function (root) {
     (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = N.t(el.dataset.i18n); });
     (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {

@@ -4,11 +4,14 @@
 
 (function () {
   const N = window.Novbe;
-  const KIOSK_PRINTERS = JSON.parse(document.getElementById("supervisor-boot").textContent).kiosk_printers;
+  const BOOT = JSON.parse(document.getElementById("supervisor-boot").textContent);
+  const KIOSK_PRINTERS = BOOT.kiosk_printers;
   const $ = (id) => document.getElementById(id);
   let selected = Number(sessionStorage.getItem("novbe.sup.counter")) || null;
   let tab = "queues";
   let auditTimer = null;
+  let auditDay = null;       // the audit's day (YYYY-MM-DD); null: today, following the hall live
+  let auditAsked = 0;        // counts the audit's requests: only the latest one's answer is drawn
 
   const desk = N.Desk($("act"), { compact: true });
 
@@ -178,26 +181,75 @@
         || `<tr><td class="muted">${N.esc(N.t("none"))}</td></tr>`}</tbody></table>`);
   }
 
+  // --- the audit, one day at a time ---------------------------------------------------------
+  /* The center's today, from the server's clock in the center's zone (the page may stay open past midnight). */
+  const today = () => (N.live.snap ? new Date(N.serverNow() * 1000).toLocaleDateString("en-CA", { timeZone: BOOT.tz })
+    : BOOT.today);   // the server's clock is known once a snapshot came (it may be shifted: NOVBE_CLOCK_OFFSET)
+  /* Days are typed and shown as dd.mm.yyyy, as on the reports page, whatever the page's language. */
+  const dmy = (s) => (s ? `${s.slice(8, 10)}.${s.slice(5, 7)}.${s.slice(0, 4)}` : "");
+  function fromTyped(text) {
+    const m = /^\s*(\d{1,2})[.\/-](\d{1,2})[.\/-](\d{4})\s*$/.exec(text);
+    if (!m) return null;
+    const d = new Date(Date.UTC(+m[3], +m[2] - 1, +m[1]));
+    return d.getUTCDate() === +m[1] && d.getUTCMonth() === +m[2] - 1 ? d.toISOString().slice(0, 10) : null;
+  }
+  /** The typed day, or null with the reason shown beside it (the field marked invalid). */
+  function typedDay() {
+    const input = $("audit-day");
+    const day = fromTyped(input.value);
+    const why = !day ? N.t("rp_date_invalid", { example: dmy(today()) })
+      : day > today() ? N.t("audit_future", { today: dmy(today()) }) : "";
+    $("audit-day-error").textContent = why;
+    input.setAttribute("aria-invalid", why ? "true" : "false");
+    return why ? null : day;
+  }
+  function showDay() {
+    const day = auditDay || today();
+    $("audit-day").value = dmy(day);
+    $("audit-day").setAttribute("aria-invalid", "false");
+    $("audit-day-error").textContent = "";
+    $("audit-form").day.value = day;
+    $("audit-form").day.max = today();
+  }
+  function auditLabels() {
+    const pick = $("audit-pick");
+    pick.title = N.t("rp_pick_date");
+    pick.setAttribute("aria-label", `${N.t("rp_pick_date")}: ${N.t("audit_day")}`);
+  }
+
   async function loadAudit() {
     if (tab !== "audit") return;
+    const day = auditDay || today();
+    const asked = ++auditAsked;
+    // today's audit past midnight: the field follows, unless someone is typing in it
+    if (!auditDay && document.activeElement !== $("audit-day") && $("audit-form").day.value !== day) showDay();
     try {
-      const [r, lf] = await Promise.all([N.api("GET", "/api/audit"), N.api("GET", "/api/login-failures")]);
+      const [r, lf] = await Promise.all([N.api("GET", "/api/audit?day=" + encodeURIComponent(day)),
+                                         N.api("GET", "/api/login-failures")]);
+      if (asked !== auditAsked) return;      // another day was asked for meanwhile
       // Failed staff logins of the last week (name tried, address): a hammered account shows here.
       const failed = lf.failures.length ? `<h3>${N.esc(N.t("login_failures"))}</h3><table class="grid login-failures"><thead><tr>
         <th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_address"))}</th></tr></thead><tbody>
-        ${lf.failures.map((f) => `<tr><td>${N.esc(new Date(f.at * 1000).toLocaleDateString("en-CA", { timeZone: "Asia/Baku" }))}
+        ${lf.failures.map((f) => `<tr><td>${N.esc(new Date(f.at * 1000).toLocaleDateString("en-CA", { timeZone: BOOT.tz }))}
           ${N.esc(N.fmtClock(f.at))}</td><td>${N.esc(f.username)}</td><td>${N.esc(f.address)}</td></tr>`).join("")}</tbody></table>` : "";
-      $("tab-audit").innerHTML = `<p><button type="button" class="btn tiny" id="audit-refresh">${N.esc(N.t("audit_refresh"))}</button></p>${failed}
-        <table class="grid audit"><thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_event"))}</th>
+      // Who: staff by name, anyone else (a kiosk, the citizen, the system, the command line) in words; the code in the title.
+      $("audit-body").innerHTML = `${failed}
+        <table class="grid audit" data-day="${N.esc(r.day)}"><caption class="sr-only">${N.esc(N.t("audit_of_day", { day: dmy(r.day) }))}</caption>
+        <thead><tr><th>${N.esc(N.t("col_time"))}</th><th>${N.esc(N.t("col_event"))}</th>
         <th>${N.esc(N.t("col_actor"))}</th><th>${N.esc(N.t("col_counter"))}</th><th>${N.esc(N.t("col_ticket"))}</th></tr></thead><tbody>
-        ${r.events.map((e) => `<tr data-event="${N.esc(e.event)}"><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(eventText(e))}</td><td>${N.esc(e.actor || "")}</td>
-          <td>${e.counter == null ? "" : e.counter}</td><td><b>${N.esc(e.number || "")}</b></td></tr>`).join("")}</tbody></table>`;
+        ${r.events.map((e) => {
+          const who = N.actorName(e);
+          return `<tr data-event="${N.esc(e.event)}"><td>${N.esc(N.fmtClock(e.at))}</td><td>${N.esc(eventText(e))}</td>
+          <td class="actor"${who !== (e.actor || "") ? ` title="${N.esc(e.actor)}"` : ""}>${N.esc(who)}</td>
+          <td>${e.counter == null ? "" : e.counter}</td><td><b>${N.esc(e.number || "")}</b></td></tr>`;
+        }).join("") || `<tr><td colspan="5" class="muted">${N.esc(N.t("audit_empty", { day: dmy(r.day) }))}</td></tr>`}</tbody></table>`;
     } catch (e) {
-      N.showError(e);
+      if (asked === auditAsked) N.showError(e);
     }
   }
   function auditSoon() {
-    if (tab !== "audit" || auditTimer) return;
+    // an earlier day does not change: only today's audit follows the hall
+    if (tab !== "audit" || auditTimer || (auditDay && auditDay !== today())) return;
     auditTimer = setTimeout(() => { auditTimer = null; loadAudit(); }, 1000);
   }
 
@@ -296,7 +348,31 @@
     b.focus();
     showTab(b);
   });
-  $("tab-audit").addEventListener("click", (ev) => { if (ev.target.closest("#audit-refresh")) loadAudit(); });
+  $("audit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const day = typedDay();
+    if (!day) { $("audit-day").focus(); return; }
+    auditDay = day === today() ? null : day;
+    showDay();
+    loadAudit();
+  });
+  $("audit-day").addEventListener("input", () => {
+    $("audit-day-error").textContent = "";
+    $("audit-day").setAttribute("aria-invalid", "false");
+  });
+  $("audit-form").day.addEventListener("change", () => {
+    const day = $("audit-form").day.value;
+    if (!day) return;
+    $("audit-day").value = dmy(day);
+    $("audit-form").requestSubmit();
+  });
+  $("audit-pick").addEventListener("click", () => {
+    $("audit-form").day.max = today();
+    try { $("audit-form").day.showPicker(); } catch (e) { $("audit-day").focus(); }
+  });
+  $("audit-today").addEventListener("click", () => { auditDay = null; showDay(); loadAudit(); });
+  showDay();
+  auditLabels();
   $("tab-printers").addEventListener("click", async (ev) => {
     const b = ev.target.closest("button[data-reprint]");
     if (!b) return;
@@ -317,7 +393,7 @@
   N.live.onEvent.push(auditSoon);
   // Print events carry no sequence number (they are not domain events): ask for a fresh view.
   N.live.onEvent.push((name) => { if (/^print/.test(name)) N.live.request(); });
-  N.onLang.push(() => { showUser(); render(); loadAudit(); });
+  N.onLang.push(() => { showUser(); render(); auditLabels(); loadAudit(); });
   N.onLoggedOut.push(() => {
     N.user = null;
     if (N.live.socket) { N.live.socket.disconnect(); N.live.socket = null; }
