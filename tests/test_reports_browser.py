@@ -281,3 +281,48 @@ def test_reports_page_fits_a_1366_screen(browser: Any, seeded: LiveServer, scree
     assert page.evaluate("() => document.getElementById('typed-from').validity.valid")
     assert errors == []
     context.close()
+
+
+def test_reports_page_follows_the_language_and_shows_whole_names(browser: Any, seeded: LiveServer,
+                                                                 screenshot_dir: Path) -> None:
+    """The files and the window's title follow every switch of language; a service's name is read whole
+    (wrapped), not cut to a tooltip, and the page stays within a 1366 px screen."""
+    context = browser.new_context(viewport=DESKTOP, locale="az-AZ")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{seeded.url}/counter/reports")
+    log_in(page, "boss")
+    page.locator("#rp-view").wait_for()
+    page.locator("[data-preset=year]").click()
+    page.wait_for_function("() => document.querySelectorAll('#rp-table tbody tr').length > 4", timeout=10000)
+    center = page.locator("header .center").text_content()
+    for lang, title in (("ru", "Отчёты"), ("en", "Reports"), ("az", "Hesabatlar")):
+        page.click(f".lang button[data-lang={lang}]")
+        for link in ("#dl-csv", "#dl-xlsx"):
+            href = page.get_attribute(link, "href") or ""
+            assert f"lang={lang}" in href and "by=service" in href, (lang, href)
+        assert page.title() == f"{title} — {page.locator('header .center').text_content()}", page.title()
+        names = page.evaluate("""() => [...document.querySelectorAll('#rp-table tbody th')].map(th => {
+            return {text: th.textContent, cut: th.scrollWidth > th.clientWidth, ellipsis: getComputedStyle(th).textOverflow,
+                    height: th.getBoundingClientRect().height, lineHeight: getComputedStyle(th).lineHeight,
+                    fontSize: getComputedStyle(th).fontSize}; })""")
+        page.locator("#rp-table").screenshot(path=str(screenshot_dir / f"reports-names-{lang}.png"))
+        assert names and not any(n["cut"] for n in names), (lang, names)
+        assert all(n["ellipsis"] != "ellipsis" for n in names), (lang, names)
+        # the longest Abşeron service name takes two lines, no more
+        font = float(names[0]["fontSize"].rstrip("px"))
+        assert max(n["height"] for n in names) <= 2 * 1.5 * font + 12, (lang, names)
+        assert any(len(n["text"]) > 40 for n in names), names      # long names there are, shown whole
+        wrap = page.evaluate("() => { const w = document.querySelector('#rp-table').parentElement;"
+                             " return [w.scrollWidth, w.clientWidth]; }")
+        assert wrap[0] <= wrap[1], (lang, wrap)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"], lang
+    # a download after the switches is in the language now chosen
+    with page.expect_download() as dl:
+        page.click("#dl-csv")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert "Cəmi" in text, text[-300:]
+    assert center
+    assert errors == []
+    context.close()

@@ -54,6 +54,12 @@
     document.documentElement.lang = N.lang;
     // the center's name in the page's language where the center file gives one
     document.querySelectorAll("[data-names]").forEach((el) => { el.textContent = N.name(JSON.parse(el.dataset.names)); });
+    // the window's title too, where the page names its key ("Hesabatlar — center" stayed Azerbaijani)
+    const title = document.querySelector("title[data-i18n-title]");
+    const center = document.querySelector("header [data-names]");
+    if (title && title.dataset.i18nTitle) {
+      document.title = `${N.t(title.dataset.i18nTitle)} — ${center ? center.textContent : ""}`;
+    }
     document.querySelectorAll(".lang button").forEach((b) => b.classList.toggle("on", b.dataset.lang === N.lang));
   };
   /* Pause reasons are kept as the Azerbaijani text of the preset chosen (or as typed): a preset's

@@ -106,10 +106,18 @@
         if (again) { again = false; load(); }
       }
     })();
-    const lang = N.lang;
-    $("dl-csv").href = "/api/reports?" + query({ by, format: "csv", lang });
-    $("dl-xlsx").href = "/api/reports?" + query({ by, format: "xlsx", lang });
+    shown = { from: form.from.value, to: form.to.value, by };
+    fileLinks();
     return loading;
+  }
+  /* The files hold the period and grouping shown, in the page's language now (a switch of language
+     redraws without loading again, so the links are made anew then too). */
+  let shown = null;
+  function fileLinks() {
+    if (!shown) return;
+    const q = (format) => "/api/reports?" + new URLSearchParams({ ...shown, format, lang: N.lang }).toString();
+    $("dl-csv").href = q("csv");
+    $("dl-xlsx").href = q("xlsx");
   }
 
   // --- drawing -----------------------------------------------------------------------------
@@ -153,7 +161,7 @@
     const head = [N.t("rp_key"), ...FIGS.map((f) => N.t("rp_" + f))];
     table.querySelector("thead").innerHTML = `<tr>${head.map((h, i) => `<th${i ? ' class="n"' : ""}>${N.esc(h)}</th>`).join("")}</tr>`;
     const line = (row, name, cls) => `<tr class="${cls || ""}">
-      <th scope="row" title="${N.esc(name)}">${N.esc(name)}</th>${FIGS.map((f) => `<td class="n">${N.esc(cell(f, row[f]))}</td>`).join("")}</tr>`;
+      <th scope="row">${N.esc(name)}</th>${FIGS.map((f) => `<td class="n">${N.esc(cell(f, row[f]))}</td>`).join("")}</tr>`;
     const miss = (r) => r.within_target != null && r.within_target < BOOT.target_share;
     table.querySelector("tbody").innerHTML = body.rows.length
       ? body.rows.map((r) => line(r, label(data.by, r), miss(r) ? "miss" : "")).join("")
@@ -290,7 +298,7 @@
   form.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", () => { preset(b.dataset.preset); load(); }));
   $("print").addEventListener("click", () => window.print());
   $("logout").addEventListener("click", async () => { await N.logout(); N.showUser(); show("login-view"); });
-  N.onLang.push(() => { if (data) render(); });
+  N.onLang.push(() => { fileLinks(); if (data) render(); });
   N.onLoggedOut.push(() => { N.showUser(); show("login-view"); });
 
   // Live: any committed event may change today's figures (a ticket finished, a rating given).
