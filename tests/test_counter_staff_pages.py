@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,5 +134,54 @@ def test_the_live_region_and_the_center_name_follow_the_language(browser: Any, l
         expect(said).to_have_text(want)
         expect(page.locator("header .center")).to_have_text(cfg.center.name.get(lang))
     page.screenshot(path=str(screenshot_dir / "counter-called-ru.png"))
+    assert errors == []
+    context.close()
+
+
+def test_logged_in_again_the_picker_waits_for_this_sessions_counters(browser: Any, live_server: Any,
+                                                                     screenshot_dir: Path) -> None:
+    """The last session's counter buttons are not shown (pressing one did nothing) until the new session's
+    snapshot is in: a "loading" line only. The socket's messages are held back to see it (route_web_socket)."""
+    context = browser.new_context(viewport=VIEWPORT, locale="az-AZ")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    held: dict[str, Any] = {"on": False, "queue": [], "ws": []}
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        held["ws"].append(ws)
+
+        def from_server(message: Any) -> None:
+            if held["on"]:
+                held["queue"].append((ws, message))
+            else:
+                ws.send(message)
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+    page.goto(live_server.url + "/counter/")
+    log_in(page, "op1")
+    page.wait_for_function("() => !!(window.Novbe && Novbe.live.snap)")
+    expect(page.locator("#picker button.pick")).not_to_have_count(0)      # the first session's counters
+    page.click("#logout")
+    page.locator("#login-view").wait_for()
+    held["on"] = True                                                     # the next socket's news waits
+    log_in(page, "op1")
+    page.locator("#picker-view").wait_for()
+    loading = page.locator("#picker .picker-loading")
+    expect(loading).to_have_text("Masalar yüklənir…")
+    page.wait_for_timeout(700)
+    assert page.locator("#picker button").count() == 0                  # nothing of the last session to press
+    assert page.evaluate("() => Novbe.live.snap") is None
+    page.click(".lang button[data-lang=ru]")
+    expect(loading).to_have_text("Загрузка окон…")
+    page.click(".lang button[data-lang=az]")
+    page.screenshot(path=str(screenshot_dir / "counter-picker-loading-az.png"))
+    held["on"] = False
+    for ws, message in held["queue"]:
+        ws.send(message)
+    page.locator("#picker button[data-counter='1']").click()              # this session's: it opens the counter
+    page.locator("#counter-title", has_text="Açıq").wait_for()
     assert errors == []
     context.close()

@@ -30,10 +30,17 @@
       $("desk-announce").textContent = "";
       lastSaid = null;
       announced = undefined;
+      pickerLoading();
       document.title = N.t("login_title") + " — Növbə";
     }
     // A view that appears takes the focus (a hidden form's autofocus does nothing): staff start typing at once.
     if (view === "login-view" && was !== view) $("login-form").username.focus();
+  }
+
+  /** The picker before this session's first snapshot: the last session's counters are not this one's
+      (pressing one did nothing), so nothing to press, only a line saying the counters are loading. */
+  function pickerLoading() {
+    $("picker").innerHTML = `<p class="picker-loading muted" role="status">${N.esc(N.t("picker_loading"))}</p>`;
   }
 
   function showPicker() {
@@ -200,6 +207,7 @@
   };
   N.live.onSnapshot.push(render);
   N.onLang.push(render);
+  N.onLang.push(() => { if (!N.live.snap && $("picker").querySelector(".picker-loading")) pickerLoading(); });
   N.onLang.push(() => {
     // the service's name too is given again in the new language
     if (!lastSaid || !N.live.snap) return;
@@ -219,6 +227,8 @@
   async function start() {
     N.showUser();
     N.live.seq = -1;
+    N.live.snap = null;       // whatever is left is the last session's: wait for this one's
+    pickerLoading();
     show("picker-view");
     N.loadCatalog().then(render).catch(N.showError);
     N.live.connect();
