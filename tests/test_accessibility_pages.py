@@ -84,15 +84,20 @@ def shot(page: Any, screenshot_dir: Path, name: str, *, full: bool = True) -> No
     page.screenshot(path=str(screenshot_dir / f"a11y_{name}.png"), full_page=full)
 
 
-def serve_one(live: LiveServer, staff: requests.Session, counter: int = 1, service: str = "EMP-01") -> str:
-    """Issue a ticket and serve it at ``counter`` (opened); its status token (the visit not yet finished)."""
+def serve(live: LiveServer, staff: requests.Session, counter: int = 1, service: str = "EMP-01") -> dict[str, Any]:
+    """Issue a ticket, call it at ``counter`` (opened) and start serving it; the issued ticket."""
     r = live.issue(service)
     assert r.status_code == 201, r.text
     staff.post(f"{live.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
     called = staff.post(f"{live.url}/api/counters/{counter}/call-next", timeout=5).json()
     assert called["number"] == r.json()["number"], called
     staff.post(f"{live.url}/api/counters/{counter}/start", timeout=5).raise_for_status()
-    return str(r.json()["token"])
+    return dict(r.json())
+
+
+def serve_one(live: LiveServer, staff: requests.Session, counter: int = 1, service: str = "EMP-01") -> str:
+    """Issue a ticket and serve it at ``counter`` (opened); its status token (the visit not yet finished)."""
+    return str(serve(live, staff, counter, service)["token"])
 
 
 def finish(live: LiveServer, staff: requests.Session, counter: int = 1) -> None:

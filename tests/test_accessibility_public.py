@@ -6,34 +6,19 @@ focus goes, and the board's texts when nothing is being called. Each check faile
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from conftest import SCREENSHOTS as SHOTS
 from live import LiveServer
+from test_accessibility_pages import page_at, serve
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
 TABLET = {"width": 1024, "height": 600}
 BOARD = {"width": 1920, "height": 1080}
-
-
-@contextmanager
-def page_at(browser: Any, url: str, *, viewport: dict[str, int], **kw: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=viewport, locale="az-AZ", **kw)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto(url)
-        yield page
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def headings(page: Any) -> list[str]:
@@ -47,15 +32,6 @@ def focused_id(page: Any) -> str:
     return str(page.evaluate("() => document.activeElement ? (document.activeElement.id || document.activeElement.tagName) : ''"))
 
 
-def serve(live: LiveServer, staff: Any, counter: int = 1, service: str = "EMP-01") -> dict[str, Any]:
-    """Issue a ticket, call it at ``counter`` (opened) and start serving it; the issued ticket."""
-    r = live.issue(service)
-    assert r.status_code == 201, r.text
-    staff.post(f"{live.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
-    called = staff.post(f"{live.url}/api/counters/{counter}/call-next", timeout=5).json()
-    assert called["number"] == r.json()["number"], called
-    staff.post(f"{live.url}/api/counters/{counter}/start", timeout=5).raise_for_status()
-    return dict(r.json())
 
 
 # --- 1. headings and announcements ---------------------------------------------------------------------

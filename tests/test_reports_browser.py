@@ -20,6 +20,7 @@ import requests
 
 from config import loader
 from live import PASSWORDS, LiveServer
+from test_accessibility_pages import serve_one
 from report_seed import HandClock, seed_days, working_days_before
 
 pytestmark = pytest.mark.browser
@@ -36,15 +37,18 @@ def log_in(page: Any, username: str) -> None:
     page.click("#login-form button[type=submit]")
 
 
-def serve_one(live: LiveServer, staff: requests.Session, counter: int = 1, service: str = "EMP-01") -> str:
-    """Issue a ticket and call it at ``counter`` (opened); its status token."""
-    r = live.issue(service)
-    assert r.status_code == 201, r.text
-    staff.post(f"{live.url}/api/counters/{counter}/open", timeout=5).raise_for_status()
-    called = staff.post(f"{live.url}/api/counters/{counter}/call-next", timeout=5).json()
-    assert called["number"] == r.json()["number"], called
-    staff.post(f"{live.url}/api/counters/{counter}/start", timeout=5).raise_for_status()
-    return str(r.json()["token"])
+def year_report(browser: Any, server: LiveServer) -> tuple[Any, Any, list[str]]:
+    """The reports page at 1366x768, logged in as the supervisor, showing the year: (context, page, page errors)."""
+    context = browser.new_context(viewport=DESKTOP, locale="az-AZ")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/counter/reports")
+    log_in(page, "boss")
+    page.locator("#rp-view").wait_for()
+    page.locator("[data-preset=year]").click()
+    page.wait_for_function("() => document.querySelectorAll('#rp-table tbody tr').length > 4", timeout=10000)
+    return context, page, errors
 
 
 @pytest.fixture
@@ -236,15 +240,7 @@ def test_reports_page_fits_a_1366_screen(browser: Any, seeded: LiveServer, scree
     r = requests.post(f"{seeded.url}/api/status/{token}/rating",
                       json={"score": 1, "reason": "long-wait", "comment": long_comment}, timeout=5)
     assert r.status_code == 201 or r.ok, r.text
-    context = browser.new_context(viewport=DESKTOP, locale="az-AZ")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{seeded.url}/counter/reports")
-    log_in(page, "boss")
-    page.locator("#rp-view").wait_for()
-    page.locator("[data-preset=year]").click()
-    page.wait_for_function("() => document.querySelectorAll('#rp-table tbody tr').length > 4", timeout=10000)
+    context, page, errors = year_report(browser, seeded)
     page.locator("#comments td.comment", has_text="şşş").first.wait_for()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"]
     page.screenshot(path=str(screenshot_dir / "reports-fit-az.png"), full_page=True)
@@ -287,15 +283,7 @@ def test_reports_page_follows_the_language_and_shows_whole_names(browser: Any, s
                                                                  screenshot_dir: Path) -> None:
     """The files and the window's title follow every switch of language; a service's name is read whole
     (wrapped), not cut to a tooltip, and the page stays within a 1366 px screen."""
-    context = browser.new_context(viewport=DESKTOP, locale="az-AZ")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{seeded.url}/counter/reports")
-    log_in(page, "boss")
-    page.locator("#rp-view").wait_for()
-    page.locator("[data-preset=year]").click()
-    page.wait_for_function("() => document.querySelectorAll('#rp-table tbody tr').length > 4", timeout=10000)
+    context, page, errors = year_report(browser, seeded)
     center = page.locator("header .center").text_content()
     for lang, title in (("ru", "Отчёты"), ("en", "Reports"), ("az", "Hesabatlar")):
         page.click(f".lang button[data-lang={lang}]")
