@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from live import PASSWORDS
+from test_counter_staff_pages import log_in, staff_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +27,8 @@ def _visible_h1(page: Any) -> list[str]:
 
 
 def test_each_staff_page_has_an_h1_in_its_language(browser: Any, live_server: Any) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_server.url + "/counter/supervisor")
-    page.fill("#login-form input[name=username]", "admin")
-    page.fill("#login-form input[name=password]", PASSWORDS["admin"])
-    page.click("#login-form button[type=submit]")
+    context, page, errors = staff_page(browser, live_server.url + "/counter/supervisor")
+    log_in(page, "admin")
     page.locator("#sup-view").wait_for()
     for path, names in PAGES.items():
         page.goto(f"{live_server.url}/counter/{path}")

@@ -15,7 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from config import loader
-from live import PASSWORDS, LiveServer
+from live import LiveServer
+from test_counter_staff_pages import log_in, staff_page
 
 pytestmark = pytest.mark.browser
 
@@ -72,14 +73,8 @@ def test_audit_names_every_actor_and_shows_an_earlier_day(browser: Any, tmp_path
     earlier = _seed(server)
     server.start()
     try:
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server.url + "/counter/supervisor")
-        page.fill("#login-form input[name=username]", "boss")
-        page.fill("#login-form input[name=password]", PASSWORDS["boss"])
-        page.click("#login-form button[type=submit]")
+        context, page, errors = staff_page(browser, server.url + "/counter/supervisor")
+        log_in(page, "boss")
         page.locator("#counters tr[data-counter='1']").wait_for()
         page.locator("[data-tab=audit]").click()
         table = page.locator("#tab-audit table.audit")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from live import PASSWORDS
+from test_counter_staff_pages import log_in, staff_page
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +22,8 @@ def test_limits_and_the_printers_tile_say_what_they_count(browser: Any, live_ser
     boss = live_server.login("boss")
     boss.post(f"{live_server.url}/api/counters/1/open", timeout=5).raise_for_status()
     assert live_server.issue("EMP-01").status_code == 201        # kiosk-1 prints: its printer is heard from
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="az-AZ")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_server.url + "/counter/supervisor")
-    page.fill("#login-form input[name=username]", "boss")
-    page.fill("#login-form input[name=password]", PASSWORDS["boss"])
-    page.click("#login-form button[type=submit]")
+    context, page, errors = staff_page(browser, live_server.url + "/counter/supervisor")
+    log_in(page, "boss")
     page.locator("#counters tr[data-counter='7']").wait_for()
     for number, text, title in (("7", "0/—", "Limit: limitsiz"), ("30", "0/—", "Limit: limitsiz"),
                                 ("3", "0/35", "Limit: 35")):
