@@ -371,7 +371,7 @@
   // --- redraws in place ------------------------------------------------------------------------
   /* A busy hall sends a snapshot every few seconds. A region drawn anew with innerHTML replaces the button
      under the operator's pointer: a press that began on the old button and ends on the new one is no click
-     at all (measured in Chromium: "call next" did nothing). morphdom (vendor/morphdom-umd.min.js, MIT)
+     at all (measured in Chromium: "call next" did nothing). morphdom (server/static/vendor/morphdom-umd.min.js, MIT)
      patches the region instead: a control that stands for the same thing stays the same element, with its
      new text, attributes and disabled state, so a press on it and the focus on it survive the redraw. */
   const MORPH_KEYS = ["data-act", "data-outcome", "data-verify", "data-call", "data-return", "data-counter",

@@ -92,31 +92,17 @@
       A live refresh re-renders the lists every few seconds in a busy hall; a replaced card would drop the focus of a
       keyboard or screen reader on it, and lose a touch begun on it (the tap would do nothing). */
   function fill(node, ...children) {
-    patch(node, children.flat().filter((c) => c !== null && c !== undefined && c !== false)
-      .map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+    const next = node.cloneNode(false);
+    next.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+    morphdom(node, next, {
+      childrenOnly: true,
+      getNodeKey: (n) => (n.nodeType === 1 ? KEYS_OF.map((k) => n.getAttribute(k) || "").join("|").replace(/^\|+$/, "") || n.id || undefined
+        : undefined),
+      // the kept node takes the new data's action (a service's availability, its forecast)
+      onBeforeElUpdated: (from, to) => { if (to._on || from._on) onClick(from, to._on || null); return true; },
+    });
   }
   const KEYS_OF = ["data-service", "data-area", "data-group", "data-lang"];
-  const keyOf = (n) => (n.nodeType === 1 ? KEYS_OF.map((k) => n.getAttribute(k) || "").join("|") : "");
-  function patch(node, wanted) {
-    const old = [...node.childNodes], used = new Set();
-    const result = wanted.map((w) => {
-      const k = keyOf(w);
-      const same = old.find((o) => !used.has(o) && o.nodeType === w.nodeType && o.nodeName === w.nodeName && keyOf(o) === k);
-      if (!same) return w;
-      used.add(same);
-      morph(same, w);
-      return same;
-    });
-    result.forEach((n, i) => { if (node.childNodes[i] !== n) node.insertBefore(n, node.childNodes[i] || null); });
-    while (node.childNodes.length > result.length) node.lastChild.remove();
-  }
-  function morph(old, fresh) {
-    if (old.nodeType !== 1) { if (old.nodeValue !== fresh.nodeValue) old.nodeValue = fresh.nodeValue; return; }
-    for (const a of [...old.attributes]) if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name);
-    for (const a of fresh.attributes) if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
-    if (fresh._on || old._on) onClick(old, fresh._on || null);   // the new data's action (availability, forecast)
-    patch(old, [...fresh.childNodes]);
-  }
 
   // --- the device token --------------------------------------------------------------------
   function loadToken() {
